@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what Träffpunkt needs on a fresh Debian machine: Debian packages, a virtualenv and
+# the project itself. Safe to run again: it only installs what is missing.
+#   scripts/setup.sh          run-time needs
+#   scripts/setup.sh --test   also what the tests need (chromium, ffmpeg, node, test extras)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  echo "setup: installing Debian packages: ${missing[*]}"
+  local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+apt_install python3 python3-venv ca-certificates tzdata
+if [[ $want_test -eq 1 ]]; then
+  apt_install chromium ffmpeg fonts-dejavu-core
+  command -v node >/dev/null || apt_install nodejs
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  command -v redis-server >/dev/null || apt_install redis-server
+fi
+
+PY=${PYTHON:-python3}
+[[ -x .venv/bin/python ]] || "$PY" -m venv .venv
+extras=""; [[ $want_test -eq 1 ]] && extras="[test]"
+stamp=".venv/.installed$extras-$(sha256sum pyproject.toml | cut -c1-16)"
+if [[ ! -f "$stamp" ]]; then
+  echo "setup: installing Python packages$extras"
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e ".$extras"
+  touch "$stamp"
+fi

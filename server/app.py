@@ -1,0 +1,127 @@
+"""The composition root: builds every service of a node from one Settings object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import socketio
+from quart import Quart, Response, request
+from quart_schema import QuartSchema
+
+from . import keys
+from .auth import Tokens
+from .db import Database
+from .errors import DomainError
+from .platform import Metrics, Platform
+from .presence import Presence
+from .settings import Settings
+from .sockets import mount
+from .sockets.connection import mount_connection
+from .sockets.programme import router as programme_router
+from .store import make_store
+from .views.api import api
+from .views.ops import ops
+from .views.pages import pages
+from .web import csrf_token, language, local_time, render, t
+
+ROOT = Path(__file__).resolve().parent.parent
+SOCKET_BUFFER = 1_000_000
+
+
+def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
+    """The ASGI application: socket.io at /socket.io/, everything else served by Quart."""
+    settings = settings or Settings()
+    quart = _quart(settings)
+    platform = _platform(settings)
+    quart.extensions["traffpunkt"] = platform
+    presence = Presence(platform)
+    mount_connection(platform, presence)
+    mount(platform, [programme_router])
+    _lifecycle(quart, platform, presence)
+    asgi = socketio.ASGIApp(platform.sio, other_asgi_app=quart)
+    asgi.quart = quart  # type: ignore[attr-defined]
+    asgi.platform = platform  # type: ignore[attr-defined]
+    return asgi
+
+
+def _platform(settings: Settings) -> Platform:
+    manager = (
+        socketio.AsyncRedisManager(settings.redis_url, channel=keys.SOCKETIO_CHANNEL)
+        if settings.redis_url else None
+    )
+    sio = socketio.AsyncServer(
+        async_mode="asgi", client_manager=manager, cors_allowed_origins=[settings.public_url],
+        max_http_buffer_size=SOCKET_BUFFER, ping_interval=20, ping_timeout=20,
+    )
+    return Platform(
+        settings=settings, db=Database(settings.database_url), tokens=Tokens(settings.secret_key),
+        store=make_store(settings.redis_url, settings.node_id), sio=sio, metrics=Metrics(),
+    )
+
+
+def _quart(settings: Settings) -> Quart:
+    app = Quart(
+        "traffpunkt", template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static")
+    )
+    app.secret_key = settings.secret_key
+    app.config.update(
+        SESSION_COOKIE_NAME="tp_session", SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.production,
+        MAX_CONTENT_LENGTH=50 * 1024 * 1024,
+    )
+    QuartSchema(app, openapi_path="/openapi.json", swagger_ui_path="/api/docs",
+                redoc_ui_path=None, scalar_ui_path=None,
+                info={"title": "Träffpunkt API", "version": "1"})
+    for blueprint in (pages, api, ops):
+        app.register_blueprint(blueprint)
+    _templating(app)
+    _errors(app)
+    return app
+
+
+def _templating(app: Quart) -> None:
+    app.jinja_env.filters["local"] = local_time
+
+    @app.context_processor
+    async def globals_() -> dict[str, Any]:
+        return {"t": t, "lang": language(), "csrf_token": csrf_token, "request": request}
+
+    @app.after_request
+    async def headers(response: Response) -> Response:
+        app.extensions["traffpunkt"].metrics.http_requests.labels(
+            request.method, response.status_code).inc()
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        return response
+
+
+def _errors(app: Quart) -> None:
+    @app.errorhandler(DomainError)
+    async def domain_error(exc: DomainError) -> Any:
+        if _wants_json():
+            return {"error": exc.as_dict()}, exc.status
+        return await render("error.html", exc.status, message=exc.message)
+
+    @app.errorhandler(404)
+    async def not_found(_: Exception) -> Any:
+        if _wants_json():
+            return {"error": {"code": "not_found", "message": "Not found"}}, 404
+        return await render("error.html", 404, message=t("error.not_found"))
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _lifecycle(app: Quart, platform: Platform, presence: Presence) -> None:
+    @app.before_serving
+    async def start() -> None:
+        await platform.store.start()
+
+    @app.after_serving
+    async def stop() -> None:
+        await presence.stop()
+        await platform.store.stop()
+        await platform.db.close()

@@ -1,0 +1,33 @@
+"""Names of socket.io rooms and Redis keys, built here and nowhere else."""
+
+from __future__ import annotations
+
+
+def event_room(event_id: int) -> str:
+    """Everyone connected to an event."""
+    return f"event:{event_id}"
+
+
+def moderators_room(event_id: int) -> str:
+    """Moderators (and admins) of an event: they see pending questions and names."""
+    return f"event:{event_id}:moderators"
+
+
+def registration_room(registration_id: int) -> str:
+    """Every connection of one participant (several tabs or devices)."""
+    return f"registration:{registration_id}"
+
+
+def presence_key(event_id: int) -> str:
+    return f"tp:presence:{event_id}"
+
+
+def node_alive_key(node_id: str) -> str:
+    return f"tp:node:{node_id}:alive"
+
+
+def rate_key(action: str, who: str) -> str:
+    return f"tp:rate:{action}:{who}"
+
+
+SOCKETIO_CHANNEL = "tp:socketio"

@@ -1,0 +1,50 @@
+// @ts-check
+/** Socket.IO connection for one event: token handshake, ack-based requests, typed errors. */
+import { io } from '/static/vendor/socket.io.esm.min.js';
+
+/** @returns {string} the CSRF token the page carries */
+export function csrfToken() {
+  return document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
+}
+
+/**
+ * Ask the server for a handshake token bound to this session and event.
+ * @param {string} slug
+ * @returns {Promise<{token: string, event_id: number}>}
+ */
+export async function fetchToken(slug) {
+  const res = await fetch(`/api/events/${encodeURIComponent(slug)}/socket-token`, {
+    method: 'POST', headers: { 'X-CSRF-Token': csrfToken() }, credentials: 'same-origin',
+  });
+  if (!res.ok) throw new Error(`token: ${res.status}`);
+  return res.json();
+}
+
+/**
+ * Connect to the event. The token is fetched again on every reconnect attempt.
+ * @param {string} slug
+ */
+export function connect(slug) {
+  const socket = io({
+    transports: ['websocket', 'polling'],
+    auth: (cb) => { fetchToken(slug).then((t) => cb({ token: t.token }), () => cb({})); },
+  });
+  return socket;
+}
+
+/**
+ * Emit with an acknowledgement; resolves to the ack, rejects with the server's error.
+ * @param {import('/static/vendor/socket.io.esm.min.js').Socket} socket
+ * @param {string} name
+ * @param {unknown} [payload]
+ * @returns {Promise<any>}
+ */
+export function request(socket, name, payload) {
+  return new Promise((resolve, reject) => {
+    socket.timeout(10000).emit(name, payload ?? {}, (/** @type {any} */ err, /** @type {any} */ ack) => {
+      if (err) reject(new Error('timeout'));
+      else if (ack && ack.ok) resolve(ack);
+      else reject(Object.assign(new Error(ack?.error?.message ?? 'error'), { code: ack?.error?.code }));
+    });
+  });
+}

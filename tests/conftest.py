@@ -1,0 +1,218 @@
+"""Shared fixtures: the real PostgreSQL and Redis, an app on them, and live servers."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+SECRET = "test-secret-key-not-for-production"
+KEEP = ("alembic_version", "regions")
+DEMO = ROOT / "server" / "data" / "demo_event.json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def reset_schema(url: str) -> None:
+    """Drop everything and migrate from scratch: every run starts from the real migrations."""
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def drop() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+    asyncio.run(drop())
+    from server.db import upgrade
+
+    upgrade(url)
+
+
+async def truncate(url: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        rows = await conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname='public'"))
+        tables = [r[0] for r in rows if r[0] not in KEEP]
+        if tables:
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    reset_schema(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture
+async def clean_db(pg_url: str) -> str:
+    await truncate(pg_url)
+    return pg_url
+
+
+def test_settings(database_url: str, media_root: Path, redis_url: str | None = None):  # type: ignore[no-untyped-def]
+    from server.settings import Settings
+
+    return Settings(
+        env="test", database_url=database_url, redis_url=redis_url, secret_key=SECRET,
+        media_root=media_root, public_url="http://127.0.0.1",
+    )
+
+
+@pytest.fixture
+async def app(clean_db: str, tmp_path: Path) -> AsyncIterator[object]:
+    """The whole ASGI app on the real PostgreSQL, with the demo event imported."""
+    from server.app import create_app
+
+    asgi = create_app(test_settings(clean_db, tmp_path / "media"))
+    quart = asgi.quart  # type: ignore[attr-defined]
+    async with quart.test_app():
+        await seed_demo(asgi.platform)  # type: ignore[attr-defined]
+        yield asgi
+
+
+async def seed_demo(platform) -> None:  # type: ignore[no-untyped-def]
+    from server.events import import_event, read_event_file
+
+    async with platform.db.transaction() as db:
+        await import_event(db, read_event_file(DEMO))
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.quart.test_client()
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, "page carries no CSRF token"
+    return match.group(1)
+
+
+async def get_csrf(client, path: str = "/") -> str:  # type: ignore[no-untyped-def]
+    response = await client.get(path)
+    return csrf_from((await response.get_data()).decode())
+
+
+VALID_REGISTRATION = {
+    "name": "Åsa Öberg", "email": "asa@example.se", "organisation": "Malmö stadsbibliotek",
+    "municipality": "Malmö", "region": "M", "job_role": "bibliotekarie", "attendance": "online",
+}
+
+
+async def register(client, slug: str = "hosten-2020", **fields):  # type: ignore[no-untyped-def]
+    token = await get_csrf(client, f"/e/{slug}/register")
+    form = {**VALID_REGISTRATION, **fields, "csrf_token": token}
+    return await client.post(f"/e/{slug}/register", form=form)
+
+
+class LiveServer:
+    """A real `traffpunkt serve` process on a free port."""
+
+    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env, "PUBLIC_URL": f"http://127.0.0.1:{self.port}"}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> LiveServer:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        wait_for_port(self.port, self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"server exited: {err[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def server_env(database_url: str, media_root: Path, redis_url: str | None = None) -> dict[str, str]:
+    env = {
+        "TRAFFPUNKT_ENV": "test", "DATABASE_URL": database_url, "SECRET_KEY": SECRET,
+        "MEDIA_ROOT": str(media_root),
+    }
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+@pytest.fixture
+def live_server(clean_db: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """One server process on the real PostgreSQL (demo event seeded by the test via HTTP/db)."""
+    server = LiveServer(server_env(clean_db, tmp_path / "media")).start()
+    yield server
+    server.stop()
+
+
+MODERATOR = ("moderator", "moderator-lösenord-1")
+ARCHIVIST = ("arkivarie", "arkivarie-lösenord-1")
+
+
+async def seed(url: str) -> None:
+    """The demo event and two staff users, through the server's own code."""
+    from server.auth import hash_password
+    from server.db import Database
+    from server.models import User
+
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            from server.events import import_event, read_event_file
+
+            await import_event(session, read_event_file(DEMO))
+            for (username, password), role in ((MODERATOR, "moderator"), (ARCHIVIST, "archivist")):
+                session.add(User(username=username, display_name=username.title(), role=role,
+                                 password_hash=hash_password(password)))
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+async def demo_server(clean_db: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """A live server with the demo event and staff users seeded."""
+    await seed(clean_db)
+    server = LiveServer(server_env(clean_db, tmp_path / "media")).start()
+    yield server
+    server.stop()
