@@ -71,8 +71,8 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Run the migrations (blocking; call from a thread inside an event loop)."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Run the migrations (blocking). Features branch from the base revision, so "heads"."""
     command.upgrade(alembic_config(url), revision)
 
 

@@ -5,7 +5,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from server.models import Base
+from server.all_models import models
+
+Base = models.Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,0 +1,7 @@
+"""Imports every module that defines tables, so Alembic and the tests see the whole schema.
+
+Each feature keeps its tables in its own module (`server/models_<feature>.py`, built on
+`server.models.Base`); add one import line here when you add one.
+"""
+
+from . import models  # noqa: F401
