@@ -13,6 +13,7 @@ from . import keys
 from .auth import Tokens
 from .db import Database
 from .errors import DomainError
+from .media import MediaService
 from .platform import Metrics, Platform
 from .presence import Presence
 from .settings import Settings
@@ -57,6 +58,7 @@ def _platform(settings: Settings) -> Platform:
     return Platform(
         settings=settings, db=Database(settings.database_url), tokens=Tokens(settings.secret_key),
         store=make_store(settings.redis_url, settings.node_id), sio=sio, metrics=Metrics(),
+        media=MediaService(settings),
     )
 
 
@@ -119,9 +121,11 @@ def _lifecycle(app: Quart, platform: Platform, presence: Presence) -> None:
     @app.before_serving
     async def start() -> None:
         await platform.store.start()
+        await platform.media.start()
 
     @app.after_serving
     async def stop() -> None:
         await presence.stop()
+        await platform.media.stop()
         await platform.store.stop()
         await platform.db.close()

@@ -19,6 +19,11 @@ STATUS = {
     "event.not_found": 404,
 }
 
+SUFFIX_STATUS = {
+    "not_found": 404, "forbidden": 403, "rate_limited": 429, "conflict": 409, "locked": 409,
+    "too_large": 413,
+}
+
 
 class DomainError(Exception):
     """A failure the user should hear about: a stable dotted `code` and a human `message`."""
@@ -31,7 +36,10 @@ class DomainError(Exception):
 
     @property
     def status(self) -> int:
+        """Most specific entry of STATUS; else by the code's last part; else 400."""
         parts = self.code.split(".")
+        if parts[-1] in SUFFIX_STATUS and ".".join(parts) not in STATUS:
+            return SUFFIX_STATUS[parts[-1]]
         for n in range(len(parts), 0, -1):
             status = STATUS.get(".".join(parts[:n]))
             if status:

@@ -31,3 +31,18 @@ def rate_key(action: str, who: str) -> str:
 
 
 SOCKETIO_CHANNEL = "tp:socketio"
+
+
+def stage_id(event_id: int) -> str:
+    """The media engine's id of an event's stage (also its HLS folder name)."""
+    return f"event-{event_id}"
+
+
+def event_id_of_stage(stage: str) -> int | None:
+    prefix = "event-"
+    return int(stage[len(prefix):]) if stage.startswith(prefix) and stage[len(prefix):].isdigit() else None
+
+
+def qa_room(event_id: int) -> str:
+    """Non-moderators who opened the Q&A panel (or presenter view) of an event: public view only."""
+    return f"event:{event_id}:qa"

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from .auth import Tokens
 from .db import Database
+from .media import MediaService
 from .settings import Settings
 from .store import Store
 
@@ -44,4 +45,5 @@ class Platform:
     store: Store
     sio: socketio.AsyncServer
     metrics: Metrics
+    media: MediaService
     extras: dict[str, Any] = field(default_factory=dict)

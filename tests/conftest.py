@@ -72,7 +72,7 @@ async def clean_db(pg_url: str) -> str:
     return pg_url
 
 
-def test_settings(database_url: str, media_root: Path, redis_url: str | None = None):  # type: ignore[no-untyped-def]
+def make_settings(database_url: str, media_root: Path, redis_url: str | None = None):  # type: ignore[no-untyped-def]
     from server.settings import Settings
 
     return Settings(
@@ -86,7 +86,7 @@ async def app(clean_db: str, tmp_path: Path) -> AsyncIterator[object]:
     """The whole ASGI app on the real PostgreSQL, with the demo event imported."""
     from server.app import create_app
 
-    asgi = create_app(test_settings(clean_db, tmp_path / "media"))
+    asgi = create_app(make_settings(clean_db, tmp_path / "media"))
     quart = asgi.quart  # type: ignore[attr-defined]
     async with quart.test_app():
         await seed_demo(asgi.platform)  # type: ignore[attr-defined]

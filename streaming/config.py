@@ -1,0 +1,45 @@
+"""Configuration of the media engine, supplied by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["FanoutMode", "StreamingConfig"]
+
+FanoutMode = Literal["encode_once", "relay"]
+
+
+@dataclass(frozen=True)
+class StreamingConfig:
+    """Everything the engine needs to know; ``server`` builds it from its settings.
+
+    ``fanout="relay"`` is aiortc's MediaRelay with one encode per viewer; it
+    exists as the benchmark baseline and is not meant for production.
+    """
+
+    media_root: Path
+    viewer_cap: int = 200
+    fanout: FanoutMode = "encode_once"
+    fps: int = 30
+    keyframe_seconds: float = 2.0
+    video_bitrate: int = 2_500_000
+    opus_bitrate: int = 96_000
+    aac_bitrate: int = 128_000
+    hls_enabled: bool = True
+    hls_segment_seconds: float = 2.0
+    hls_playlist_size: int = 6
+    record_fragment_seconds: float = 1.0
+    # Empty: no STUN, so nothing leaves the machine unless the server configures it.
+    ice_servers: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def hls_root(self) -> Path:
+        """Directory holding one HLS folder per stage."""
+        return self.media_root / "hls"
+
+    @property
+    def recordings_root(self) -> Path:
+        """Directory holding one recordings folder per stage."""
+        return self.media_root / "recordings"

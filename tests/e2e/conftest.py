@@ -1,0 +1,60 @@
+"""Real headless Chromium (Debian's, driven by Playwright) against a live server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe.min.js"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=fps=30",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+async def new_page(browser: Browser, base_url: str, **context: Any) -> Page:
+    ctx = await browser.new_context(base_url=base_url, locale="sv-SE", **context)
+    page = await ctx.new_page()
+    page.on("dialog", lambda d: pytest.fail(f"unexpected dialog: {d.message}"))
+    return page
+
+
+async def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[Any]:
+    """axe-core's WCAG 2.1 A/AA rules on the page as it is now; violations of those impacts."""
+    await page.add_script_tag(path=str(AXE))
+    result = await page.evaluate(
+        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
+    )
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"] if v["impact"] in impacts
+    ]
+
+
+async def axe_check(page: Page) -> None:
+    violations = await axe_violations(page)
+    assert violations == [], f"axe found on {page.url}: {violations}"
+
+
+async def login(page: Page, username: str, password: str) -> None:
+    await page.goto("/login")
+    await page.get_by_label("Användarnamn").fill(username)
+    await page.get_by_label("Lösenord").fill(password)
+    await page.get_by_role("button", name="Logga in").click()
+    await page.wait_for_load_state()
