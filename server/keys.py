@@ -46,3 +46,18 @@ def event_id_of_stage(stage: str) -> int | None:
 def qa_room(event_id: int) -> str:
     """Non-moderators who opened the Q&A panel (or presenter view) of an event: public view only."""
     return f"event:{event_id}:qa"
+
+
+def feedback_dashboard_room(event_id: int) -> str:
+    """KB staff watching the feedback dashboard of an event."""
+    return f"event:{event_id}:feedback"
+
+
+def feedback_region_room(event_id: int, region_code: str) -> str:
+    """Everyone drafting one region's feedback response (co-editors hear each other's saves)."""
+    return f"event:{event_id}:feedback:{region_code}"
+
+
+def breakout_room(room_id: int) -> str:
+    """Everyone currently inside one breakout room (members, facilitator, visiting moderators)."""
+    return f"room:{room_id}"

@@ -1,0 +1,276 @@
+"""Shared notes of a breakout room: the server side of y-protocols sync over pycrdt.
+
+One pycrdt ``Doc`` per room holds a ``Map`` named ``"themes"``: theme id -> ``Text``, one
+section per §18 theme. The server merges, stores and relays updates; it never edits text itself,
+because pycrdt 0.14 counts positions in UTF-8 bytes where Yjs counts UTF-16 units.
+
+Who creates the sections: the server, once. Two sides creating the same map entries
+concurrently would conflict (one ``Text`` wins, edits made in the other are lost), so browsers
+must never create them; they wait for sync step 2 and look the texts up. The server builds the
+sections as a *genesis* update written by a fixed client id in sorted theme order, so the bytes
+are identical whichever node builds them: two nodes racing to open the same room store the same
+items twice, which Yjs merges as one. The genesis is stored as the room's first update.
+
+The transport is not ours: :meth:`NotesRoom.handle` takes the bytes a peer sent and returns
+``(target, bytes)`` pairs, ``target`` being ``"sender"`` or ``"others"``; the server emits them
+(socket.io rooms, Redis) and passes updates received from other nodes to
+:meth:`NotesRoom.apply_update`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pycrdt import Doc, Map, MapEvent, Text, get_update, merge_updates
+
+from rooms.awareness import AwarenessBook
+from rooms.errors import RoomsError
+from rooms.notes_storage import CompactionPolicy, NotesStorage
+from rooms.ysync import (
+    AwarenessMessage,
+    SyncType,
+    parse_message,
+    sync_step1,
+    sync_step2,
+    sync_update,
+)
+
+THEMES = "themes"
+"""Name of the root map, shared with the browser code."""
+
+GENESIS_CLIENT_ID = 1
+"""Fixed Yjs client id of the server-built sections (a browser picks 1 with odds 2**-32)."""
+
+EMPTY_UPDATE = b"\x00\x00"
+
+Target = Literal["sender", "others"]
+Outbound = tuple[Target, bytes]
+
+
+@dataclass(frozen=True)
+class NotesLimits:
+    """Caps on what a peer may send; anything larger is refused with ``notes.too_large``."""
+
+    max_message_bytes: int = 64 * 1024
+    max_awareness_bytes: int = 8 * 1024
+    max_awareness_clients_per_peer: int = 4
+
+
+DEFAULT_LIMITS = NotesLimits()
+DEFAULT_POLICY = CompactionPolicy()
+
+
+def build_genesis(theme_ids: Sequence[str]) -> bytes:
+    """The update that creates one empty ``Text`` per theme, byte-identical on every node."""
+    doc: Doc[Map[Text]] = Doc(client_id=GENESIS_CLIENT_ID)
+    themes = doc.get(THEMES, type=Map)
+    with doc.transaction():
+        for theme_id in sorted(set(theme_ids)):
+            themes[theme_id] = Text()
+    return doc.get_update()
+
+
+def compact_updates(updates: Sequence[bytes]) -> bytes:
+    """Fold updates into one snapshot: deleted text dropped, not-yet-applicable parts kept.
+
+    A document re-encodes without deleted content, but silently drops updates still waiting
+    for a missing predecessor (possible when nodes store out of order), so those are merged
+    back from the raw log.
+    """
+    merged = merge_updates(*updates)
+    doc: Doc[Map[Text]] = Doc()
+    doc.apply_update(merged)
+    pending = get_update(merged, doc.get_state())
+    return merge_updates(doc.get_update(), pending)
+
+
+class NotesRoom:
+    """The notes document of one breakout room, with validation, storage and compaction."""
+
+    def __init__(
+        self,
+        room_id: str,
+        theme_ids: Sequence[str],
+        storage: NotesStorage,
+        limits: NotesLimits = DEFAULT_LIMITS,
+        policy: CompactionPolicy = DEFAULT_POLICY,
+    ) -> None:
+        """Prefer :meth:`open`, which loads what is stored; this starts from nothing."""
+        self.room_id = room_id
+        self.theme_ids = tuple(theme_ids)
+        self._storage = storage
+        self._limits = limits
+        self._policy = policy
+        self._doc: Doc[Map[Text]] = Doc()
+        self._shadow: Doc[Map[Text]] = Doc()
+        self._awareness = AwarenessBook(limits.max_awareness_clients_per_peer)
+        self._lock = asyncio.Lock()
+        self._since_compaction = (0, 0)
+
+    @classmethod
+    async def open(
+        cls,
+        room_id: str,
+        theme_ids: Sequence[str],
+        storage: NotesStorage,
+        limits: NotesLimits = DEFAULT_LIMITS,
+        policy: CompactionPolicy = DEFAULT_POLICY,
+    ) -> NotesRoom:
+        """Load a room from storage, storing the genesis first if the room is new."""
+        room = cls(room_id, theme_ids, storage, limits, policy)
+        stored = await storage.load(room_id)
+        history = ([stored.snapshot] if stored.snapshot else []) + stored.updates
+        if not history:
+            history = [build_genesis(theme_ids)]
+            await storage.append_update(room_id, history[0])
+        room._load(merge_updates(*history))
+        room._since_compaction = (len(stored.updates), sum(map(len, stored.updates)))
+        return room
+
+    def _load(self, update: bytes) -> None:
+        self._doc.apply_update(update)
+        self._reset_shadow()
+
+    # -----------------------------------------------------------------------------------------
+    # Peers
+
+    def join(self, peer: Hashable) -> list[Outbound]:
+        """Greet a new peer: our state vector (so it sends what we lack) and who is here."""
+        out: list[Outbound] = [("sender", sync_step1(self._doc.get_state()))]
+        present = self._awareness.join_message()
+        return out + ([("sender", present)] if present else [])
+
+    def leave(self, peer: Hashable) -> list[Outbound]:
+        """Forget a peer; tells the others to drop its cursors."""
+        gone = self._awareness.leave_message(peer)
+        return [("others", gone)] if gone else []
+
+    async def handle(self, message: bytes, sender: Hashable) -> list[Outbound]:
+        """Process one y-protocols message from ``sender``; return what to send to whom.
+
+        Raises ``RoomsError`` (``notes.too_large``, ``notes.malformed``, ``notes.rejected``,
+        ``notes.forbidden_change``, ``notes.awareness_invalid``); the document is then unchanged.
+        """
+        if len(message) > self._limits.max_message_bytes:
+            raise RoomsError("notes.too_large", f"message of {len(message)} bytes")
+        parsed = parse_message(message)
+        if isinstance(parsed, AwarenessMessage):
+            return self._handle_awareness(message, parsed, sender)
+        if parsed.kind is SyncType.STEP1:
+            return [("sender", sync_step2(self._diff(parsed.payload)))]
+        return await self._receive(parsed.payload)
+
+    def _handle_awareness(
+        self, message: bytes, parsed: AwarenessMessage, sender: Hashable
+    ) -> list[Outbound]:
+        if len(message) > self._limits.max_awareness_bytes:
+            raise RoomsError("notes.too_large", "awareness message too large")
+        self._awareness.apply(parsed.payload, sender)
+        return [("others", message)]
+
+    def _diff(self, state_vector: bytes) -> bytes:
+        try:
+            return self._doc.get_update(state_vector)
+        except BaseException as exc:
+            _reraise_unless_pycrdt_failure(exc)
+            raise RoomsError("notes.malformed", f"unreadable state vector: {exc}") from exc
+
+    async def _receive(self, update: bytes) -> list[Outbound]:
+        if update == EMPTY_UPDATE:
+            return []
+        async with self._lock:
+            self._try_on_shadow(update)
+            try:
+                await self._storage.append_update(self.room_id, update)
+            except BaseException:
+                self._reset_shadow()  # the shadow ran ahead of the document: bring it back
+                raise
+            self._doc.apply_update(update)
+            self._count(len(update))
+        await self._compact_if_due()
+        return [("others", sync_update(update))]
+
+    # -----------------------------------------------------------------------------------------
+    # Other nodes, reading and compaction
+
+    def apply_update(self, update: bytes) -> None:
+        """Apply an update another node already validated and stored; it is checked again."""
+        if len(update) > self._limits.max_message_bytes:
+            raise RoomsError("notes.too_large", f"update of {len(update)} bytes")
+        if update != EMPTY_UPDATE:
+            self._try_on_shadow(update)
+            self._doc.apply_update(update)
+
+    def snapshot(self) -> bytes:
+        """The whole document as one update (what a new peer or an export needs)."""
+        return self._doc.get_update()
+
+    def state_vector(self) -> bytes:
+        """The document's state vector."""
+        return self._doc.get_state()
+
+    def texts(self) -> dict[str, str]:
+        """Whole text per theme, in theme order; only whole texts, never offsets."""
+        themes = self._doc.get(THEMES, type=Map)
+        return {tid: str(themes[tid]) for tid in self.theme_ids if tid in themes}
+
+    async def compact(self) -> None:
+        """Fold the stored log into a snapshot now (also done by policy, and on close)."""
+        stored = await self._storage.load(self.room_id)
+        if not stored.updates:
+            return
+        history = ([stored.snapshot] if stored.snapshot else []) + stored.updates
+        await self._storage.replace_with_snapshot(
+            self.room_id, compact_updates(history), stored.upto
+        )
+        self._since_compaction = (0, 0)
+
+    async def close(self) -> None:
+        """Compact what this node stored since the last compaction; the owner calls this."""
+        if self._since_compaction[0]:
+            await self.compact()
+
+    def _count(self, size: int) -> None:
+        count, total = self._since_compaction
+        self._since_compaction = (count + 1, total + size)
+
+    async def _compact_if_due(self) -> None:
+        if self._policy.due(*self._since_compaction):
+            await self.compact()
+
+    # -----------------------------------------------------------------------------------------
+    # Validation on the shadow: an exact copy of the document that takes every update first
+
+    def _try_on_shadow(self, update: bytes) -> None:
+        """Apply to the shadow; on any failure rebuild it from the document and refuse."""
+        themes = self._shadow.get(THEMES, type=Map)
+        touched: list[MapEvent] = []
+        subscription = themes.observe(touched.append)
+        try:
+            self._shadow.apply_update(update)
+        except BaseException as exc:
+            _reraise_unless_pycrdt_failure(exc)
+            self._reset_shadow()
+            raise RoomsError("notes.rejected", f"update cannot be applied: {exc}") from exc
+        finally:
+            themes.unobserve(subscription)
+        if touched:
+            self._reset_shadow()
+            raise RoomsError("notes.forbidden_change", "only the server creates theme sections")
+
+    def _reset_shadow(self) -> None:
+        self._shadow = Doc()
+        self._shadow.apply_update(self._doc.get_update())
+
+
+def _reraise_unless_pycrdt_failure(exc: BaseException) -> None:
+    """Let cancellation and exits through; pycrdt failures become a refusal.
+
+    pycrdt reports Rust panics as ``PanicException``, a ``BaseException`` subclass, so a plain
+    ``except Exception`` would let a hostile update crash the handler.
+    """
+    if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+        raise exc

@@ -1,0 +1,195 @@
+"""Shared notes: two or more real pycrdt editors synced through a NotesRoom."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pycrdt import Doc, Map, Text
+
+from rooms.errors import RoomsError
+from rooms.notes import NotesLimits, NotesRoom, build_genesis
+from rooms.notes_client import NotesClient
+from rooms.notes_storage import CompactionPolicy, MemoryNotesStorage, StoredNotes
+from rooms.ysync import AwarenessEntry, awareness_message, parse_message, sync_update
+
+THEMES = ["planer", "uppfoljning", "samverkan"]
+
+
+class Hub:
+    """In-process transport: delivers the room's outbound messages like socket.io would."""
+
+    def __init__(self, room: NotesRoom) -> None:
+        self.room = room
+        self.clients: dict[str, NotesClient] = {}
+
+    async def connect(self, peer: str) -> NotesClient:
+        client = self.clients[peer] = NotesClient()
+        await self.deliver(peer, self.room.join(peer))
+        await self.send(peer, client.hello())
+        return client
+
+    async def send(self, peer: str, message: bytes) -> None:
+        await self.deliver(peer, await self.room.handle(message, peer))
+
+    async def deliver(self, sender: str, outbound: list[tuple[str, bytes]]) -> None:
+        for target, data in outbound:
+            peers = [sender] if target == "sender" else [p for p in self.clients if p != sender]
+            for peer in peers:
+                for reply in self.clients[peer].receive(data):
+                    await self.send(peer, reply)
+
+    async def flush(self) -> None:
+        for peer, client in list(self.clients.items()):
+            for message in client.take_outbox():
+                await self.send(peer, message)
+
+
+class YieldingStorage(MemoryNotesStorage):
+    """Memory storage whose reads yield, like a database: lets two opens interleave."""
+
+    async def load(self, room_id: str) -> StoredNotes:
+        stored = await super().load(room_id)
+        await asyncio.sleep(0)
+        return stored
+
+
+async def open_room(storage: MemoryNotesStorage | None = None, **kwargs: object) -> NotesRoom:
+    return await NotesRoom.open("rum-1", THEMES, storage or MemoryNotesStorage(), **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_newcomer_sees_the_server_sections_and_what_others_wrote() -> None:
+    hub = Hub(await open_room())
+    anna = await hub.connect("anna")
+    anna.section("planer").insert(0, "Biblioteksplanen följs upp")
+    await hub.flush()
+    bo = await hub.connect("bo")
+    assert bo.texts() == {"planer": "Biblioteksplanen följs upp", "uppfoljning": "",
+                          "samverkan": ""}
+    assert hub.room.texts() == bo.texts()
+
+
+async def test_concurrent_swedish_and_emoji_edits_converge_everywhere() -> None:
+    hub = Hub(await open_room())
+    anna, bo = await hub.connect("anna"), await hub.connect("bo")
+    anna.section("samverkan").insert(0, "Räksmörgås på Gotland 🦐 ")
+    bo.section("samverkan").insert(0, "Över länsgränserna: Västerbotten ❤️‍🔥 ")
+    anna.section("planer").insert(0, "åäö ÅÄÖ 👩‍👩‍👧")
+    await hub.flush()
+    text = hub.room.texts()["samverkan"]
+    assert anna.texts() == bo.texts() == hub.room.texts()
+    assert "Räksmörgås på Gotland 🦐 " in text and "Över länsgränserna: Västerbotten ❤️‍🔥 " in text
+    assert hub.room.texts()["planer"] == "åäö ÅÄÖ 👩‍👩‍👧"
+
+
+async def test_notes_survive_a_restart_and_compaction() -> None:
+    storage = MemoryNotesStorage()
+    hub = Hub(await open_room(storage, policy=CompactionPolicy(max_updates=5)))
+    anna = await hub.connect("anna")
+    for word in ["Skåne ", "Örebro ", "Jämtland Härjedalen ", "🎉 ", "Gävle ", "Luleå "]:
+        anna.section("uppfoljning").insert(0, word)
+        await hub.flush()
+    before = hub.room.texts()
+    restarted = await open_room(storage)
+    assert restarted.texts() == before
+    assert "Jämtland Härjedalen " in before["uppfoljning"]
+    late = await Hub(restarted).connect("cecilia")
+    assert late.texts() == before
+
+
+async def test_compaction_stores_less_than_the_log_and_keeps_the_text() -> None:
+    storage = MemoryNotesStorage()
+    hub = Hub(await open_room(storage, policy=CompactionPolicy(max_updates=10_000)))
+    anna = await hub.connect("anna")
+    section = anna.section("planer")
+    for i in range(100):
+        section.insert(0, "ab")  # ASCII: pycrdt offsets are UTF-8 bytes, see DESIGN.md
+        if i % 2:
+            del section[0:2]
+        await hub.flush()
+    logged = storage.stored_bytes("rum-1")
+    await hub.room.compact()
+    assert storage.stored_bytes("rum-1") < logged
+    assert (await open_room(storage)).texts() == hub.room.texts()
+
+
+async def test_two_nodes_opening_the_same_room_at_once_lose_nothing() -> None:
+    storage = YieldingStorage()
+    node_a, node_b = await asyncio.gather(open_room(storage), open_room(storage))
+    assert len((await storage.load("rum-1")).updates) == 2  # both nodes stored a genesis
+    hub_a, hub_b = Hub(node_a), Hub(node_b)
+    anna, bo = await hub_a.connect("anna"), await hub_b.connect("bo")
+    anna.section("planer").insert(0, "från nod A ")
+    bo.section("planer").insert(0, "från nod B ")
+    for hub, peer, other in [(hub_a, "anna", node_b), (hub_b, "bo", node_a)]:
+        for message in hub.clients[peer].take_outbox():
+            await hub.send(peer, message)
+            other.apply_update(parse_message(message).payload)  # what Redis would carry
+    assert node_a.texts() == node_b.texts()
+    assert "från nod A " in node_a.texts()["planer"]
+    assert "från nod B " in node_a.texts()["planer"]
+    assert (await open_room(storage)).texts() == node_a.texts()
+
+
+def test_genesis_is_byte_identical_whatever_the_theme_order() -> None:
+    assert build_genesis(["b", "a", "c"]) == build_genesis(["c", "b", "a"])
+
+
+async def test_a_client_cannot_replace_a_theme_section() -> None:
+    hub = Hub(await open_room())
+    anna = await hub.connect("anna")
+    anna.section("planer").insert(0, "viktigt")
+    await hub.flush()
+    anna.doc.get("themes", type=Map)["planer"] = Text("kapat")
+    before = hub.room.snapshot()
+    with pytest.raises(RoomsError) as caught:
+        await hub.flush()
+    assert caught.value.code == "notes.forbidden_change"
+    assert hub.room.snapshot() == before
+    assert hub.room.texts()["planer"] == "viktigt"
+
+
+async def test_refused_update_is_not_stored_and_the_room_keeps_working() -> None:
+    storage = MemoryNotesStorage()
+    hub = Hub(await open_room(storage))
+    anna = await hub.connect("anna")
+    stored = storage.stored_bytes("rum-1")
+    with pytest.raises(RoomsError) as caught:
+        await hub.room.handle(sync_update(b"\x01\x05garbage"), "anna")
+    assert caught.value.code == "notes.rejected"
+    assert storage.stored_bytes("rum-1") == stored
+    anna.section("planer").insert(0, "ändå")
+    await hub.flush()
+    assert hub.room.texts()["planer"] == "ändå"
+
+
+async def test_oversized_message_is_refused() -> None:
+    room = await open_room(limits=NotesLimits(max_message_bytes=1024))
+    editor: Doc[Map[Text]] = Doc()
+    editor["big"] = Text("x" * 2000)
+    with pytest.raises(RoomsError) as caught:
+        await room.handle(sync_update(editor.get_update()), "anna")
+    assert caught.value.code == "notes.too_large"
+
+
+async def test_cursors_are_relayed_shown_to_newcomers_cleared_on_leave_never_stored() -> None:
+    storage = MemoryNotesStorage()
+    room = await open_room(storage)
+    stored = storage.stored_bytes("rum-1")
+    hello = awareness_message([AwarenessEntry(42, 1, '{"user":{"name":"Åsa"}}')])
+    assert await room.handle(hello, "asa") == [("others", hello)]
+    greeting = room.join("bo")
+    assert ("sender", hello) in greeting
+    [(target, gone)] = room.leave("asa")
+    assert target == "others"
+    assert gone == awareness_message([AwarenessEntry(42, 2, "null")])
+    assert room.join("cecilia") == greeting[:1]
+    assert storage.stored_bytes("rum-1") == stored
+
+
+async def test_one_peer_cannot_flood_awareness_with_client_ids() -> None:
+    room = await open_room()
+    entries = [AwarenessEntry(i, 1, "{}") for i in range(10)]
+    with pytest.raises(RoomsError) as caught:
+        await room.handle(awareness_message(entries), "anna")
+    assert caught.value.code == "notes.awareness_invalid"
