@@ -1,0 +1,382 @@
+"""Q&A fan-out: how fast an approved question reaches every participant's socket.
+
+Run with no arguments (1,000 clients). Measures, in one run and on the same clients:
+  1. the real server: `traffpunkt serve` on a fresh SQLite database with the demo event,
+     N registered participants and pending questions; a moderator approves questions at a
+     steady rate (latency phase), then as fast as acks come back with a few in flight
+     (throughput phase); every participant receives each `qa.question` broadcast;
+  2. a bare python-socketio broadcast server (same ASGI server, Hypercorn) that broadcasts a
+     payload of the same shape and size on each request: the ceiling for (1).
+Latency is from the moderator's emit to each client's receipt (CLOCK_MONOTONIC is one clock
+for all processes of the machine). Clients are raw engine.io v4 / socket.io v5 websocket
+clients on aiohttp, spread over a few worker processes: 1,000 python-socketio AsyncClients in
+one process would measure the client, not the server.
+Last line: one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+import socketio
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SECRET = "bench-secret-key-not-for-production"
+EVENT = "qa.question"
+
+
+# --------------------------------------------------------------------------- raw clients
+
+
+class RawClient:
+    """One participant: engine.io v4 over a websocket, speaking just enough socket.io."""
+
+    def __init__(self, http: aiohttp.ClientSession, url: str, token: str,
+                 arrivals: list[tuple[int, float]]) -> None:
+        self.http, self.url, self.token, self.arrivals = http, url, token, arrivals
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.acked = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self, subscribe: bool) -> bool:
+        ws = await self.http.ws_connect(
+            f"{self.url}/socket.io/?EIO=4&transport=websocket", max_msg_size=0)
+        self.ws = ws
+        opened = await ws.receive_str()
+        assert opened.startswith("0"), opened
+        await ws.send_str("40" + json.dumps({"token": self.token}))
+        answer = await ws.receive_str()
+        if not answer.startswith("40"):
+            return False
+        self.task = asyncio.create_task(self._loop())
+        if subscribe:  # join the Q&A audience the way the live page does
+            await ws.send_str('421["qa.snapshot",{}]')
+            await asyncio.wait_for(self.acked.wait(), 60)
+        return True
+
+    async def _loop(self) -> None:
+        assert self.ws is not None
+        async for msg in self.ws:
+            data = msg.data
+            if data == "2":
+                await self.ws.send_str("3")
+            elif data.startswith('42["' + EVENT):
+                arrived = time.monotonic()
+                self.arrivals.append((json.loads(data[2:])[1]["question"]["id"], arrived))
+            elif data.startswith("431"):
+                self.acked.set()
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self.task:
+            self.task.cancel()
+
+
+def worker(conn: Connection, url: str, tokens: list[str], subscribe: bool) -> None:
+    asyncio.run(_worker(conn, url, tokens, subscribe))
+
+
+async def _worker(conn: Connection, url: str, tokens: list[str], subscribe: bool) -> None:
+    arrivals: list[tuple[int, float]] = []
+    gate = asyncio.Semaphore(20)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        clients = [RawClient(http, url, t, arrivals) for t in tokens]
+
+        async def start(c: RawClient) -> bool:
+            async with gate:
+                return await c.start(subscribe)
+
+        ok = await asyncio.gather(*(start(c) for c in clients), return_exceptions=True)
+        conn.send(("ready", sum(1 for r in ok if r is True)))
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        conn.send(("arrivals", arrivals))
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+
+
+# --------------------------------------------------------------------------- bare server
+
+
+def bare_server(port: int) -> None:
+    """The baseline: python-socketio alone, one room, one broadcast per request."""
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    sio = socketio.AsyncServer(async_mode="asgi", ping_interval=20, ping_timeout=20)
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        await sio.enter_room(sid, "all")
+
+    @sio.on("approve")
+    async def approve(sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        await sio.emit(EVENT, {"version": data["id"], "question": _sample(data["id"])}, to="all")
+        return {"ok": True}
+
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    asyncio.run(serve(socketio.ASGIApp(sio), config))  # type: ignore[arg-type]
+
+
+def _sample(qid: int) -> dict[str, Any]:
+    """The same fields and about the same size as the real server's public question view."""
+    now = "2026-11-05T09:00:00.000000+00:00"
+    return {"id": qid, "text": f"Fråga nummer {qid}: hur når biblioteksplanen ut till alla?",
+            "author": "Deltagare 1", "anonymous": False, "item_id": None, "state": "approved",
+            "votes": 0, "created_at": now, "approved_at": now, "answered_at": None,
+            "answer": "", "answered_by": ""}
+
+
+# --------------------------------------------------------------------------- setup
+
+
+async def prepare(url: str, clients: int, questions: int) -> dict[str, Any]:
+    """Migrate, seed the demo event, register participants, ask questions, mint tokens."""
+    from server import qa
+    from server.auth import Principal, Tokens, hash_password
+    from server.db import Database, upgrade_async
+    from server.events import import_event, read_event_file
+    from server.models import User
+    from server.registration import RegistrationIn, register
+    from server.settings import Settings
+
+    await upgrade_async(url)
+    db, tokens = Database(url), Tokens(SECRET)
+    async with db.transaction() as session:
+        event = await import_event(session, read_event_file(Settings(
+            database_url=url, secret_key=SECRET).demo_event_file))
+        regs = [await register(session, event, RegistrationIn(
+            name=f"Deltagare {n}", organisation="Bibliotek", region="M")) for n in range(clients)]
+        mod = User(username="moderator", display_name="Moderator", role="moderator",
+                   password_hash=hash_password("bench-password-1"))
+        session.add(mod)
+        await session.flush()
+        people = [Principal("participant", r.id, r.name, event_id=event.id) for r in regs]
+        ids = [(await qa.ask(session, people[n % clients], event.id, f"Fråga nummer {n}: hur "
+                             "når biblioteksplanen ut till alla?")).questions[0].id
+               for n in range(questions)]
+    await db.close()
+    return {
+        "participants": [tokens.socket_token(p, event.id) for p in people], "question_ids": ids,
+        "moderator": tokens.socket_token(Principal("user", mod.id, "Moderator", "moderator"),
+                                         event.id),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+class Run:
+    """One server under test, its client workers, and the moderator that drives it."""
+
+    def __init__(self, name: str, proc: subprocess.Popen[bytes], url: str,
+                 args: argparse.Namespace, tokens: list[str], subscribe: bool) -> None:
+        self.name, self.proc, self.url, self.args = name, proc, url, args
+        self.tokens, self.subscribe = tokens, subscribe
+        self.pipes: list[Connection] = []
+        self.workers: list[mp.Process] = []
+        self.rss_peak = 0
+        self.sends: dict[int, tuple[str, float]] = {}
+
+    def start_clients(self) -> int:
+        chunks = [self.tokens[i::self.args.workers] for i in range(self.args.workers)]
+        for chunk in chunks:
+            mine, theirs = mp.Pipe()
+            p = mp.Process(target=worker, args=(theirs, self.url, chunk, self.subscribe),
+                           daemon=True)
+            p.start()
+            self.pipes.append(mine)
+            self.workers.append(p)
+        return sum(pipe.recv()[1] for pipe in self.pipes)
+
+    def rss(self) -> int:
+        proc = psutil.Process(self.proc.pid)
+        total = proc.memory_info().rss + sum(
+            c.memory_info().rss for c in proc.children(recursive=True))
+        self.rss_peak = max(self.rss_peak, total)
+        return total
+
+    async def drive(self, moderator: socketio.AsyncClient, event: str, ids: list[int]) -> None:
+        steady_n = int(self.args.rate * self.args.seconds)
+        steady, burst = ids[:steady_n], ids[steady_n:steady_n + self.args.burst]
+        start = time.monotonic()
+        pending = []
+        for n, qid in enumerate(steady):
+            await asyncio.sleep(max(0.0, start + n / self.args.rate - time.monotonic()))
+            self.sends[qid] = ("steady", time.monotonic())
+            pending.append(asyncio.create_task(self._call(moderator, event, qid)))
+            if n % 10 == 0:
+                self.rss()
+        await asyncio.gather(*pending)
+        await asyncio.sleep(2)
+        gate = asyncio.Semaphore(self.args.in_flight)
+
+        async def one(qid: int) -> None:
+            async with gate:
+                self.sends[qid] = ("burst", time.monotonic())
+                await self._call(moderator, event, qid)
+
+        await asyncio.gather(*(one(q) for q in burst))
+        self.rss()
+        await asyncio.sleep(3)
+
+    async def _call(self, moderator: socketio.AsyncClient, event: str, qid: int) -> None:
+        payload = {"question_id": qid} if event == "qa.approve" else {"id": qid}
+        answer = await moderator.call(event, payload, timeout=60)
+        if not answer.get("ok"):
+            raise RuntimeError(f"{event} failed: {answer}")
+
+    def collect(self) -> list[tuple[int, float]]:
+        arrivals: list[tuple[int, float]] = []
+        for pipe in self.pipes:
+            pipe.send("stop")
+        for pipe in self.pipes:
+            arrivals.extend(pipe.recv()[1])
+        for p in self.workers:
+            p.join(10)
+        return arrivals
+
+    def figures(self, arrivals: list[tuple[int, float]], connected: int) -> dict[str, Any]:
+        phase = {q: kind for q, (kind, _) in self.sends.items()}
+        steady = [t - self.sends[q][1] for q, t in arrivals if phase.get(q) == "steady"]
+        burst = [(q, t) for q, t in arrivals if phase.get(q) == "burst"]
+        n_steady = sum(1 for k, _ in self.sends.values() if k == "steady")
+        n_burst = sum(1 for k, _ in self.sends.values() if k == "burst")
+        first = min(t for k, t in self.sends.values() if k == "burst")
+        last = max(t for _, t in burst)
+        ms = sorted(x * 1000 for x in steady)
+        return {
+            "clients": connected, "latency_ms_p50": round(statistics.median(ms), 1),
+            "latency_ms_p99": round(ms[int(len(ms) * 0.99) - 1], 1),
+            "latency_ms_max": round(ms[-1], 1),
+            "steady_delivered": round(len(steady) / (n_steady * connected), 4),
+            "burst_delivered": round(len(burst) / (n_burst * connected), 4),
+            "msgs_per_s": round(len(burst) / (last - first)),
+            "approvals_per_s": round(n_burst / (last - first), 1),
+            "server_rss_mb": round(self.rss_peak / 2**20, 1),
+        }
+
+
+async def measure(
+    run: Run, moderator_token: str | None, event: str, ids: list[int]
+) -> dict[str, Any]:
+    connected = await asyncio.get_running_loop().run_in_executor(None, run.start_clients)
+    run.rss()
+    print(f"[{run.name}] {connected} clients connected", file=sys.stderr, flush=True)
+    moderator = socketio.AsyncClient(reconnection=False)
+    await moderator.connect(run.url, auth={"token": moderator_token} if moderator_token else None,
+                            transports=["websocket"], wait_timeout=30)
+    await run.drive(moderator, event, ids)
+    await moderator.disconnect()
+    arrivals = await asyncio.get_running_loop().run_in_executor(None, run.collect)
+    result = run.figures(arrivals, connected)
+    print(f"[{run.name}] {result}", file=sys.stderr, flush=True)
+    return result
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    total_q = int(args.rate * args.seconds) + args.burst
+    with tempfile.TemporaryDirectory(prefix="qa-bench-") as tmp:
+        url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
+        t0 = time.monotonic()
+        setup = await prepare(url, args.clients, total_q)
+        print(f"setup {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
+        port = free_port()
+        env = {**os.environ, "TRAFFPUNKT_ENV": "test", "DATABASE_URL": url, "SECRET_KEY": SECRET,
+               "MEDIA_ROOT": f"{tmp}/media", "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+        env.pop("REDIS_URL", None)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_port(port, proc)
+            run = Run("traffpunkt", proc, f"http://127.0.0.1:{port}", args,
+                      setup["participants"], subscribe=True)
+            ours = await measure(run, setup["moderator"], "qa.approve", setup["question_ids"])
+        finally:
+            stop(proc)
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, __file__, "--bare-server", str(port)], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_port(port, proc)
+            run = Run("bare", proc, f"http://127.0.0.1:{port}", args, setup["participants"],
+                      subscribe=False)
+            bare = await measure(run, None, "approve", list(range(1, total_q + 1)))
+        finally:
+            stop(proc)
+    return {
+        "bench": "qa_fanout", "clients": args.clients, "workers": args.workers,
+        "rate_per_s": args.rate, "cores": os.cpu_count(), "traffpunkt": ours, "bare": bare,
+        "throughput_ratio": round(ours["msgs_per_s"] / bare["msgs_per_s"], 2),
+        "goal_throughput_ratio": 0.7, "goal_p99_ms": 250,
+        "meets_goals": ours["msgs_per_s"] >= 0.7 * bare["msgs_per_s"]
+        and ours["latency_ms_p99"] < 250,
+    }
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--clients", type=int, default=1000)
+    p.add_argument("--workers", type=int, default=4, help="client processes")
+    p.add_argument("--rate", type=float, default=1.0,
+                   help="approvals per second in the latency phase (keep it below capacity)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of the latency phase")
+    p.add_argument("--burst", type=int, default=100, help="approvals in the throughput phase")
+    p.add_argument("--in-flight", type=int, default=4, help="unacknowledged approvals at once")
+    p.add_argument("--database-url", default="", help="default: a fresh SQLite file")
+    p.add_argument("--bare-server", type=int, default=0, help=argparse.SUPPRESS)
+    return p.parse_args()
+
+
+if __name__ == "__main__":
+    arguments = parse()
+    if arguments.bare_server:
+        bare_server(arguments.bare_server)
+    else:
+        print(json.dumps(asyncio.run(main(arguments))))

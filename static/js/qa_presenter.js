@@ -1,0 +1,44 @@
+// @ts-check
+/**
+ * The presenter view (projector, OBS browser source): shows the question on screen in large type.
+ * Polls a small JSON state once a second with the Q&A version as ETag, so an unchanged screen
+ * costs a 304. No socket: a projector has no person to sign in (see server/views/qa.py).
+ */
+const body = document.body;
+const s = JSON.parse(document.getElementById('qa-i18n')?.textContent ?? '{}');
+const slug = body.dataset.eventSlug ?? '';
+const key = body.dataset.key ?? '';
+const url = `/e/${encodeURIComponent(slug)}/presenter/state${key ? `?key=${encodeURIComponent(key)}` : ''}`;
+const POLL_MS = 1000;
+let etag = '';
+
+/** @param {string} tag @param {string} cls @param {string} id @param {string} text */
+function p(tag, cls, id, text) {
+  const el = document.createElement(tag);
+  el.className = cls;
+  el.id = id;
+  el.textContent = text;
+  return el;
+}
+
+/** @param {{question: {text: string, author: string|null} | null}} state */
+function show(state) {
+  const card = /** @type {HTMLElement} */ (document.getElementById('presenter'));
+  const q = state.question;
+  card.classList.toggle('empty-card', !q);
+  card.replaceChildren(...(q
+    ? [p('p', 'question', 'presenter-question', q.text), p('p', 'meta', 'presenter-meta', q.author ?? s.anonymous)]
+    : [p('p', 'empty', 'presenter-empty', s.nothing)]));
+}
+
+async function poll() {
+  try {
+    const res = await fetch(url, { headers: etag ? { 'If-None-Match': etag } : {}, cache: 'no-store' });
+    if (res.ok) {
+      etag = res.headers.get('ETag') ?? '';
+      show(await res.json());
+    }
+  } catch { /* network blip: the next poll tries again */ }
+  setTimeout(poll, POLL_MS);
+}
+poll();

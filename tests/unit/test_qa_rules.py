@@ -1,0 +1,66 @@
+"""Q&A rules that need no server: text, visibility, export rows, rate limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from server import qa
+from server.auth import Principal
+from server.errors import DomainError
+from server.models import Question
+from server.store import MemoryStore
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("  fråga  ", "fråga"), ("x" * 500, "x" * 500), ("<b>fet</b>", "<b>fet</b>"),
+    (" \n" + "å" * 500 + "\t", "å" * 500),
+])
+def test_text_is_trimmed_and_kept_as_typed(raw: str, expected: str) -> None:
+    assert qa.clean_text(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "\n\t", "x" * 501])
+def test_text_outside_1_to_500_characters_is_refused(raw: str) -> None:
+    with pytest.raises(DomainError) as err:
+        qa.clean_text(raw)
+    assert err.value.code == "qa.text_invalid"
+
+
+def question(**fields: object) -> Question:
+    base: dict[str, object] = dict(
+        id=7, event_id=1, registration_id=3, author_name="Karin", anonymous=False,
+        text="Hur?", item_id=None, state="approved", reject_reason="spam", merged_into_id=None,
+        answer="", answered_by="", created_at=datetime(2020, 11, 5, 9, tzinfo=UTC),
+        approved_at=None, answered_at=None, updated_at=datetime(2020, 11, 5, 9, tzinfo=UTC),
+    )
+    return Question(**{**base, **fields})
+
+
+@pytest.mark.parametrize("state", ["pending", "rejected", "merged"])
+def test_participants_learn_nothing_of_questions_not_public(state: str) -> None:
+    assert qa.public_view(question(state=state), 4) == {"id": 7, "state": "hidden"}
+
+
+def test_public_view_hides_reject_reason_and_anonymous_author() -> None:
+    view = qa.public_view(question(anonymous=True, author_name=""), 2)
+    assert view["author"] is None and view["votes"] == 2 and "reject_reason" not in view
+    assert qa.moderator_view(question(state="rejected"), 0)["reject_reason"] == "spam"
+
+
+def test_export_row_leaves_out_anonymous_authors() -> None:
+    row = qa._export_row(question(anonymous=True, author_name=""), "Inledning", 5)
+    assert set(row) == set(qa.EXPORT_FIELDS)
+    assert (row["author"], row["votes"], row["programme_item"]) == ("", 5, "Inledning")
+    assert row["asked_at"] == "2020-11-05T09:00:00+00:00"
+
+
+async def test_rate_limit_refuses_after_the_limit() -> None:
+    store, who = MemoryStore(), Principal("participant", 1, "Ann", event_id=1)
+    for _ in range(3):
+        await qa.rate_limit(store, "qa.ask", who, 3)
+    with pytest.raises(DomainError) as err:
+        await qa.rate_limit(store, "qa.ask", who, 3)
+    assert err.value.code == "qa.rate_limited" and err.value.status == 429
+    await qa.rate_limit(store, "qa.ask", Principal("participant", 2, "Bo", event_id=1), 3)
