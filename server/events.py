@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from .errors import DomainError, NotFound
+from .feedback import FormDef
+from .feedback import form_row as feedback_form_row
 from .models import Event, ProgrammeItem, ProgrammeItemSpeaker, Region, Speaker, Theme
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")
@@ -62,6 +64,7 @@ class EventFile(BaseModel):
     qa: QaSettingsIn = Field(default_factory=QaSettingsIn)
     themes: list[ThemeIn] = Field(default_factory=list, max_length=30)
     programme: list[ItemIn] = Field(default_factory=list, max_length=200)
+    feedback_form: FormDef | None = None
 
 
 def read_event_file(path: Path) -> EventFile:
@@ -86,6 +89,7 @@ async def import_event(session: AsyncSession, data: EventFile) -> Event:
     await session.flush()
     speakers: dict[tuple[str, str], Speaker] = {}
     event.items.extend(_item(event, i, item, speakers) for i, item in enumerate(data.programme))
+    session.add(feedback_form_row(event.id, data.feedback_form))
     await session.flush()
     return event
 

@@ -1,0 +1,106 @@
+"""The feedback form's definition and answer validation (pure, no database)."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from server.feedback import FormDef, Invalid, clean_answers, default_form
+
+
+def test_demo_form_asks_kb_questions_in_swedish_with_every_field_type() -> None:
+    form = default_form()
+    labels = " ".join(f.label for f in form.fields)
+    for phrase in (
+        "följt upp biblioteksplanerna",
+        "nästa Träffpunkt",
+        "nationellt intresse",
+        "återkoppling till KB",
+        "dagen som helhet",
+        "tillgänglig",
+    ):
+        assert phrase in labels
+    assert {f.type for f in form.fields} == {
+        "short_text",
+        "long_text",
+        "rating",
+        "single_choice",
+        "multiple_choice",
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("betyg_dagen", "6", "feedback.error.rating"),
+        ("betyg_dagen", "fyra", "feedback.error.rating"),
+        ("sammankomst", "kanske", "error.choice"),
+        ("sammankomst", ["ja", "nej"], "error.choice"),
+        ("aterkopplingsform", ["skriftlig", "okänd"], "error.choice"),
+        ("aterkoppling_annan", "x" * 301, "error.too_long"),
+    ],
+)
+def test_invalid_answers_get_a_message_on_their_field(
+    field: str, value: object, message: str
+) -> None:
+    with pytest.raises(Invalid) as caught:
+        clean_answers(default_form(), {field: value}, final=False)
+    assert caught.value.fields[field][0] == message
+
+
+def test_drafts_may_be_incomplete_but_a_submit_may_not() -> None:
+    form = default_form()
+    assert clean_answers(form, {"uppfoljning": "  Påbörjat  "}, final=False) == {
+        "uppfoljning": "Påbörjat"
+    }
+    with pytest.raises(Invalid) as caught:
+        clean_answers(form, {"uppfoljning": "Påbörjat"}, final=True)
+    assert set(caught.value.fields) == {
+        "sammankomst",
+        "nasta_traffpunkt",
+        "aterkopplingsform",
+        "betyg_dagen",
+        "betyg_tillganglighet",
+    }
+
+
+def test_choices_are_kept_in_form_order_and_unknown_keys_dropped() -> None:
+    answers = clean_answers(
+        default_form(),
+        {"aterkopplingsform": ["skriftlig", "sammankomst"], "betyg_dagen": 4, "hack": "x"},
+        final=False,
+    )
+    assert answers == {"aterkopplingsform": ["sammankomst", "skriftlig"], "betyg_dagen": 4}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [
+            {
+                "key": "a",
+                "type": "single_choice",
+                "label": "Ett val",
+                "options": [{"value": "x", "label": "X"}],
+            }
+        ],
+        [
+            {
+                "key": "a",
+                "type": "rating",
+                "label": "B",
+                "options": [{"value": "x", "label": "X"}, {"value": "y", "label": "Y"}],
+            }
+        ],
+        [
+            {"key": "a", "type": "rating", "label": "B"},
+            {"key": "a", "type": "short_text", "label": "C"},
+        ],
+        [{"key": "Stora bokstäver", "type": "rating", "label": "B"}],
+        [{"key": "a", "type": "rating", "label": ""}],
+        [],
+    ],
+)
+def test_broken_form_definitions_are_refused(fields: list[dict[str, object]]) -> None:
+    with pytest.raises(ValidationError):
+        FormDef.model_validate({"fields": fields})
