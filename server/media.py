@@ -57,8 +57,14 @@ class MediaService:
         if not task.cancelled() and task.exception():
             log_unexpected("stage subscriber", task.exception())  # type: ignore[arg-type]
 
+    @property
+    def enabled(self) -> bool:
+        """False on a web node started with --no-media: the engine runs on a media node."""
+        return self.settings.node_role != "web"
+
     async def start(self) -> None:
-        await self.engine.start()
+        if self.enabled:
+            await self.engine.start()
 
     async def stop(self) -> None:
         await self.engine.stop()

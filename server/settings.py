@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     default_language: Literal["sv", "en"] = "sv"
     webrtc_viewer_cap: int = 150
+    # Where browsers reach WHIP/WHEP/HLS: "" is this origin (one process, or nginx routing
+    # /whip/ /whep/ /media/hls/ to the media nodes); set it when the media node has its own host.
+    media_public_url: str = ""
+    # "all": web and media in one process; "web": no media engine (--no-media); "media": only
+    # WHIP/WHEP/HLS and health (--media-only).
+    node_role: Literal["all", "web", "media"] = "all"
     ice_servers: str = ""
     turn_url: str | None = None
     turn_secret: str | None = None

@@ -1,0 +1,55 @@
+// @ts-check
+/** The moderator console's webcast panel: live state, viewers, and the WHIP token for OBS. */
+import { request } from './protocol.js';
+import { socket } from './session.js';
+import { announce } from './ui.js';
+
+const panel = document.getElementById('webcast-console');
+const text = JSON.parse(document.getElementById('webcast-console-i18n')?.textContent ?? '{}');
+
+/** @param {string} id @param {string} value */
+function show(id, value) {
+  const el = document.getElementById(id);
+  if (el) el.textContent = value;
+}
+
+/** @param {{live: boolean | null, viewer_count: number | null}} state */
+function applyState(state) {
+  if (state.live === null) return;
+  show('stage-live', state.live ? text.live : text.offline);
+  panel?.classList.toggle('is-live', state.live);
+  if (state.viewer_count !== null) show('stage-viewers', text.viewers.replace('{count}', String(state.viewer_count)));
+}
+
+/** @param {{rotated_at: string | null, rotated_by: string} | null} info */
+function applyToken(info) {
+  const when = info?.rotated_at ? new Date(info.rotated_at).toLocaleString('sv-SE') : '';
+  show('token-info', when ? text.token_set.replace('{when}', when).replace('{who}', info?.rotated_by ?? '') : text.token_none);
+  show('rotate-token', when ? text.rotate : text.create);
+}
+
+async function refresh() {
+  const ack = await request(socket, 'stage.get');
+  applyState(ack);
+  applyToken(ack.token);
+}
+
+async function rotate() {
+  try {
+    const ack = await request(socket, 'stage.rotate_token');
+    const input = /** @type {HTMLInputElement} */ (document.getElementById('whip-token'));
+    input.value = ack.token;
+    /** @type {HTMLElement} */ (document.getElementById('token-once')).hidden = false;
+    applyToken(ack);
+    input.focus();
+    input.select();
+    announce(text.rotated);
+  } catch (err) { announce(String(/** @type {Error} */ (err).message)); }
+}
+
+if (panel) {
+  document.getElementById('rotate-token')?.addEventListener('click', rotate);
+  socket.on('connect', () => { refresh().catch((err) => announce(String(err.message))); });
+  socket.on('stage.state', applyState);
+  socket.on('stage.token_rotated', applyToken);
+}

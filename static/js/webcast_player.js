@@ -1,0 +1,137 @@
+// @ts-check
+/**
+ * The live page's player: WebRTC (WHEP) first, HLS by itself when WebRTC fails or the media
+ * node is full; live/offline slate, viewer count and transport from `stage.state`.
+ * `?transport=hls` (or `webrtc`) on the page's URL forces one.
+ */
+import { fetchToken } from './protocol.js';
+import { slug, socket } from './session.js';
+import { HlsRedirect, receiveStats, stageState, view } from './webcast_protocol.js';
+
+const CONNECT_WITHIN_MS = 10000;
+const HLS_RETRY_MS = 2000;
+
+const root = /** @type {HTMLElement} */ (document.getElementById('player'));
+const video = /** @type {HTMLVideoElement} */ (document.getElementById('stage-video'));
+const slate = /** @type {HTMLElement} */ (document.getElementById('slate'));
+const text = JSON.parse(document.getElementById('webcast-i18n')?.textContent ?? '{}');
+const whepUrl = root.dataset.whep ?? '';
+const hlsUrl = root.dataset.hls ?? '';
+
+/** @type {{pc: RTCPeerConnection, stop: () => Promise<void>} | null} */
+let session = null;
+/** @type {any} */
+let hls = null;
+let transport = '';
+
+/** @param {string} id @param {string} value */
+function show(id, value) {
+  const el = document.getElementById(id);
+  if (el && el.textContent !== value) el.textContent = value;
+}
+
+/** @param {{live: boolean | null, viewer_count: number | null}} state */
+function applyState(state) {
+  if (state.live === null) return;  // a web node without media: wait for the media node's word
+  slate.hidden = state.live;
+  root.classList.toggle('is-live', state.live);
+  show('stage-live', state.live ? text.live : text.offline);
+  if (state.viewer_count !== null) show('stage-viewers', text.viewers.replace('{count}', String(state.viewer_count)));
+  if (state.live && transport === 'hls' && hls) hls.startLoad();
+}
+
+/** @param {string} name */
+function setTransport(name) {
+  transport = name;
+  root.dataset.transport = name;
+  show('stage-transport', name === 'webrtc' ? text.webrtc : text.hls);
+}
+
+/** Media on another origin gets the page's signed token; same origin sends the cookie. */
+async function options() {
+  const cross = new URL(whepUrl, location.href).origin !== location.origin;
+  return cross ? { token: (await fetchToken(slug)).token } : {};
+}
+
+/** Play with sound if the browser allows it; otherwise muted, with a button to turn sound on. */
+async function play() {
+  try { await video.play(); } catch {
+    video.muted = true;
+    await video.play().catch(() => undefined);
+    const unmute = document.getElementById('unmute');
+    if (unmute) unmute.hidden = false;
+  }
+}
+
+async function startWebrtc() {
+  try {
+    const started = await view(whepUrl, await options());
+    session = started;
+    video.srcObject = started.stream;
+    setTransport('webrtc');
+    watchConnection(started.pc);
+    await play();
+  } catch (err) {
+    await startHls(err instanceof HlsRedirect ? err.hls : hlsUrl);
+  }
+}
+
+/** A peer that never connects (UDP blocked) or fails later makes way for HLS. */
+function watchConnection(/** @type {RTCPeerConnection} */ pc) {
+  const timer = setTimeout(() => { if (pc.connectionState !== 'connected') fallBack(pc); }, CONNECT_WITHIN_MS);
+  pc.addEventListener('connectionstatechange', () => {
+    if (pc.connectionState === 'connected') clearTimeout(timer);
+    if (pc.connectionState === 'failed') fallBack(pc);
+  });
+}
+
+function fallBack(/** @type {RTCPeerConnection} */ pc) {
+  if (session?.pc !== pc) return;
+  startHls(hlsUrl);
+}
+
+async function stopWebrtc() {
+  const old = session;
+  session = null;
+  video.srcObject = null;
+  if (old) await old.stop();
+}
+
+/** @param {string} url */
+async function startHls(url) {
+  await stopWebrtc();
+  setTransport('hls');
+  const { default: Hls } = await import('/static/vendor/hls.min.mjs');
+  if (!Hls.isSupported()) { video.src = url; await play(); return; }  // Safari plays HLS itself
+  hls = new Hls({ liveSyncDurationCount: 2, lowLatencyMode: false });
+  hls.on(Hls.Events.ERROR, (/** @type {any} */ _e, /** @type {any} */ data) => {
+    if (!data.fatal) return;
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
+    else setTimeout(() => hls.loadSource(url), HLS_RETRY_MS);  // no playlist yet: nobody published
+  });
+  hls.on(Hls.Events.MANIFEST_PARSED, () => { play(); });
+  hls.loadSource(url);
+  hls.attachMedia(video);
+}
+
+/** What the viewer is getting: decoded frames and audio. For the e2e tests and for support. */
+export async function stats() {
+  const base = { transport, currentTime: video.currentTime, audioBytes: /** @type {any} */ (video).webkitAudioDecodedByteCount ?? 0 };
+  if (transport === 'webrtc' && session) return { ...base, ...(await receiveStats(session.pc)) };
+  const quality = video.getVideoPlaybackQuality?.();
+  return { ...base, framesDecoded: quality?.totalVideoFrames ?? 0, audioTracks: hls?.audioTracks?.length ?? 0 };
+}
+
+function init() {
+  document.getElementById('unmute')?.addEventListener('click', (ev) => {
+    video.muted = false;
+    /** @type {HTMLElement} */ (ev.currentTarget).hidden = true;
+  });
+  socket.on('stage.state', applyState);
+  socket.on('connect', () => { options().then((o) => stageState(whepUrl, o)).then(applyState, () => undefined); });
+  window.addEventListener('pagehide', () => { session?.stop(); });
+  const forced = new URLSearchParams(location.search).get('transport');
+  if (forced === 'hls') startHls(hlsUrl); else startWebrtc();
+}
+
+if (root && video && whepUrl) init();

@@ -1,0 +1,83 @@
+"""The webcast in real Chromium: a producer's fake camera over WHIP, one viewer over WebRTC (WHEP),
+one over HLS (hls.js), each in its own browser process, with axe-core on both pages."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from playwright.async_api import Browser, Page, expect
+
+from tests.conftest import MODERATOR
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, axe_check, login, new_page
+
+LIVE = "/e/hosten-2020/live"
+STATS = "async () => (await import('/static/js/webcast_player.js')).stats()"
+
+
+async def _participant(browser: Browser, url: str, name: str, query: str = "") -> Page:
+    page = await new_page(browser, url)
+    await page.goto("/e/hosten-2020/register")
+    await page.get_by_label("Namn *").fill(name)
+    await page.get_by_label("Organisation *").fill("Eslövs bibliotek")
+    await page.get_by_label("Region *").select_option(label="Skåne")
+    await page.get_by_role("button", name="Anmäl mig").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Tack, du är anmäld!")
+    await page.goto(LIVE + query)
+    return page
+
+
+async def _advancing(page: Page, field: str, timeout: float = 45) -> dict[str, Any]:
+    """Stats once `field` has moved forward between two looks: frames really are decoded."""
+    async with asyncio.timeout(timeout):
+        while True:
+            first = await page.evaluate(STATS)
+            await asyncio.sleep(1.0)
+            second = await page.evaluate(STATS)
+            if second[field] > first[field] > 0:
+                return second  # type: ignore[no-any-return]
+
+
+async def test_browser_publishes_and_viewers_watch_over_webrtc_and_hls(
+    browser, demo_server
+) -> None:
+    producer = await new_page(browser, demo_server.url)
+    await login(producer, *MODERATOR)
+    await expect(producer.get_by_role("button", name=re.compile("Logga ut"))).to_be_visible()
+    await producer.goto("/e/hosten-2020/produce")
+    await expect(producer.locator("#connection-state")).to_have_text("Ansluten")
+    await axe_check(producer)
+    await producer.get_by_role("button", name="Starta sändningen").click()
+    await expect(producer.locator("#publish-state")).to_have_text("Du sänder.")
+    await expect(producer.locator("#stage-live")).to_have_text("Direkt nu")
+
+    second = await browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    third = await browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        webrtc = await _participant(second, demo_server.url, "Per Andersson")
+        hls = await _participant(third, demo_server.url, "Sonja Viklund", "?transport=hls")
+        await expect(webrtc.locator("#player")).to_have_attribute("data-transport", "webrtc")
+        await expect(webrtc.locator("#stage-live")).to_have_text("Direkt nu")
+        await expect(webrtc.locator("#slate")).to_be_hidden()
+        await expect(webrtc.locator("#stage-viewers")).to_have_text("1 tittar via WebRTC")
+        seen = await _advancing(webrtc, "framesDecoded")
+        assert seen["audioPackets"] > 0 and seen["audioSamples"] > 0
+        await axe_check(webrtc)
+
+        await expect(hls.locator("#player")).to_have_attribute("data-transport", "hls")
+        seen = await _advancing(hls, "currentTime")
+        assert seen["framesDecoded"] > 0 and seen["audioBytes"] > 0
+        await axe_check(hls)
+
+        # The producer stops and starts again: the WebRTC viewer's session carries on.
+        await producer.get_by_role("button", name="Stoppa sändningen").click()
+        await expect(webrtc.locator("#stage-live")).to_have_text("Ingen sändning just nu")
+        await expect(webrtc.locator("#slate")).to_be_visible()
+        await producer.get_by_role("button", name="Starta sändningen").click()
+        await expect(webrtc.locator("#stage-live")).to_have_text("Direkt nu", timeout=5000)
+        await _advancing(webrtc, "framesDecoded", timeout=5)
+        await expect(webrtc.locator("#player")).to_have_attribute("data-transport", "webrtc")
+    finally:
+        await second.close()
+        await third.close()
