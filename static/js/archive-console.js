@@ -1,0 +1,45 @@
+// @ts-check
+/** The moderator's recording panel: start, stop, auto-record and manual chapter marks. */
+import { socket } from './session.js';
+import { getState, mark, onState, setAuto, start, stop } from './archive-protocol.js';
+
+const i18n = JSON.parse(document.getElementById('recording-i18n')?.textContent ?? '{}');
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const startButton = /** @type {HTMLButtonElement} */ ($('recording-start'));
+const stopButton = /** @type {HTMLButtonElement} */ ($('recording-stop'));
+const auto = /** @type {HTMLInputElement} */ ($('recording-auto'));
+const form = /** @type {HTMLFormElement} */ ($('recording-mark-form'));
+const title = /** @type {HTMLInputElement} */ ($('recording-mark-title'));
+const message = $('recording-message');
+
+/** @param {import('./archive-protocol.js').RecordingState} state */
+function render(state) {
+  const el = $('recording-state');
+  el.textContent = state.recording ? i18n.on : i18n.off;
+  el.classList.toggle('on', state.recording);
+  startButton.disabled = state.recording;
+  stopButton.disabled = !state.recording;
+  form.querySelector('button')?.toggleAttribute('disabled', !state.recording);
+  if (state.auto_record !== undefined) auto.checked = state.auto_record;
+}
+
+/** @param {() => Promise<unknown>} action */
+async function run(action) {
+  message.textContent = '';
+  try { await action(); } catch (err) { message.textContent = /** @type {Error} */ (err).message; }
+}
+
+startButton.addEventListener('click', () => run(async () => render(await start(socket))));
+stopButton.addEventListener('click', () => run(async () => render(await stop(socket))));
+auto.addEventListener('change', () => run(() => setAuto(socket, auto.checked)));
+form.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  run(async () => {
+    const made = await mark(socket, title.value);
+    const at = new Date(made.offset * 1000).toISOString().slice(11, 19);
+    message.textContent = i18n.marked.replace('{title}', made.title).replace('{at}', at);
+    title.value = '';
+  });
+});
+onState(socket, render);
+socket.on('connect', () => { getState(socket).then(render, () => {}); });

@@ -1,0 +1,188 @@
+"""Recording on a real server process: auto-record when the stage goes live, chapter marks
+from the moderator's socket events, the banner on every page of the event, and SIGKILL
+mid-recording leaving a playable file that the next start marks 'interrupted'."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from server.db import Database
+from server.models import Event
+from server.models_recording import ChapterMark, Recording, RecordingOptions
+from tests.conftest import MODERATOR, ROOT, LiveServer, free_port, seed, server_env, wait_for_port
+from tests.helpers import Browser
+
+pytestmark = pytest.mark.integration
+
+# `traffpunkt serve`'s app with a synthetic camera and microphone on the event's stage, as a
+# WHIP publisher would give it (WebRTC itself is the webcast feature's test).
+CHILD = """
+import asyncio, os, sys
+from aiortc.mediastreams import AudioStreamTrack
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+from server.app import create_app
+from server.settings import Settings
+from streaming.synthetic import StampedVideoTrack
+
+app = create_app(Settings())
+
+@app.quart.before_serving
+async def publish_on_stage():
+    stage = app.platform.media.stage_for_event(int(os.environ["FEED_EVENT_ID"]))
+    stage.attach_source(StampedVideoTrack(320, 240, 30), AudioStreamTrack())
+
+config = Config()
+config.bind = [f"127.0.0.1:{sys.argv[1]}"]
+asyncio.run(serve(app, config))
+"""
+
+
+def probe(path: Path) -> dict[str, object]:
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name:format=duration",
+            "-of",
+            "json",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+async def _prepare(url: str) -> int:
+    await seed(url)
+    db = Database(url)
+    async with db.transaction() as session:
+        event = await session.scalar(select(Event).where(Event.slug == "hosten-2020"))
+        session.add(RecordingOptions(event_id=event.id, auto_record=True))
+        event_id = event.id
+    await db.close()
+    return event_id
+
+
+async def _rows(url: str) -> tuple[list[Recording], list[ChapterMark]]:
+    db = Database(url)
+    async with db.session() as session:
+        recs = list(await session.scalars(select(Recording)))
+        marks = list(await session.scalars(select(ChapterMark).order_by(ChapterMark.id)))
+    await db.close()
+    return recs, marks
+
+
+def _start_child(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    wait_for_port(port, child)
+    return child
+
+
+async def test_sigkill_mid_recording_leaves_a_playable_file(clean_db: str, tmp_path: Path) -> None:
+    event_id = await _prepare(clean_db)
+    media = tmp_path / "media"
+    port = free_port()
+    env = {
+        **os.environ,
+        **server_env(clean_db, media),
+        "NODE_ID": "media-1",
+        "FEED_EVENT_ID": str(event_id),
+        "PYTHONPATH": str(ROOT),
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    child = _start_child(env, port)
+    mod = Browser(f"http://127.0.0.1:{port}")
+    try:
+        await mod.login(*MODERATOR)
+        client = await mod.connect()
+        # auto-record: the stage went live at start-up, so the recording is already running
+        state = (await client.call("recording.get"))["state"]
+        assert state["recording"] and state["auto_record"]
+        page = (await mod.page("/e/hosten-2020")).text
+        assert 'class="status-banner recording"' in page and "Scenen spelas in" in page
+        for item_id in (1, 2):
+            await asyncio.sleep(1.5)
+            assert (await client.call("programme.set_current", {"item_id": item_id}))["ok"]
+        manual = await client.call("recording.mark", {"title": "Paneldebatt börjar"})
+        assert manual["ok"] and manual["mark"]["offset"] > 2.5
+        recs, _ = await _rows(clean_db)
+        path = media / recs[0].file_path
+        deadline = time.monotonic() + 20
+        while path.stat().st_size < 150_000 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        await client.close()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        await mod.close()
+
+    info = probe(path)
+    assert {s["codec_name"] for s in info["streams"]} == {"h264", "aac"}  # type: ignore[index]
+    assert float(info["format"]["duration"]) > 3.0  # type: ignore[index]
+    decoded = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True
+    )
+    assert decoded.returncode == 0
+    recs, marks = await _rows(clean_db)
+    assert [r.status for r in recs] == ["recording"]  # the process died before it could say so
+    assert [m.source for m in marks] == ["programme", "programme", "manual"]
+    assert marks[0].offset_seconds < marks[1].offset_seconds < marks[2].offset_seconds
+
+    # The next start of the same node finds the orphan and records what the file holds.
+    server = LiveServer({**server_env(clean_db, media), "NODE_ID": "media-1"}).start()
+    try:
+        recs, _ = await _rows(clean_db)
+        assert recs[0].status == "interrupted"
+        assert recs[0].duration_seconds == pytest.approx(float(info["format"]["duration"]), abs=1.5)  # type: ignore[index]
+    finally:
+        server.stop()
+
+
+async def test_moderator_starts_and_stops_and_everyone_hears_it(demo_server) -> None:
+    mod, part = Browser(demo_server.url), Browser(demo_server.url)
+    await mod.login(*MODERATOR)
+    await part.register()
+    mod_client, part_client = await mod.connect(), await part.connect()
+    try:
+        refused = await part_client.call("recording.start", {})
+        assert refused["error"]["code"] == "auth.forbidden"
+        started = await mod_client.call("recording.start", {})
+        assert started["ok"] and started["state"]["recording"]
+        heard = await part_client.wait_for("recording.state", lambda d: d["recording"])
+        assert heard["recording_id"] == started["state"]["recording_id"]
+        live = (await part.page("/e/hosten-2020/live")).text
+        assert 'class="status-banner recording"' in live
+        again = await mod_client.call("recording.start", {})
+        assert again["error"]["code"] == "recording.active"
+        stopped = await mod_client.call("recording.stop", {})
+        assert stopped["ok"] and not stopped["state"]["recording"]
+        await part_client.wait_for("recording.state", lambda d: not d["recording"])
+        assert 'class="status-banner recording"' not in (await part.page("/e/hosten-2020")).text
+        unmarked = await mod_client.call("recording.mark", {"title": "Efter stopp"})
+        assert unmarked["error"]["code"] == "recording.not_active"
+    finally:
+        await mod_client.close()
+        await part_client.close()
+        await mod.close()
+        await part.close()
