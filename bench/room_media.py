@@ -1,0 +1,224 @@
+"""room_media: how many publishers and subscribers one media process carries in breakout rooms.
+
+Run with no arguments (optional: --publishers N --subscribers 3,8 --window 6). The media process
+(a child process, measured with psutil) serves one room. Publishers are aiortc peers sending a
+640x480 VP8 camera and Opus; subscribers receive every publisher and count encoded frames
+without decoding them (decoding is the participant's CPU, not the server's). Both run in this
+process. Two server modes, same load:
+
+- forward: streaming/room.py, each publisher's encoded frames forwarded to every subscriber;
+- relay (baseline): aiortc's receiver decodes, MediaRelay fans the frames out, and every
+  subscriber's sender encodes its own VP8/Opus copy (aiortc's per-viewer encode).
+
+Figures: server CPU (% of one core) per configuration, the cost per forwarded stream
+(publisher x subscriber), the estimated streams and room size one core carries, the ratio.
+Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import sys
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
+from aiortc.contrib.media import MediaRelay  # noqa: E402
+
+from streaming.aiortc_compat import rtc_configuration  # noqa: E402
+from streaming.room import MediaRoom, Slot  # noqa: E402
+from streaming.room_peer import RoomPeer  # noqa: E402
+
+WIDTH, HEIGHT = 640, 480
+WARMUP_S = 4.0
+CORE_BUDGET = 80.0  # % of one core we would plan to use
+
+
+# -- the media process --------------------------------------------------------------------
+
+
+class RelayRoom:
+    """The baseline: decode each publisher once, encode once per subscriber (MediaRelay)."""
+
+    def __init__(self) -> None:
+        self._relay = MediaRelay()
+        self._tracks: dict[str, dict[str, Any]] = {}
+        self._pcs: list[RTCPeerConnection] = []
+
+    async def offer(self, who: str, sdp: str) -> tuple[str, list[dict[str, Any]]]:
+        pc = RTCPeerConnection(rtc_configuration((), max_bundle=True))
+        self._pcs.append(pc)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        slots: list[dict[str, Any]] = []
+        publishers = list(self._tracks)
+        used: dict[str, int] = {"video": 0, "audio": 0}
+        for t in pc.getTransceivers():
+            if t.receiver.track is not None and "a=sendonly" in _mline(sdp, t.mid):
+                self._tracks.setdefault(who, {})[t.kind] = t.receiver.track
+                continue
+            index = used[t.kind]
+            used[t.kind] += 1
+            publisher = publishers[index] if index < len(publishers) else None
+            if publisher is not None and t.kind in self._tracks[publisher]:
+                t.sender.replaceTrack(self._relay.subscribe(self._tracks[publisher][t.kind]))
+                t.direction = "sendonly"
+            slots.append({"mid": t.mid, "kind": t.kind, "publisher": publisher})
+        await pc.setLocalDescription(await pc.createAnswer())
+        return pc.localDescription.sdp, slots
+
+    async def close(self) -> None:
+        for pc in self._pcs:
+            await pc.close()
+
+
+def _mline(sdp: str, mid: str | None) -> str:
+    for section in sdp.split("m=")[1:]:
+        if f"a=mid:{mid}\r" in section:
+            return section
+    return ""
+
+
+async def _serve(mode: str, conn: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    room: Any = MediaRoom("bench", ()) if mode == "forward" else RelayRoom()
+    while True:
+        message = await loop.run_in_executor(None, conn.recv)
+        if message[0] == "stop":
+            break
+        _, who, sdp = message
+        if mode == "forward":
+            answer = await room.offer(who, sdp)
+            conn.send((answer.sdp, [vars(s) for s in answer.slots]))
+        else:
+            conn.send(await room.offer(who, sdp))
+    await room.close()
+    conn.send("stopped")
+
+
+def _media_process(mode: str, conn: Connection) -> None:
+    asyncio.run(_serve(mode, conn))
+
+
+# -- the participants ----------------------------------------------------------------------------
+
+
+async def _exchange(conn: Connection, who: str, offer: str) -> tuple[str, tuple[Slot, ...]]:
+    loop = asyncio.get_running_loop()
+    conn.send(("offer", who, offer))
+    sdp, slots = await loop.run_in_executor(None, conn.recv)
+    return sdp, tuple(Slot(**s) for s in slots)
+
+
+async def _measure(mode: str, publishers: int, subscribers: int, window: float) -> dict[str, Any]:
+    parent, child = mp.Pipe()
+    process = mp.get_context("spawn").Process(target=_media_process, args=(mode, child))
+    process.start()
+    peers: list[RoomPeer] = []
+    try:
+        for i in range(publishers):
+            peer = RoomPeer(width=WIDTH, height=HEIGHT, decode=False)
+            await peer.negotiate(lambda o, w=f"pub{i}": _exchange(parent, w, o))
+            peers.append(peer)
+        for i in range(subscribers):
+            peer = RoomPeer(video=False, audio=False, decode=False)
+            peer.add_slots(publishers)
+            await peer.negotiate(lambda o, w=f"sub{i}": _exchange(parent, w, o))
+            peers.append(peer)
+        await asyncio.sleep(WARMUP_S)
+        return await _window(process.pid, peers[publishers:], publishers, window, mode, subscribers)
+    finally:
+        for peer in peers:
+            await peer.close()
+        parent.send(("stop",))
+        await asyncio.get_running_loop().run_in_executor(None, parent.recv)
+        process.join(10)
+
+
+async def _window(
+    pid: int | None, subs: list[RoomPeer], publishers: int, window: float, mode: str, count: int
+) -> dict[str, Any]:
+    server = psutil.Process(pid)
+    frames_before = sum(p.video_from(f"pub{i}") for p in subs for i in range(publishers))
+    cpu_before, start = server.cpu_times(), time.monotonic()
+    await asyncio.sleep(window)
+    cpu_after, elapsed = server.cpu_times(), time.monotonic() - start
+    frames = sum(p.video_from(f"pub{i}") for p in subs for i in range(publishers)) - frames_before
+    used = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / elapsed
+    streams = publishers * count
+    fps = frames / elapsed / max(1, streams)
+    # Normalised to 30 fps: a saturated (or starved) run delivers fewer frames per stream.
+    per_stream = 100 * used / max(1e-9, streams * fps / 30)
+    return {"mode": mode, "publishers": publishers, "subscribers": count,
+            "streams": streams, "server_cpu_pct": round(100 * used, 1),
+            "video_fps_per_stream": round(fps, 1),
+            "cpu_pct_per_stream_at_30fps": round(per_stream, 2)}
+
+
+def _per_stream(rows: list[dict[str, Any]]) -> float:
+    """CPU % of one core per publisher->subscriber stream at 30 fps, fixed costs included:
+    the cheapest configuration of the mode (the fairest to the baseline)."""
+    return float(min(row["cpu_pct_per_stream_at_30fps"] for row in rows))
+
+
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    counts = [int(c) for c in args.subscribers.split(",")]
+    results: dict[str, list[dict[str, Any]]] = {}
+    for mode in ("forward", "relay"):
+        results[mode] = []
+        for count in counts:
+            row = await _measure(mode, args.publishers, count, args.window)
+            results[mode].append(row)
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+    forward, relay = _per_stream(results["forward"]), _per_stream(results["relay"])
+    summary = {
+        "room_media": {
+            "resolution": f"{WIDTH}x{HEIGHT}", "publishers": args.publishers,
+            "forward_cpu_pct_per_stream": round(forward, 2),
+            "relay_cpu_pct_per_stream": round(relay, 2),
+            "forward_streams_per_core": int(CORE_BUDGET / forward),
+            "relay_streams_per_core": int(CORE_BUDGET / relay),
+            # In a room of n people everyone publishes and receives n-1 streams: n*(n-1) streams.
+            "forward_room_size_per_core": _room_size(CORE_BUDGET / forward),
+            "relay_room_size_per_core": _room_size(CORE_BUDGET / relay),
+            "ratio": round(relay / forward, 1),
+            "load_average_1m": round(psutil.getloadavg()[0], 1),
+            "runs": results,
+        }
+    }
+    return summary
+
+
+def _room_size(streams: float) -> int:
+    n = 1
+    while (n + 1) * n <= streams:
+        n += 1
+    return n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--publishers", type=int, default=2)
+    parser.add_argument("--subscribers", default="2,5")
+    parser.add_argument("--window", type=float, default=6.0)
+    summary = asyncio.run(_run(parser.parse_args()))
+    room = summary["room_media"]
+    print(f"forward: {room['forward_cpu_pct_per_stream']} % of a core per stream, "
+          f"about {room['forward_streams_per_core']} streams per core "
+          f"(a room of {room['forward_room_size_per_core']} people)")
+    print(f"relay baseline: {room['relay_cpu_pct_per_stream']} % per stream, "
+          f"about {room['relay_streams_per_core']} streams per core "
+          f"(a room of {room['relay_room_size_per_core']} people); ratio {room['ratio']}x")
+    print(json.dumps(summary, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

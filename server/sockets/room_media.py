@@ -1,0 +1,89 @@
+"""Socket events `media.*` of breakout rooms: parse, check the membership rule, call
+server/room_media.py. Signalling only: the media itself flows over WebRTC to this node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from quart import Quart
+
+from .. import keys
+from ..platform import Platform
+from ..room_media import RoomMedia, person_key
+from . import Router, SocketContext
+
+router = Router()
+EXTRA = "room_media"
+MAX_SDP_CHARS = 64 * 1024
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RoomIn(Strict):
+    room_id: StrictInt = Field(ge=1, le=2**31 - 1)
+
+
+class OfferIn(RoomIn):
+    sdp: str = Field(min_length=1, max_length=MAX_SDP_CHARS)
+
+
+class StateIn(RoomIn):
+    audio: StrictBool
+    video: StrictBool
+
+
+def install(platform: Platform, app: Quart) -> RoomMedia:
+    """Build this node's room media, close it on shutdown, hang up sockets that disconnect."""
+    service = service_of(platform)
+    platform.extras.setdefault("disconnect_hooks", []).append(service.disconnected)
+    app.before_serving(service.start)
+    app.after_serving(service.stop)
+    return service
+
+
+def service_of(platform: Platform) -> RoomMedia:
+    """The node's room media (the breakout feature calls `evict` and `close_room` on it)."""
+    if EXTRA not in platform.extras:
+        async def emit(name: str, data: Any, to: str) -> None:
+            await platform.sio.emit(name, data, to=to)
+
+        ice = platform.media.engine.config.ice_servers
+        platform.extras[EXTRA] = RoomMedia(ice, emit, keys.room_media)
+    return platform.extras[EXTRA]  # type: ignore[no-any-return]
+
+
+async def _checked(ctx: SocketContext, room_id: int) -> RoomMedia:
+    async with ctx.platform.db.session() as db:
+        await RoomMedia.check(db, ctx.principal, ctx.event_id, room_id)
+    return service_of(ctx.platform)
+
+
+@router.on("media.join", RoomIn)
+async def join(ctx: SocketContext, data: RoomIn) -> dict[str, Any]:
+    service = await _checked(ctx, data.room_id)
+    await ctx.platform.sio.enter_room(ctx.sid, keys.room_media(data.room_id))
+    snapshot = service.join(ctx.principal, data.room_id, ctx.sid)
+    await service.announce(data.room_id)
+    return snapshot
+
+
+@router.on("media.offer", OfferIn)
+async def offer(ctx: SocketContext, data: OfferIn) -> dict[str, Any]:
+    service = await _checked(ctx, data.room_id)
+    return await service.offer(ctx.principal, data.room_id, data.sdp)
+
+
+@router.on("media.state", StateIn)
+async def state(ctx: SocketContext, data: StateIn) -> dict[str, Any]:
+    await service_of(ctx.platform).set_state(ctx.principal, data.room_id, data.audio, data.video)
+    return {"audio": data.audio, "video": data.video}
+
+
+@router.on("media.leave", RoomIn)
+async def leave(ctx: SocketContext, data: RoomIn) -> dict[str, Any]:
+    await ctx.platform.sio.leave_room(ctx.sid, keys.room_media(data.room_id))
+    await service_of(ctx.platform).leave(data.room_id, person_key(ctx.principal))
+    return {"room_id": data.room_id}

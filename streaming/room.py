@@ -1,0 +1,471 @@
+"""Breakout-room media: a forwarding SFU over aiortc, no decoding and no encoding.
+
+Each participant has one peer connection to the room. Their offer carries
+``sendonly`` m-lines (their camera and microphone) and ``recvonly`` m-lines
+(slots for the others). The room forwards every publisher's encoded frames to
+the slots it assigns them, and tells each participant which publisher a slot
+(``mid``) carries. Offers always come from the participant (no glare): when
+a participant needs more slots than it has, it adds ``recvonly`` transceivers
+and offers again; a free slot is reused without renegotiation.
+
+Video is VP8 (Chromium and aiortc both send it in software), audio Opus.
+A subscriber's PLI or FIR is forwarded upstream as a PLI to the publisher,
+rate limited per publisher. The active speaker comes from the
+``ssrc-audio-level`` RTP header extension the publishers send, read without
+decoding. The room never imports the server; it reports changes to a listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Literal
+
+from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.rtp import RtpPacket
+from aiortc.sdp import SessionDescription
+
+from .aiortc_compat import (
+    check_aiortc_internals,
+    intercept_encoded,
+    on_keyframe_request,
+    request_picture,
+    restrict_negotiated_codecs,
+    rtc_configuration,
+)
+from .errors import StreamingError
+from .forward import ForwardSource, SlotTrack
+from .sdp import Purpose, validate_offer
+
+__all__ = [
+    "MediaRoom",
+    "RoomAnswer",
+    "RoomEvent",
+    "RoomListener",
+    "RoomRegistry",
+    "Slot",
+]
+
+logger = logging.getLogger(__name__)
+
+ROOM_CODECS = {"video": "video/VP8", "audio": "audio/opus"}
+# Louder than -50 dBov counts as speaking; the level must be fresher than this many seconds.
+SPEAKING_LEVEL = 50
+LEVEL_MAX_AGE = 1.0
+SPEAKER_INTERVAL = 0.3
+
+RoomEventKind = Literal["room.publishers", "room.slots", "room.speaker", "room.left"]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What one subscriber m-line (``mid``) carries: a publisher id or ``None`` (idle)."""
+
+    mid: str
+    kind: str
+    publisher: str | None
+
+
+@dataclass(frozen=True)
+class RoomEvent:
+    """A change the server turns into socket events.
+
+    ``room.publishers``: who publishes now (``publishers``); ``room.slots``:
+    ``participant``'s slot map changed (``slots``); ``room.speaker``: the active
+    speaker is ``participant`` (or ``None``); ``room.left``: ``participant``'s
+    connection ended (failed, closed or evicted).
+    """
+
+    room_id: str
+    kind: RoomEventKind
+    participant: str | None = None
+    publishers: tuple[str, ...] = ()
+    slots: tuple[Slot, ...] = ()
+
+
+RoomListener = Callable[[RoomEvent], None]
+
+
+@dataclass(frozen=True)
+class RoomAnswer:
+    sdp: str
+    slots: tuple[Slot, ...]
+
+
+@dataclass
+class _SlotState:
+    transceiver: RTCRtpTransceiver
+    track: SlotTrack
+    publisher: str | None = None
+
+
+@dataclass
+class _Member:
+    participant: str
+    pc: RTCPeerConnection
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    mids: set[str] = field(default_factory=set)
+    sources: dict[str, ForwardSource] = field(default_factory=dict)
+    slots: list[_SlotState] = field(default_factory=list)
+    ssrc: dict[str, int] = field(default_factory=dict)
+
+    def slot_map(self) -> tuple[Slot, ...]:
+        return tuple(
+            Slot(s.transceiver.mid or "", s.track.kind, s.publisher) for s in self.slots
+        )
+
+
+class MediaRoom:
+    """The media of one breakout room. Create it through :meth:`RoomRegistry.room`."""
+
+    def __init__(
+        self, room_id: str, ice_servers: tuple[str, ...], listener: RoomListener | None = None
+    ) -> None:
+        self.room_id = room_id
+        self._ice_servers = ice_servers
+        self._listener = listener
+        self._members: dict[str, _Member] = {}
+        self._speaker: str | None = None
+        self._speaker_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    # -- state -----------------------------------------------------------------
+
+    @property
+    def participants(self) -> list[str]:
+        """Everyone with a peer connection in the room."""
+        return list(self._members)
+
+    @property
+    def publishers(self) -> tuple[str, ...]:
+        """Participants who publish at least one track, in joining order."""
+        return tuple(p for p, m in self._members.items() if m.sources)
+
+    @property
+    def speaker(self) -> str | None:
+        """The active speaker, if anyone speaks."""
+        return self._speaker
+
+    def slots_of(self, participant: str) -> tuple[Slot, ...]:
+        """The slot map of one participant (empty if not in the room)."""
+        member = self._members.get(participant)
+        return () if member is None else member.slot_map()
+
+    def sources(self) -> list[ForwardSource]:
+        """Every published track (for statistics and tests)."""
+        return [s for m in self._members.values() for s in m.sources.values()]
+
+    @property
+    def peer_connections(self) -> list[RTCPeerConnection]:
+        """The room's peer connections (for statistics and tests)."""
+        return [m.pc for m in self._members.values()]
+
+    def _emit(self, event: RoomEvent) -> None:
+        if self._listener is not None:
+            self._listener(event)
+
+    # -- negotiation -------------------------------------------------------------
+
+    async def offer(self, participant: str, offer_sdp: str) -> RoomAnswer:
+        """Apply a participant's (re)offer; returns the answer and their slot map.
+
+        Raises ``sdp.invalid`` for a bad offer or one without VP8/Opus,
+        ``room.closed`` once the room is closed.
+        """
+        self._check_open()
+        parsed = _validate(offer_sdp)
+        member = self._members.get(participant) or self._new_member(participant)
+        async with member.lock:
+            published = await self._apply(member, offer_sdp, parsed)
+            answer = await self._answer(member)
+        if published:
+            self._publishers_changed()
+        return RoomAnswer(answer, member.slot_map())
+
+    def _new_member(self, participant: str) -> _Member:
+        pc = RTCPeerConnection(rtc_configuration(self._ice_servers, max_bundle=True))
+        member = _Member(participant, pc)
+        self._members[participant] = member
+
+        @pc.on("connectionstatechange")
+        def _state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self._spawn(self._gone(member))
+
+        return member
+
+    async def _apply(self, member: _Member, offer_sdp: str, parsed: SessionDescription) -> bool:
+        directions = {m.rtp.muxId: m.direction or "sendrecv" for m in parsed.media}
+        try:
+            await member.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        except Exception as exc:  # aiortc raises ValueError/OperationError on bad offers
+            await self._drop_if_new(member)
+            raise StreamingError("sdp.invalid", f"cannot apply the offer: {exc}") from exc
+        published = False
+        for transceiver in member.pc.getTransceivers():
+            mid = transceiver.mid
+            if mid is None or mid in member.mids or mid not in directions:
+                continue
+            member.mids.add(mid)
+            restrict_negotiated_codecs(transceiver, ROOM_CODECS[transceiver.kind])
+            if directions[mid] in ("sendonly", "sendrecv"):
+                published |= self._add_source(member, transceiver)
+            elif directions[mid] == "recvonly":
+                self._add_slot(member, transceiver)
+        self._fill_slots(member)
+        return published
+
+    async def _drop_if_new(self, member: _Member) -> None:
+        if not member.mids:
+            self._members.pop(member.participant, None)
+            await member.pc.close()
+
+    async def _answer(self, member: _Member) -> str:
+        try:
+            await member.pc.setLocalDescription(await member.pc.createAnswer())
+        except Exception as exc:
+            raise StreamingError("sdp.invalid", f"cannot answer the offer: {exc}") from exc
+        return str(member.pc.localDescription.sdp)
+
+    # -- publishing ---------------------------------------------------------------
+
+    def _add_source(self, member: _Member, transceiver: RTCRtpTransceiver) -> bool:
+        kind = transceiver.kind
+        if kind in member.sources:  # one camera and one microphone per participant
+            return False
+        transceiver.direction = "recvonly"
+        receiver = transceiver.receiver
+        source = ForwardSource(
+            member.participant, kind, lambda: self._send_pli(member, kind, receiver)
+        )
+
+        def on_rtp(packet: RtpPacket) -> None:
+            member.ssrc[kind] = packet.ssrc
+            level = packet.extensions.audio_level
+            if level is not None:
+                source.on_audio_level(level[1])
+
+        intercept_encoded(receiver, source.on_frame, on_rtp)
+        member.sources[kind] = source
+        return True
+
+    def _send_pli(self, member: _Member, kind: str, receiver: object) -> None:
+        ssrc = member.ssrc.get(kind)
+        if ssrc is not None:
+            self._spawn(request_picture(receiver, ssrc))  # type: ignore[arg-type]
+
+    def _publishers_changed(self) -> None:
+        for member in self._members.values():
+            self._fill_slots(member, notify=True)
+        self._emit(RoomEvent(self.room_id, "room.publishers", publishers=self.publishers))
+        self._ensure_speaker_task()
+
+    # -- subscribing -----------------------------------------------------------------
+
+    def _add_slot(self, member: _Member, transceiver: RTCRtpTransceiver) -> None:
+        track = SlotTrack(transceiver.kind)
+        transceiver.direction = "sendonly"
+        transceiver.sender.replaceTrack(track)
+        on_keyframe_request(transceiver.sender, track.request_keyframe)
+        member.slots.append(_SlotState(transceiver, track))
+
+    def _fill_slots(self, member: _Member, *, notify: bool = False) -> None:
+        """Give every publisher this member does not receive yet a free slot of its kind."""
+        changed = False
+        carried = {(s.publisher, s.track.kind) for s in member.slots if s.publisher}
+        for other in self._members.values():
+            if other is member:
+                continue
+            for kind, source in other.sources.items():
+                if (other.participant, kind) in carried:
+                    continue
+                slot = next((s for s in member.slots if s.publisher is None
+                             and s.track.kind == kind), None)
+                if slot is None:
+                    continue
+                slot.publisher = other.participant
+                slot.track.switch(source)
+                changed = True
+        if changed and notify:
+            self._emit(RoomEvent(self.room_id, "room.slots", member.participant,
+                                 slots=member.slot_map()))
+
+    def _free_slots_of(self, publisher: str) -> None:
+        for member in self._members.values():
+            freed = [s for s in member.slots if s.publisher == publisher]
+            for slot in freed:
+                slot.publisher = None
+                slot.track.switch(None)
+            self._fill_slots(member)
+            if freed:
+                self._emit(RoomEvent(self.room_id, "room.slots", member.participant,
+                                     slots=member.slot_map()))
+
+    # -- leaving -------------------------------------------------------------------------
+
+    async def leave(self, participant: str) -> bool:
+        """Close a participant's connection; returns False if they had none."""
+        member = self._members.pop(participant, None)
+        if member is None:
+            return False
+        await self._close_member(member)
+        return True
+
+    async def _gone(self, member: _Member) -> None:
+        if self._members.get(member.participant) is member:
+            await self.leave(member.participant)
+
+    async def _close_member(self, member: _Member) -> None:
+        for source in member.sources.values():
+            source.close()
+        for slot in member.slots:
+            slot.track.stop()
+        await member.pc.close()
+        if member.sources:
+            self._free_slots_of(member.participant)
+            self._emit(RoomEvent(self.room_id, "room.publishers", publishers=self.publishers))
+        if self._speaker == member.participant:
+            self._set_speaker(None)
+        self._emit(RoomEvent(self.room_id, "room.left", member.participant))
+
+    # -- active speaker --------------------------------------------------------------------
+
+    def _ensure_speaker_task(self) -> None:
+        if self._speaker_task is None and not self._closed:
+            self._speaker_task = asyncio.ensure_future(self._watch_speaker())
+
+    async def _watch_speaker(self) -> None:
+        while True:
+            await asyncio.sleep(SPEAKER_INTERVAL)
+            self._set_speaker(self.loudest())
+
+    def loudest(self) -> str | None:
+        """The publisher speaking loudest right now (fresh level above the threshold)."""
+        now = time.monotonic()
+        audible = [
+            s for s in self.sources()
+            if s.kind == "audio" and s.level < SPEAKING_LEVEL and now - s.level_at < LEVEL_MAX_AGE
+        ]
+        if not audible:
+            return self._speaker if self._speaker in self._members else None
+        return min(audible, key=lambda s: s.level).publisher
+
+    def _set_speaker(self, speaker: str | None) -> None:
+        if speaker != self._speaker:
+            self._speaker = speaker
+            self._emit(RoomEvent(self.room_id, "room.speaker", speaker))
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("room %s task failed", self.room_id, exc_info=task.exception())
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StreamingError("room.closed", "the room's media is closed")
+
+    async def close(self) -> None:
+        """Close every peer connection of the room."""
+        self._closed = True
+        if self._speaker_task is not None:
+            self._speaker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._speaker_task
+        for participant in list(self._members):
+            await self.leave(participant)
+        tasks = list(self._tasks)
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _validate(offer_sdp: str) -> SessionDescription:
+    """Transport checks of :func:`validate_offer`, then VP8/Opus on every m-line."""
+    purpose: Purpose = "publish" if _sends(offer_sdp) else "view"
+    parsed = validate_offer(offer_sdp, purpose, require_stage_codecs=False)
+    for media in parsed.media:
+        if media.kind not in ROOM_CODECS or media.port == 0:
+            continue
+        names = {c.mimeType.lower() for c in media.rtp.codecs}
+        if ROOM_CODECS[media.kind].lower() not in names:
+            raise StreamingError(
+                "sdp.invalid", f"the {media.kind} m-line does not offer {ROOM_CODECS[media.kind]}"
+            )
+    return parsed
+
+
+def _sends(offer_sdp: object) -> bool:
+    """Whether any m-line sends (then the offer is checked as a publish offer)."""
+    text = offer_sdp if isinstance(offer_sdp, str) else ""
+    return any(f"a={d}" in text for d in ("sendonly", "sendrecv"))
+
+
+class RoomRegistry:
+    """Owns the media rooms of one media process; ``stop()`` closes them all.
+
+    ``listener`` receives every room's :class:`RoomEvent` s on the event loop.
+    """
+
+    def __init__(
+        self, ice_servers: tuple[str, ...] = (), listener: RoomListener | None = None
+    ) -> None:
+        self._ice_servers = ice_servers
+        self._listener = listener
+        self._rooms: dict[str, MediaRoom] = {}
+
+    async def start(self) -> None:
+        """Check the aiortc internals forwarding relies on."""
+        check_aiortc_internals()
+
+    async def stop(self) -> None:
+        """Close every room."""
+        rooms = list(self._rooms.values())
+        self._rooms.clear()
+        for room in rooms:
+            await room.close()
+
+    async def __aenter__(self) -> RoomRegistry:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def room(self, room_id: str) -> MediaRoom:
+        """The room with this id, created on first use."""
+        room = self._rooms.get(room_id)
+        if room is None:
+            room = self._rooms[room_id] = MediaRoom(room_id, self._ice_servers, self._listener)
+        return room
+
+    def get(self, room_id: str) -> MediaRoom | None:
+        """The room if it exists."""
+        return self._rooms.get(room_id)
+
+    @property
+    def rooms(self) -> list[MediaRoom]:
+        return list(self._rooms.values())
+
+    async def close_room(self, room_id: str) -> bool:
+        """Close one room and forget it; False if it did not exist."""
+        room = self._rooms.pop(room_id, None)
+        if room is None:
+            return False
+        await room.close()
+        return True
