@@ -1,0 +1,268 @@
+"""The notes benchmark through a real `traffpunkt serve` over socket.io (used by bench/notes.py).
+
+One server process on PostgreSQL; editors are real python-socketio clients in separate worker
+processes, whole rooms per worker, so a keystroke's send time and its arrival at the room's other
+editors are read on one clock. The server relays the exact message bytes an editor sent, so the
+bytes identify the keystroke. Editors apply what they receive only during the handshake (the
+420 browsers' work is not the server's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import multiprocessing as mp
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from rooms.ysync import parse_message
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SECRET = "bench-secret-not-for-production"
+KEYS = "Biblioteksplanen följs upp i Skåne, Örebro och Luleå 🦌 "
+THEMES = ["utformning", "anvandning", "uppfoljning", "kris"]
+
+
+def b64(message: bytes) -> str:
+    """y-protocols messages travel as base64 text (server/sockets/notes.py)."""
+    return base64.b64encode(message).decode("ascii")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def prepare(url: str, rooms: int, editors: int) -> tuple[list[int], dict[int, list[str]]]:
+    """A fresh schema, the demo event, one open round of rooms and a token per editor."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from server.auth import Principal, Tokens
+    from server.db import Database, upgrade_async
+    from server.events import import_event, read_event_file
+    from server.models import Registration
+    from server.models_breakout import BreakoutAssignment, BreakoutRoom, BreakoutRound
+
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    await upgrade_async(url)
+    db, tokens = Database(url), Tokens(SECRET)
+    plan: dict[int, list[str]] = {}
+    async with db.transaction() as s:
+        event = await import_event(s, read_event_file(ROOT / "server/data/demo_event.json"))
+        round_ = BreakoutRound(event_id=event.id, status="open")
+        s.add(round_)
+        await s.flush()
+        for r in range(rooms):
+            room = BreakoutRoom(round_id=round_.id, event_id=event.id, key=f"r{r}",
+                                name=f"Rum {r}", regions=[], position=r)
+            s.add(room)
+            await s.flush()
+            plan[room.id] = []
+            for e in range(editors):
+                reg = Registration(event_id=event.id, name=f"Redaktör {r}-{e}", organisation="KB",
+                                   join_key=f"k{r}-{e}-{random.random()}")
+                s.add(reg)
+                await s.flush()
+                s.add(BreakoutAssignment(round_id=round_.id, registration_id=reg.id,
+                                         room_id=room.id))
+                principal = Principal("participant", reg.id, reg.name, event_id=event.id)
+                plan[room.id].append(tokens.socket_token(principal, event.id))
+    await db.close()
+    return list(plan), plan
+
+
+def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET, "TRAFFPUNKT_ENV": "test",
+           "PUBLIC_URL": f"http://127.0.0.1:{port}", "MEDIA_ROOT": "/tmp/bench-notes-media"}
+    env.pop("REDIS_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return proc
+        except OSError as exc:
+            if proc.poll() is not None:
+                why = proc.stderr.read().decode() if proc.stderr else "server died"
+                raise RuntimeError(why) from exc
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+class Editor:
+    """One browser's worth of socket.io client and pycrdt document."""
+
+    def __init__(
+        self, room_id: int, token: str, sent: dict[bytes, float], got: list[float]
+    ) -> None:
+        import socketio
+
+        from rooms.notes_client import NotesClient
+
+        self.room_id, self.token = room_id, token
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.notes = NotesClient()
+        self.sent, self.got = sent, got
+        self.measuring = False
+        self.update_bytes = 0
+        self.synced = asyncio.Event()
+        self.sio.on("notes.sync", self.on_sync)
+
+    async def on_sync(self, data: dict[str, Any]) -> None:
+        message = base64.b64decode(data["data"])
+        if self.measuring:
+            at = self.sent.get(message)
+            if at is not None:
+                self.got.append((time.perf_counter() - at) * 1000)
+            return
+        for reply in self.notes.receive(message):
+            await self.sio.emit("notes.sync", {"room_id": self.room_id, "data": b64(reply)})
+        if self.notes.texts():
+            self.synced.set()
+
+    async def join(self, url: str) -> None:
+        await self.sio.connect(url, auth={"token": self.token}, transports=["websocket"],
+                               wait_timeout=30)
+        ack = await self.sio.call("notes.join", {"room_id": self.room_id}, timeout=60)
+        assert ack["ok"], ack
+        await self.sio.emit("notes.sync", {"room_id": self.room_id, "data": b64(self.notes.hello())})
+        await asyncio.wait_for(self.synced.wait(), 60)
+
+    async def type(self, stop: float, seed: int) -> int:
+        rng = random.Random(seed)
+        section = self.notes.section(rng.choice(THEMES))
+        self.measuring = True
+        await asyncio.sleep(rng.random() * 0.5)
+        tick, n = time.perf_counter(), 0
+        while tick < stop:
+            section += KEYS[(seed + n) % len(KEYS)]
+            for message in self.notes.take_outbox():
+                self.sent[message] = time.perf_counter()
+                self.update_bytes += len(parse_message(message).payload)
+                await self.sio.emit("notes.sync", {"room_id": self.room_id, "data": b64(message)})
+                n += 1
+            tick += 0.5
+            await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+        return n
+
+
+async def worker_main(url: str, rooms: dict[int, list[str]], start_at: float, seconds: float,
+                      ready: Any) -> dict[str, Any]:
+    sent: dict[bytes, float] = {}
+    got: list[float] = []
+    editors = [Editor(rid, tok, sent, got) for rid, toks in rooms.items() for tok in toks]
+    for i in range(0, len(editors), 20):  # connect in waves: a crowd arriving, not a stampede
+        await asyncio.gather(*(e.join(url) for e in editors[i:i + 20]))
+    ready.put(len(editors))
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    stop = time.perf_counter() + seconds
+    typed = await asyncio.gather(*(e.type(stop, i) for i, e in enumerate(editors)))
+    await asyncio.sleep(1.0)  # the last deliveries
+    for e in editors:
+        await e.sio.disconnect()
+    return {"keystrokes": sum(typed), "latencies": got,
+            "update_bytes": sum(e.update_bytes for e in editors)}
+
+
+def worker(url: str, rooms: dict[int, list[str]], start_at: float, seconds: float,
+           ready: Any, results: Any) -> None:
+    results.put(asyncio.run(worker_main(url, rooms, start_at, seconds, ready)))
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * q / 100))] if values else float("nan")
+
+
+def run_served(url: str, rooms: int, editors: int, seconds: float, workers: int) -> dict[str, Any]:
+    """The main figures: `traffpunkt serve` on PostgreSQL, editors in `workers` processes."""
+    room_ids, plan = asyncio.run(prepare(url, rooms, editors))
+    port = free_port()
+    server = start_server(url, port)
+    try:
+        return _measure(f"http://127.0.0.1:{port}", server, room_ids, plan, seconds, workers, url)
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _measure(base: str, server: subprocess.Popen[bytes], room_ids: list[int],
+             plan: dict[int, list[str]], seconds: float, workers: int, url: str) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    ready, results = ctx.Queue(), ctx.Queue()
+    shares = [{rid: plan[rid] for rid in room_ids[w::workers]} for w in range(workers)]
+    # Start after every editor is in: the workers wait for this wall-clock moment.
+    start_at = time.time() + 10 + 0.02 * sum(map(len, plan.values()))
+    procs = [ctx.Process(target=worker, args=(base, s, start_at, seconds, ready, results))
+             for s in shares]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.get(timeout=300)
+    proc = psutil.Process(server.pid)
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu0, wall0 = proc.cpu_times(), time.perf_counter()
+    time.sleep(seconds)
+    cpu1, wall1 = proc.cpu_times(), time.perf_counter()
+    rss = proc.memory_info().rss
+    out = [results.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(30)
+    latencies = [x for o in out for x in o["latencies"]]
+    figures = {
+        "keystrokes": sum(o["keystrokes"] for o in out), "deliveries": len(latencies),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+        "max_ms": round(max(latencies, default=float("nan")), 2),
+        "server_cpu_percent_of_core": round(
+            100 * (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (wall1 - wall0), 1),
+        "server_rss_mb": round(rss / 2**20, 1), "client_processes": len(procs),
+        "history_bytes": sum(o["update_bytes"] for o in out),
+    }
+    figures.update(asyncio.run(stored_figures(url, room_ids)))
+    return figures
+
+
+async def stored_figures(url: str, room_ids: list[int]) -> dict[str, int]:
+    """Bytes in PostgreSQL after the run (log + snapshots; the server compacted rooms as their
+    editors left), against every update ever appended (the full history)."""
+    from sqlalchemy import func, select
+
+    from rooms.notes import compact_updates
+    from server.db import Database
+    from server.models_breakout import NoteSnapshot, NoteUpdate
+    from server.notes import SqlNotesStorage
+
+    db = Database(url)
+    storage = SqlNotesStorage(db)
+    async with db.session() as s:
+        log = await s.scalar(select(func.coalesce(func.sum(func.length(NoteUpdate.data)), 0)))
+        snaps = await s.scalar(select(func.coalesce(func.sum(func.length(NoteSnapshot.data)), 0)))
+    compacted = 0
+    for rid in room_ids:
+        stored = await storage.load(str(rid))
+        history = ([stored.snapshot] if stored.snapshot else []) + stored.updates
+        compacted += len(compact_updates(history)) if history else 0
+    await db.close()
+    return {"stored_bytes_at_end": int(log or 0) + int(snaps or 0), "compacted_bytes": compacted}

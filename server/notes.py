@@ -1,0 +1,625 @@
+"""Shared notes of the breakout rooms on this node: storage, the rooms it holds open, and relay.
+
+``rooms.notes.NotesRoom`` does the CRDT work; this module gives it what it lacks:
+
+* ``SqlNotesStorage``: the ``NotesStorage`` port on ``note_updates`` / ``note_snapshots``.
+* ``NotesRegistry``: owns every ``NotesRoom`` open on this node (opened on the first join,
+  compacted and closed when the last local peer leaves, all closed on shutdown), checks the
+  room membership rule, and routes the room's outbound messages to the connections on this node.
+* ``RedisNotesBus``: tells the other nodes about every update this node stored (and every
+  awareness change), so each node's in-memory document converges without storing twice: only
+  the node that received an update from a browser appends it.
+* ``export_parts``: every room's text per theme, read from storage, for exports and archives.
+
+Messages to browsers go to this node's connections only (``ignore_queue``); other nodes send to
+theirs when the bus brings them the update, after applying it, so no connection can be told
+about an update its node's document does not hold yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pycrdt import Doc, Map, Text, merge_updates
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rooms.errors import RoomsError
+from rooms.notes import THEMES, NotesLimits, NotesRoom, Outbound
+from rooms.notes_storage import CompactionPolicy, StoredNotes
+from rooms.ysync import AwarenessMessage, parse_message, sync_update
+
+from . import keys
+from .auth import Principal
+from .db import Database
+from .errors import DomainError, log_unexpected
+from .membership import room_access
+from .models import Region, Registration, Theme
+from .models_breakout import BreakoutRoom, NoteSnapshot, NoteUpdate
+
+LOCK_NAMESPACE = 7_180_018
+"""First key of the PostgreSQL advisory lock that orders appends, loads and compactions."""
+
+RECHECK_SECONDS = 30.0
+"""How long a membership check holds before the next message checks again (moves, removals)."""
+
+MESSAGES = {
+    "notes.too_large": "Ändringen är för stor.",
+    "notes.malformed": "Ändringen kunde inte läsas.",
+    "notes.rejected": "Ändringen kunde inte tillämpas.",
+    "notes.forbidden_change": "Bara servern skapar temaavsnitten.",
+    "notes.awareness_invalid": "Ogiltig närvaroinformation.",
+}
+
+
+def domain_error(exc: RoomsError) -> DomainError:
+    """The one translation of a rooms failure into the error the client hears."""
+    return DomainError(exc.code, MESSAGES.get(exc.code, "Ändringen avvisades."))
+
+
+# ---------------------------------------------------------------------------------------------
+# Storage
+
+
+class SqlNotesStorage:
+    """``NotesStorage`` on the database. Room ids are the breakout room's id as text.
+
+    On PostgreSQL, appends, loads and compactions of one room take a transaction-scoped advisory
+    lock: update ids then grow in commit order per room, so a compaction that loaded every id up
+    to ``upto`` can never delete an update another node committed late with a smaller id.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def append_update(self, room_id: str, update: bytes) -> int:
+        async with self._db.transaction() as s:
+            await _lock(s, room_id, relaxed=True)
+            row_id = await s.scalar(
+                insert(NoteUpdate).values(room_id=int(room_id), data=update)
+                .returning(NoteUpdate.id)
+            )
+        return int(row_id or 0)
+
+    async def append_many(self, batch: list[tuple[str, bytes]]) -> None:
+        """Several rooms' updates in one transaction, each room's in its arrival order."""
+        async with self._db.transaction() as s:
+            for room_id in sorted({room for room, _ in batch}, key=int):
+                await _lock(s, room_id, relaxed=True)
+            await s.execute(insert(NoteUpdate), [
+                {"room_id": int(room), "data": update} for room, update in batch
+            ])
+
+    async def load(self, room_id: str) -> StoredNotes:
+        async with self._db.transaction() as s:
+            await _lock(s, room_id)
+            return await _load(s, int(room_id))
+
+    async def replace_with_snapshot(self, room_id: str, snapshot: bytes, upto: int) -> None:
+        try:
+            async with self._db.transaction() as s:
+                await _lock(s, room_id)
+                await _replace(s, int(room_id), snapshot, upto)
+        except (IntegrityError, OperationalError) as exc:
+            # Another compaction of the same room won (SQLite has no advisory lock): the log is
+            # intact, the next compaction folds it.
+            log_unexpected("notes compaction", exc)
+
+    async def stored_bytes(self, room_id: str) -> int:
+        """Bytes held for a room: snapshot plus log (what the benchmark reports)."""
+        stored = await self.load(room_id)
+        return len(stored.snapshot or b"") + sum(map(len, stored.updates))
+
+
+class WriteBehindStorage:
+    """Appends are buffered and written together every ``interval`` seconds.
+
+    One transaction per keystroke was what limited the notes on a busy node (420 editors typing
+    make about 840 appends a second). The same argument as ``synchronous_commit = off`` below
+    makes the buffer safe: a node that dies loses at most ``interval`` seconds of updates, and
+    on reconnect every editor's browser answers the server's sync step 1 with what it lacks.
+    Reads and compactions flush first, so they always see every accepted update.
+    """
+
+    def __init__(self, inner: SqlNotesStorage, interval: float = 0.05) -> None:
+        self._inner = inner
+        self._interval = interval
+        self._pending: list[tuple[str, bytes]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()
+
+    async def append_update(self, room_id: str, update: bytes) -> int:
+        self._pending.append((room_id, update))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush_later())
+        return len(self._pending)
+
+    async def _flush_later(self) -> None:
+        """Flush until the buffer stays empty: appends that arrive during a flush go next."""
+        backoff = self._interval
+        while self._pending:
+            await asyncio.sleep(backoff)
+            try:
+                await self.flush()
+                backoff = self._interval
+            except Exception as exc:  # kept in the buffer and retried, with capped backoff
+                log_unexpected("notes write-behind", exc)
+                backoff = min(backoff * 2, 5.0)
+
+    async def flush(self) -> None:
+        async with self._flushing:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                await self._inner.append_many(batch)
+            except BaseException:
+                self._pending[:0] = batch
+                raise
+
+    async def load(self, room_id: str) -> StoredNotes:
+        await self.flush()
+        return await self._inner.load(room_id)
+
+    async def replace_with_snapshot(self, room_id: str, snapshot: bytes, upto: int) -> None:
+        await self.flush()
+        await self._inner.replace_with_snapshot(room_id, snapshot, upto)
+
+    async def stored_bytes(self, room_id: str) -> int:
+        await self.flush()
+        return await self._inner.stored_bytes(room_id)
+
+    async def stop(self) -> None:
+        """Write what is buffered, once; a failure is logged (browsers resend on reconnect)."""
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            await self.flush()
+        except Exception as exc:
+            log_unexpected("notes write-behind at shutdown", exc)
+
+
+async def _lock(s: AsyncSession, room_id: str, relaxed: bool = False) -> None:
+    """The room's advisory lock; ``relaxed`` appends do not wait for the WAL flush.
+
+    Losing the last few hundred milliseconds of keystrokes in a database crash is harmless
+    here: every editor's browser holds the whole document and sends the server whatever it
+    lacks (sync step 2) when it reconnects. Waiting for a flush per keystroke is what limits
+    a room's write rate.
+    """
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    if relaxed:
+        await s.execute(text("SET LOCAL synchronous_commit = off"))
+    await s.execute(text("SELECT pg_advisory_xact_lock(:ns, :room)"),
+                    {"ns": LOCK_NAMESPACE, "room": int(room_id)})
+
+
+async def _load(s: AsyncSession, room_id: int) -> StoredNotes:
+    snap = await s.get(NoteSnapshot, room_id)
+    floor = snap.upto if snap else 0
+    rows = (await s.execute(
+        select(NoteUpdate.id, NoteUpdate.data)
+        .where(NoteUpdate.room_id == room_id, NoteUpdate.id > floor).order_by(NoteUpdate.id)
+    )).all()
+    upto = rows[-1][0] if rows else floor
+    return StoredNotes(snap.data if snap else None, [bytes(r[1]) for r in rows], upto)
+
+
+async def _replace(s: AsyncSession, room_id: int, snapshot: bytes, upto: int) -> None:
+    snap = await s.get(NoteSnapshot, room_id, with_for_update=True)
+    if snap is not None and snap.upto >= upto:
+        return
+    if snap is None:
+        s.add(NoteSnapshot(room_id=room_id, data=snapshot, upto=upto))
+    else:
+        snap.data, snap.upto = snapshot, upto
+    await s.execute(delete(NoteUpdate).where(NoteUpdate.room_id == room_id, NoteUpdate.id <= upto))
+
+
+async def stored_texts(
+    db: AsyncSession, room_id: int, theme_keys: Sequence[str]
+) -> dict[str, str]:
+    """Whole text per theme of one room, from what is stored (any node may have written it)."""
+    stored = await _load(db, room_id)
+    history = ([stored.snapshot] if stored.snapshot else []) + stored.updates
+    doc: Doc[Map[Text]] = Doc()
+    if history:
+        doc.apply_update(merge_updates(*history))
+    themes = doc.get(THEMES, type=Map)
+    return {key: str(themes[key]) if key in themes else "" for key in theme_keys}
+
+
+# ---------------------------------------------------------------------------------------------
+# Between nodes
+
+
+@dataclass(frozen=True)
+class BusMessage:
+    """What one node tells the others: an update it stored, or a peer's awareness change."""
+
+    node: str
+    room_id: int
+    kind: str  # "update" | "awareness"
+    peer: str
+    data: bytes
+
+    def encode(self) -> bytes:
+        return json.dumps({"n": self.node, "r": self.room_id, "k": self.kind, "p": self.peer,
+                           "d": base64.b64encode(self.data).decode("ascii")}).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> BusMessage:
+        d = json.loads(raw)
+        return cls(str(d["n"]), int(d["r"]), str(d["k"]), str(d["p"]), base64.b64decode(d["d"]))
+
+
+class NotesBus(Protocol):
+    async def start(self, deliver: Callable[[BusMessage], Awaitable[None]]) -> None: ...
+    async def publish(self, message: BusMessage) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class LocalBus:
+    """One process: nobody else to tell."""
+
+    async def start(self, deliver: Callable[[BusMessage], Awaitable[None]]) -> None:
+        return None
+
+    async def publish(self, message: BusMessage) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+class RedisNotesBus:
+    """Redis pub/sub on ``keys.NOTES_CHANNEL``; reconnects with capped backoff (1 s to 60 s)."""
+
+    def __init__(self, url: str, node_id: str) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(url)
+        self._node = node_id
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def start(self, deliver: Callable[[BusMessage], Awaitable[None]]) -> None:
+        self._task = asyncio.create_task(self._listen(deliver))
+        await asyncio.wait_for(self._subscribed.wait(), 10)
+
+    async def publish(self, message: BusMessage) -> None:
+        await self._redis.publish(keys.NOTES_CHANNEL, message.encode())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        await self._redis.aclose()
+
+    async def _listen(self, deliver: Callable[[BusMessage], Awaitable[None]]) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                await self._consume(deliver)
+            except Exception as exc:  # Redis gone: retry, the relay resumes on its own
+                log_unexpected("notes bus", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+
+    async def _consume(self, deliver: Callable[[BusMessage], Awaitable[None]]) -> None:
+        async with self._redis.pubsub() as pubsub:
+            await pubsub.subscribe(keys.NOTES_CHANNEL)
+            self._subscribed.set()
+            async for raw in pubsub.listen():
+                if raw.get("type") == "message":
+                    message = BusMessage.decode(raw["data"])
+                    if message.node != self._node:
+                        await deliver(message)
+
+
+def make_bus(redis_url: str | None, node_id: str) -> NotesBus:
+    return RedisNotesBus(redis_url, node_id) if redis_url else LocalBus()
+
+
+# ---------------------------------------------------------------------------------------------
+# The rooms open on this node
+
+
+class Transport(Protocol):
+    """This node's connections: the server supplies it over socket.io (server/sockets/notes.py)."""
+
+    async def send(self, room_id: int, data: bytes, to: str, skip_sid: str | None) -> None:
+        """One ``notes.sync`` message to a connection (sid) or to ``keys.notes_room``."""
+        ...
+
+    async def enter(self, sid: str, room_id: int) -> None: ...
+
+    async def leave(self, sid: str, room_id: int) -> None: ...
+
+
+@dataclass
+class Seat:
+    """One connection in one room: may it write, and when was that last checked."""
+
+    principal: Principal
+    event_id: int
+    writable: bool
+    checked_at: float
+
+
+@dataclass
+class JoinResult:
+    room_id: int
+    name: str
+    themes: list[dict[str, str]]
+    writable: bool
+
+
+@dataclass
+class _Opening:
+    """A room being loaded: updates the bus brings meanwhile are applied once it is open."""
+
+    task: asyncio.Task[NotesRoom]
+    pending: list[BusMessage] = field(default_factory=list)
+
+
+class NotesRegistry:
+    """Owns the ``NotesRoom`` objects of this node and the seats of its connections."""
+
+    def __init__(
+        self, db: Database, transport: Transport, bus: NotesBus, node_id: str,
+        limits: NotesLimits | None = None, policy: CompactionPolicy | None = None,
+    ) -> None:
+        self._db = db
+        self._transport = transport
+        self._bus = bus
+        self._node = node_id
+        self._limits = limits or NotesLimits()
+        self._policy = policy or CompactionPolicy()
+        self.storage = WriteBehindStorage(SqlNotesStorage(db))
+        self._rooms: dict[int, NotesRoom] = {}
+        self._opening: dict[int, _Opening] = {}
+        self._seats: dict[str, dict[int, Seat]] = {}
+
+    async def start(self) -> None:
+        await self._bus.start(self._from_other_node)
+
+    async def stop(self) -> None:
+        """Close every room (compacting what this node stored), then leave the bus."""
+        await self._bus.stop()
+        for room_id in list(self._rooms):
+            await self._close(room_id)
+        await self.storage.stop()
+
+    # -- peers --------------------------------------------------------------------------------
+
+    async def join(self, sid: str, principal: Principal, event_id: int, room_id: int) -> JoinResult:
+        """Seat a connection in a room after checking the membership rule; greet it."""
+        async with self._db.session() as db:
+            writable = await _writable(db, principal, event_id, room_id)
+            room_row = await db.get(BreakoutRoom, room_id)
+            themes = await _themes(db, event_id)
+        assert room_row is not None
+        room = await self._room(room_id, [t["key"] for t in themes])
+        seat = Seat(principal, event_id, writable, time.monotonic())
+        self._seats.setdefault(sid, {})[room_id] = seat
+        await self._transport.enter(sid, room_id)
+        for _target, data in room.join(sid):
+            await self._transport.send(room_id, data, sid, None)
+        return JoinResult(room_id, room_row.name, themes, writable)
+
+    async def receive(self, sid: str, room_id: int, message: bytes) -> None:
+        """One y-protocols message from a seated connection: validate, store, relay."""
+        seat = await self._seat(sid, room_id)
+        room = self._rooms.get(room_id)
+        if room is None:
+            raise DomainError("notes.not_joined", "Gå med i rummets anteckningar först.")
+        if not seat.writable:
+            _only_reading(message)
+        try:
+            outbound = await room.handle(message, sid)
+        except RoomsError as exc:
+            raise domain_error(exc) from exc
+        await self._send(room_id, sid, outbound)
+        await self._tell_others(room_id, sid, message, outbound)
+
+    async def leave(self, sid: str, room_id: int) -> None:
+        if self._seats.get(sid, {}).pop(room_id, None) is None:
+            return
+        await self._transport.leave(sid, room_id)
+        room = self._rooms.get(room_id)
+        if room is not None:
+            gone = room.leave(sid)
+            await self._send(room_id, sid, gone)
+            for _target, data in gone:
+                await self._bus.publish(BusMessage(self._node, room_id, "awareness", sid, data))
+        if not any(room_id in seats for seats in self._seats.values()):
+            await self._close(room_id)
+
+    async def disconnect(self, sid: str) -> None:
+        for room_id in list(self._seats.get(sid, {})):
+            await self.leave(sid, room_id)
+        self._seats.pop(sid, None)
+
+    def open_room(self, room_id: int) -> NotesRoom | None:
+        """The room's document if this node holds it open (tests, benchmark, diagnostics)."""
+        return self._rooms.get(room_id)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    async def _seat(self, sid: str, room_id: int) -> Seat:
+        seat = self._seats.get(sid, {}).get(room_id)
+        if seat is None:
+            raise DomainError("notes.not_joined", "Gå med i rummets anteckningar först.")
+        if time.monotonic() - seat.checked_at > RECHECK_SECONDS:
+            try:
+                async with self._db.session() as db:
+                    seat.writable = await _writable(db, seat.principal, seat.event_id, room_id)
+            except DomainError:
+                await self.leave(sid, room_id)
+                raise
+            seat.checked_at = time.monotonic()
+        return seat
+
+    async def _room(self, room_id: int, theme_keys: list[str]) -> NotesRoom:
+        if room_id in self._rooms:
+            return self._rooms[room_id]
+        if room_id not in self._opening:
+            task = asyncio.create_task(NotesRoom.open(
+                str(room_id), theme_keys, self.storage, self._limits, self._policy))
+            self._opening[room_id] = _Opening(task)
+        opening = self._opening[room_id]
+        try:
+            room = await asyncio.shield(opening.task)
+        finally:
+            if self._opening.get(room_id) is opening and opening.task.done():
+                del self._opening[room_id]
+        if room_id not in self._rooms:
+            self._rooms[room_id] = room
+            for message in opening.pending:
+                await self._apply_remote(room, message)
+        return self._rooms[room_id]
+
+    async def _close(self, room_id: int) -> None:
+        room = self._rooms.pop(room_id, None)
+        if room is not None:
+            try:
+                await room.close()
+            except Exception as exc:  # the log stays whole; the next compaction folds it
+                log_unexpected("notes close", exc)
+
+    async def _send(self, room_id: int, sid: str, outbound: list[Outbound]) -> None:
+        for target, data in outbound:
+            if target == "sender":
+                await self._transport.send(room_id, data, sid, None)
+            else:
+                await self._transport.send(room_id, data, keys.notes_room(room_id), sid)
+
+    async def _tell_others(
+        self, room_id: int, sid: str, message: bytes, outbound: list[Outbound]
+    ) -> None:
+        relayed = [data for target, data in outbound if target == "others"]
+        if not relayed:
+            return
+        parsed = parse_message(message)
+        if isinstance(parsed, AwarenessMessage):
+            await self._bus.publish(BusMessage(self._node, room_id, "awareness", sid, message))
+        else:  # an update (or step 2) this node stored: the others apply it without storing
+            await self._bus.publish(BusMessage(self._node, room_id, "update", sid, parsed.payload))
+
+    async def _from_other_node(self, message: BusMessage) -> None:
+        if message.room_id in self._opening:
+            self._opening[message.room_id].pending.append(message)
+        room = self._rooms.get(message.room_id)
+        if room is None:
+            return  # nobody here: the next open loads it from the database
+        try:
+            await self._apply_remote(room, message)
+        except Exception as exc:
+            log_unexpected("notes from another node", exc)
+
+    async def _apply_remote(self, room: NotesRoom, message: BusMessage) -> None:
+        peer = f"{message.node}:{message.peer}"
+        if message.kind == "update":
+            try:
+                room.apply_update(message.data)
+            except RoomsError as exc:
+                log_unexpected("notes update from another node", exc)
+                return
+            await self._transport.send(message.room_id, sync_update(message.data),
+                                       keys.notes_room(message.room_id), None)
+        else:
+            try:
+                outbound = await room.handle(message.data, peer)
+            except RoomsError as exc:
+                log_unexpected("notes awareness from another node", exc)
+                return
+            for _target, data in outbound:
+                await self._transport.send(message.room_id, data, keys.notes_room(message.room_id),
+                                           None)
+
+
+def _only_reading(message: bytes) -> None:
+    """Readers (archivists, the cross-room view) may ask for the document, nothing else."""
+    try:
+        parsed = parse_message(message)
+    except RoomsError as exc:
+        raise domain_error(exc) from exc
+    if isinstance(parsed, AwarenessMessage) or parsed.kind.value != 0:
+        raise DomainError("notes.read_only", "Du kan läsa men inte skriva i anteckningarna.")
+
+
+async def _writable(db: AsyncSession, principal: Principal, event_id: int, room_id: int) -> bool:
+    """Raise ``room.not_member`` / ``room.not_found`` unless the caller may read; True if write."""
+    await room_access(db, principal, event_id, room_id, write=False)
+    try:
+        await room_access(db, principal, event_id, room_id, write=True)
+    except DomainError:
+        return False
+    return True
+
+
+async def _themes(db: AsyncSession, event_id: int) -> list[dict[str, str]]:
+    rows = await db.scalars(
+        select(Theme).where(Theme.event_id == event_id).order_by(Theme.position))
+    return [{"key": t.key, "title": t.title, "title_en": t.title_en or t.title,
+             "description": t.description} for t in rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading for exports and archives
+
+
+async def export_parts(db: AsyncSession, event_id: int) -> list[dict[str, Any]]:
+    """Every room's text for every theme of an event, theme by theme, rooms in their order.
+
+    Each part: ``theme`` (key), ``theme_title``, ``room_id``, ``room``, ``round_id``,
+    ``regions`` (codes), ``region_names``, ``facilitator`` (name or None), ``text``.
+    Read from storage, so it holds what every node stored, open rooms or not.
+    """
+    themes = await _themes(db, event_id)
+    rooms = list(await db.scalars(
+        select(BreakoutRoom).where(BreakoutRoom.event_id == event_id)
+        .order_by(BreakoutRoom.round_id, BreakoutRoom.position, BreakoutRoom.id)))
+    names = {r.code: r.name for r in await db.scalars(select(Region))}
+    keys_ = [t["key"] for t in themes]
+    per_room = {room.id: await stored_texts(db, room.id, keys_) for room in rooms}
+    facilitators = await _facilitators(db, rooms)
+    return [
+        {"theme": theme["key"], "theme_title": theme["title"], "room_id": room.id,
+         "room": room.name, "round_id": room.round_id, "regions": list(room.regions or []),
+         "region_names": [names.get(c, c) for c in room.regions or []],
+         "facilitator": facilitators.get(room.id), "text": per_room[room.id][theme["key"]]}
+        for theme in themes for room in rooms
+    ]
+
+
+async def _facilitators(db: AsyncSession, rooms: list[BreakoutRoom]) -> dict[int, str]:
+    ids = {r.facilitator_id for r in rooms if r.facilitator_id}
+    if not ids:
+        return {}
+    found = await db.scalars(select(Registration).where(Registration.id.in_(ids)))
+    regs = {r.id: r.name for r in found}
+    return {r.id: regs[r.facilitator_id] for r in rooms if r.facilitator_id in regs}
+
+
+class StoredNotesSource:
+    """``server.feedback.NotesSource`` on the stored notes: the region's rooms, one theme."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def theme_text(self, event_id: int, region_code: str, theme_key: str) -> str:
+        async with self._db.session() as db:
+            parts = await export_parts(db, event_id)
+        texts = [p["text"] for p in parts
+                 if p["theme"] == theme_key and region_code in p["regions"] and p["text"].strip()]
+        return "\n\n".join(texts)

@@ -1,0 +1,78 @@
+"""Shared notes on two server processes through the real Redis: editors on both converge, every
+node's own document converges, and each update is stored once (by the node that received it)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as redis
+from sqlalchemy import func, select
+
+from server.db import Database
+from server.models_breakout import NoteUpdate
+from tests.conftest import REDIS_URL, LiveServer, seed, server_env
+from tests.integration.test_notes_support import NotesPeer, make_rooms, participant, registration_id
+
+NAMES = ("Anna Åkesson", "Bo Öberg", "Cecilia Ås")
+
+
+@pytest.fixture
+async def two_nodes(clean_db: str, tmp_path: Path) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
+    r = redis.from_url(REDIS_URL)
+    await r.flushdb()
+    await r.aclose()
+    await seed(clean_db)
+    env = server_env(clean_db, tmp_path / "media", REDIS_URL)
+    a, b = LiveServer(env).start(), LiveServer(env).start()
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+async def test_editors_on_two_nodes_converge_and_nothing_is_stored_twice(
+    two_nodes: tuple[LiveServer, LiveServer], clean_db: str
+) -> None:
+    a, b = two_nodes
+    browsers = [await participant(a.url, name, "AC") for name in NAMES]
+    members = [await registration_id(clean_db, name) for name in NAMES]
+    plan = {"ac": {"name": "Västerbotten", "members": members}}
+    room = (await make_rooms(clean_db, plan)).ids["ac"]
+    anna = await NotesPeer.open(browsers[0], room)
+    browsers[1].base_url = browsers[1].http.base_url = b.url  # type: ignore[assignment]
+    bo = await NotesPeer.open(browsers[1], room)
+    peers = [anna, bo]
+    try:
+        # Concurrent: both write before either hears the other, on different nodes.
+        anna.notes.section("uppfoljning").insert(0, "Umeå mäter utlån 📈 ")
+        bo.notes.section("uppfoljning").insert(0, "Skellefteå frågar läsarna ✍️ ")
+        await anna.flush()
+        await bo.flush()
+        for word in ("Åsele ", "Vännäs ", "Örnsköldsvik 🌲"):
+            await anna.type("kris", word)
+            await bo.type("anvandning", word)
+        await anna.wait(lambda: anna.texts() == bo.texts() and "🌲" in anna.texts()["anvandning"])
+        await bo.wait(lambda: anna.texts() == bo.texts() and "🌲" in bo.texts()["kris"])
+
+        # A newcomer on each node is greeted from that node's own document (rooms still open).
+        for node, browser in ((a, browsers[2]), (b, browsers[2])):
+            browser.base_url = browser.http.base_url = node.url  # type: ignore[assignment]
+            fresh = await NotesPeer.open(browser, room)
+            peers.append(fresh)
+            await fresh.wait(lambda peer=fresh: peer.texts() == anna.texts())
+        assert "Umeå mäter utlån 📈" in anna.texts()["uppfoljning"]
+        assert "Skellefteå frågar läsarna ✍️" in anna.texts()["uppfoljning"]
+
+        db = Database(clean_db)
+        try:
+            async with db.session() as s:
+                rows = await s.scalar(select(func.count()).where(NoteUpdate.room_id == room))
+        finally:
+            await db.close()
+        assert rows == 1 + sum(p.stored_sent for p in peers), "genesis + each update once"
+    finally:
+        for peer in peers:
+            await peer.close()
+        for browser in browsers:
+            await browser.close()
