@@ -5,3 +5,7 @@ Each feature keeps its tables in its own module (`server/models_<feature>.py`, b
 """
 
 from . import models  # noqa: F401
+from . import models_feedback  # noqa: F401
+from . import models_breakout  # noqa: F401
+from . import models_webcast  # noqa: F401
+from . import models_recording  # noqa: F401

@@ -13,13 +13,13 @@ from . import keys
 from .auth import Tokens
 from .db import Database
 from .errors import DomainError
+from .features import FEATURES
 from .media import MediaService
 from .platform import Metrics, Platform
 from .presence import Presence
 from .settings import Settings
 from .sockets import mount
 from .sockets.connection import mount_connection
-from .sockets.programme import router as programme_router
 from .store import make_store
 from .views.api import api
 from .views.ops import ops
@@ -38,7 +38,10 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     quart.extensions["traffpunkt"] = platform
     presence = Presence(platform)
     mount_connection(platform, presence)
-    mount(platform, [programme_router])
+    mount(platform, [feature.router for feature in FEATURES if feature.router])
+    for feature in FEATURES:
+        if feature.install:
+            feature.install(platform, quart)
     _lifecycle(quart, platform, presence)
     asgi = socketio.ASGIApp(platform.sio, other_asgi_app=quart)
     asgi.quart = quart  # type: ignore[attr-defined]
@@ -75,7 +78,7 @@ def _quart(settings: Settings) -> Quart:
     QuartSchema(app, openapi_path="/openapi.json", swagger_ui_path="/api/docs",
                 redoc_ui_path=None, scalar_ui_path=None,
                 info={"title": "Träffpunkt API", "version": "1"})
-    for blueprint in (pages, api, ops):
+    for blueprint in (pages, api, ops, *(f.blueprint for f in FEATURES if f.blueprint)):
         app.register_blueprint(blueprint)
     _templating(app)
     _errors(app)

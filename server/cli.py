@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     cu.add_argument("--name", default=None)
     cu.add_argument("--password-env", default=None, help="read the password from this variable")
     cu.set_defaults(func=cmd_create_user)
+    purge = sub.add_parser("purge-recordings", help="delete unpublished recordings past retention")
+    purge.set_defaults(func=cmd_purge_recordings)
     demo = sub.add_parser("demo", help="migrate, seed the autumn 2020 demo event, and serve")
     _serve_args(demo)
     demo.set_defaults(func=cmd_demo)
@@ -72,10 +74,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config.bind = [f"{args.host}:{args.port}"]
     config.accesslog = "-" if os.environ.get("TRAFFPUNKT_ACCESS_LOG") else None
     config.graceful_timeout = 3
-    app = create_app(Settings())
+    app = create_app(Settings().model_copy(update=_node_role(args)))
     print(f"Träffpunkt: http://{args.host}:{args.port}/", flush=True)
     asyncio.run(serve(app, config))  # type: ignore[arg-type]
     return 0
+
+
+def _node_role(args: argparse.Namespace) -> dict[str, str]:
+    """--media-only: WHIP/WHEP/HLS and health only; --no-media: web only, media elsewhere."""
+    if args.media_only and args.no_media:
+        raise DomainError("serve.flags", "--media-only och --no-media utesluter varandra.")
+    if args.media_only:
+        return {"node_role": "media"}
+    return {"node_role": "web"} if args.no_media else {}
 
 
 def cmd_upgrade(_: argparse.Namespace) -> int:
@@ -121,6 +132,22 @@ async def _create_user(url: str, username: str, name: str | None, role: str, pas
                              password_hash=hash_password(password)))
     finally:
         await db.close()
+
+
+def cmd_purge_recordings(_: argparse.Namespace) -> int:
+    from .recording import purge_expired
+
+    async def run(settings: Settings) -> list[int]:
+        db = database.Database(settings.database_url)
+        try:
+            async with db.transaction() as session:
+                return await purge_expired(session, Path(settings.media_root))
+        finally:
+            await db.close()
+
+    gone = asyncio.run(run(Settings()))
+    print(f"{len(gone)} inspelningar raderade" + (f": {gone}" if gone else ""))
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ STATUS = {
     "qa.rate_limited": 429,
     "qa.closed": 409,
     "event.not_found": 404,
+    "room.not_member": 403,
 }
 
 SUFFIX_STATUS = {

@@ -61,3 +61,22 @@ def feedback_region_room(event_id: int, region_code: str) -> str:
 def breakout_room(room_id: int) -> str:
     """Everyone currently inside one breakout room (members, facilitator, visiting moderators)."""
     return f"room:{room_id}"
+
+
+def room_presence_key(room_id: int) -> str:
+    """Who is inside one breakout room now: sid -> person (with the node serving the sid)."""
+    return f"tp:room:{room_id}:presence"
+
+
+def notes_room(room_id: int) -> str:
+    """Connections on this node that joined the shared notes of one breakout room."""
+    return f"room:{room_id}:notes"
+
+
+NOTES_CHANNEL = "tp:notes"
+"""Redis channel on which nodes pass each other the note updates they stored (server/notes.py)."""
+
+
+def room_media(room_id: int) -> str:
+    """Everyone connected to one breakout room's audio and video (media.* events)."""
+    return f"room:{room_id}:media"

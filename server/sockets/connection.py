@@ -36,6 +36,8 @@ def mount_connection(platform: Platform, presence: Presence) -> None:
         platform.metrics.socket_connections.dec()
         if "event_id" in session:
             await presence.left(sid, session["event_id"])
+        for hook in platform.extras.get("disconnect_hooks", ()):  # features' own clean-up
+            await hook(sid)
 
 
 async def _enter_rooms(

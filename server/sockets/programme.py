@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .. import events as event_service
-from .. import keys, programme
+from .. import keys, programme, recording
 from . import Router, SocketContext
 
 router = Router()
@@ -29,6 +29,7 @@ async def get(ctx: SocketContext, _: None) -> dict[str, Any]:
 async def set_current(ctx: SocketContext, data: SetCurrentIn) -> dict[str, Any]:
     async with ctx.platform.db.transaction() as db:
         await programme.set_current(db, ctx.principal, ctx.event_id, data.item_id)
+        await recording.mark_chapter(db, ctx.platform, ctx.event_id, item_id=data.item_id)
     await ctx.emit("programme.current", {"item_id": data.item_id}, keys.event_room(ctx.event_id))
     return {"item_id": data.item_id}
 

@@ -7,10 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe.min.js"
+# A 2-core machine running three browsers and a media server is slow, not wrong: wait longer
+# for the page to reach the state a test expects (this is a ceiling, never a timing assert).
+expect.set_options(timeout=15_000)
+
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",

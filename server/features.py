@@ -1,0 +1,54 @@
+"""The features of the platform, in one table: what each adds to a node.
+
+A feature is a socket router (`server/sockets/<feature>.py`), a blueprint
+(`server/views/<feature>.py`) and optionally an `install(platform, app)` that builds the
+services it owns on the node and ties them to the app's start and stop. The composition root
+(server/app.py) walks this table; adding a feature is one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from quart import Blueprint
+
+from .sockets import Router
+from .sockets import breakout as breakout_sockets
+from .sockets import chat as chat_sockets
+from .sockets import feedback as feedback_sockets
+from .sockets import notes as notes_sockets
+from .sockets import programme as programme_sockets
+from .sockets import qa as qa_sockets
+from .sockets import recording as recording_sockets
+from .sockets import room_media as room_media_sockets
+from .sockets import webcast as webcast_sockets
+from .views import archive as archive_views
+from .views import breakout as breakout_views
+from .views import feedback as feedback_views
+from .views import notes as notes_views
+from .views import qa as qa_views
+from .views import webcast as webcast_views
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    router: Router | None = None
+    blueprint: Blueprint | None = None
+    install: Callable[[Any, Any], Any] | None = None
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("programme", programme_sockets.router),
+    Feature("qa", qa_sockets.router, qa_views.qa_views),
+    Feature("webcast", webcast_sockets.router, webcast_views.webcast_views, webcast_views.install),
+    Feature("recording", recording_sockets.router, archive_views.archive),
+    Feature("breakout", breakout_sockets.router, breakout_views.breakout_views,
+            breakout_sockets.install),
+    Feature("chat", chat_sockets.router),
+    Feature("room_media", room_media_sockets.router, None, room_media_sockets.install),
+    Feature("notes", notes_sockets.router, notes_views.notes_views, notes_sockets.install),
+    Feature("feedback", feedback_sockets.router, feedback_views.feedback),
+)
