@@ -614,10 +614,13 @@ async def _facilitators(db: AsyncSession, rooms: list[BreakoutRoom]) -> dict[int
 class StoredNotesSource:
     """``server.feedback.NotesSource`` on the stored notes: the region's rooms, one theme."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, flush: Callable[[], Awaitable[None]] | None = None) -> None:
         self._db = db
+        self._flush = flush
 
     async def theme_text(self, event_id: int, region_code: str, theme_key: str) -> str:
+        if self._flush:
+            await self._flush()  # this node's buffered updates first (WriteBehindStorage)
         async with self._db.session() as db:
             parts = await export_parts(db, event_id)
         texts = [p["text"] for p in parts

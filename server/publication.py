@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import errno
-import importlib
 import io
 import json
 import secrets
@@ -38,7 +37,7 @@ from streaming.publish import (
     validate_webvtt,
 )
 
-from . import audit, events
+from . import audit, events, feedback_report, notes, qa
 from .auth import Principal
 from .errors import DomainError, NotFound, log_unexpected
 from .models import Event, utcnow
@@ -107,14 +106,11 @@ def rows_files(stem: str, rows: list[dict[str, Any]]) -> list[RecordFile]:
     ]
 
 
-def lazy_rows(module: str, function: str, stem: str) -> RecordProvider:
-    """A provider calling `module.function(db, event_id)` if that exists at run time."""
+def rows_part(export: Callable[[AsyncSession, int], Awaitable[list[dict[str, Any]]]], stem: str
+              ) -> RecordProvider:
+    """A provider writing a feature's export rows (`export(db, event_id)`) as CSV and JSON."""
 
     async def provide(db: AsyncSession, event_id: int) -> list[RecordFile] | None:
-        try:
-            export = getattr(importlib.import_module(module), function)
-        except (ImportError, AttributeError):
-            return None
         return rows_files(stem, await export(db, event_id))
 
     return provide
@@ -134,17 +130,11 @@ async def _programme(db: AsyncSession, event_id: int) -> list[RecordFile]:
 def default_parts() -> tuple[RecordPart, ...]:
     return (
         RecordPart("programme", "Programmet med talare och §18-teman", _programme),
-        RecordPart("qa", "Frågor och svar (export)", lazy_rows("server.qa", "export_rows", "qa")),
-        RecordPart(
-            "notes",
-            "Anteckningar per rum och tema",
-            lazy_rows("server.notes", "export_rows", "notes"),
-        ),
-        RecordPart(
-            "feedback",
-            "Regional återkoppling",
-            lazy_rows("server.feedback_report", "export_rows", "feedback"),
-        ),
+        RecordPart("qa", "Frågor och svar (export)", rows_part(qa.export_rows, "qa")),
+        RecordPart("notes", "Anteckningar per rum och tema",
+                   rows_part(notes.export_parts, "notes")),
+        RecordPart("feedback", "Regional återkoppling",
+                   rows_part(feedback_report.export_rows, "feedback")),
     )
 
 

@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -138,12 +139,17 @@ class LiveServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> LiveServer:
+        # The log goes to a file, never a pipe: an unread pipe fills up and blocks the server.
+        self.log = tempfile.NamedTemporaryFile(prefix=f"traffpunkt-{self.port}-", suffix=".log")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        wait_for_port(self.port, self.proc)
+        wait_for_port(self.port, self.proc, Path(self.log.name))
         return self
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace") if self.proc else ""
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -152,14 +158,16 @@ class LiveServer:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
 
 
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise RuntimeError(f"server exited: {err[-2000:]}")
+            raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-2000:]}")
         try:
             socket.create_connection(("127.0.0.1", port), 0.5).close()
             return

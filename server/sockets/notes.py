@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from quart import Quart
 
 from .. import keys
-from ..notes import NotesRegistry, make_bus
+from ..feedback import FeedbackPorts, RegistrationMembership
+from ..notes import NotesRegistry, StoredNotesSource, make_bus
 from ..platform import Platform
 from . import Router, SocketContext
 
@@ -86,6 +87,9 @@ def install(platform: Platform, app: Quart) -> NotesRegistry:
     notes = NotesRegistry(platform.db, SocketTransport(platform.sio),
                           make_bus(settings.redis_url, settings.node_id), settings.node_id)
     platform.extras[EXTRA] = notes
+    # Feedback's "pull the room's notes into an answer" reads the stored notes.
+    platform.extras["feedback"] = FeedbackPorts(RegistrationMembership(), StoredNotesSource(
+        platform.db, notes.storage.flush))
     platform.extras.setdefault("disconnect_hooks", []).append(notes.disconnect)
     app.before_serving(notes.start)
     app.after_serving(notes.stop)

@@ -38,6 +38,7 @@ async def room_notes(slug: str, room_id: int) -> tuple[str, int]:
 async def overview(slug: str) -> tuple[str, int]:
     """Every room's section for one theme, side by side, live and read-only."""
     await require_principal(*READERS)
+    await _flush_this_node()
     async with platform().db.session() as db:
         event = await event_service.get_event(db, slug)
         parts = await export_parts(db, event.id)
@@ -55,6 +56,7 @@ async def export(slug: str) -> Response:
     fmt = request.args.get("format", "md")
     if fmt not in FORMATS:
         raise DomainError("notes.format", t("notes.export_bad_format"))
+    await _flush_this_node()
     async with platform().db.session() as db:
         event = await event_service.get_event(db, slug)
         parts = await export_parts(db, event.id)
@@ -87,3 +89,10 @@ def _pick_theme(event: Any, wanted: str | None) -> str:
 
 def _labels() -> Labels:
     return Labels(t("notes.region"), t("notes.facilitator"), t("notes.none"), t("notes.empty"))
+
+
+async def _flush_this_node() -> None:
+    """Exports read the database: write this node's buffered note updates first."""
+    registry = platform().extras.get("notes")
+    if registry is not None:
+        await registry.storage.flush()

@@ -68,7 +68,8 @@ function leaveFor(url, reason, message) {
   location.assign(url);
 }
 
-socket.on('connect', async () => {
+/** Enter the room on every (re)connect, including one that happened before this module ran. */
+async function onConnect() {
   try {
     const answer = await enterRoom(socket, roomId);
     me = answer.me;
@@ -81,7 +82,9 @@ socket.on('connect', async () => {
   } catch (err) {
     announce(String(/** @type {Error} */ (err).message));
   }
-});
+}
+socket.on('connect', onConnect);
+if (socket.connected) onConnect();
 socket.on('room.participants', ({ room_id, people }) => { if (room_id === roomId) renderPeople(people); });
 socket.on('breakout.timer', ({ round }) => { endsAt = round.ends_at; tick(); });
 socket.on('breakout.broadcast', ({ text }) => showBroadcast(text));

@@ -21,11 +21,13 @@ export async function fetchToken(slug) {
 }
 
 /**
- * Connect to the event. The token is fetched again on every reconnect attempt.
+ * A socket for the event, not yet connected (see session.js). The token is fetched again on
+ * every reconnect attempt.
  * @param {string} slug
  */
 export function connect(slug) {
   const socket = io({
+    autoConnect: false,
     transports: ['websocket', 'polling'],
     auth: (cb) => { fetchToken(slug).then((t) => cb({ token: t.token }), () => cb({})); },
   });

@@ -7,3 +7,12 @@ const root = /** @type {HTMLElement} */ (document.querySelector('[data-event-slu
 export const slug = root?.dataset.eventSlug ?? '';
 export const socket = connect(slug);
 bindConnectionState(socket);
+
+// Connect once every module of the page has run and registered its handlers: module scripts all
+// run before DOMContentLoaded, so no feature can miss the first `connect` event.
+const start = () => { if (!socket.connected && !socket.active) socket.connect(); };
+if (document.readyState === 'complete') start();
+else {
+  document.addEventListener('DOMContentLoaded', start, { once: true });
+  window.addEventListener('load', start, { once: true });
+}

@@ -231,6 +231,7 @@ async def test_recording_becomes_a_validated_publication(app, client, tmp_path: 
     assert len(programme["items"]) == 8
     assert (bag / "data" / "record" / "qa.json").exists()
     assert (bag / "data" / "record" / "feedback.csv").exists()
+    assert (bag / "data" / "record" / "notes.json").exists(), "each room's notes per theme"
     readme = (bag / "data" / "README.txt").read_text()
     assert "record/programme.json" in readme and "metadata.json" in readme
 

@@ -88,14 +88,14 @@ async def _rows(url: str) -> tuple[list[Recording], list[ChapterMark]]:
 
 
 def _start_child(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    wait_for_port(port, child)
+    log = Path(env["MEDIA_ROOT"]).parent / f"child-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:  # a file, not a pipe: an unread pipe blocks the child
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(port)], cwd=ROOT, env=env, stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    wait_for_port(port, child, log)
     return child
 
 
