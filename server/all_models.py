@@ -4,8 +4,10 @@ Each feature keeps its tables in its own module (`server/models_<feature>.py`, b
 `server.models.Base`); add one import line here when you add one.
 """
 
-from . import models  # noqa: F401
-from . import models_feedback  # noqa: F401
-from . import models_breakout  # noqa: F401
-from . import models_webcast  # noqa: F401
-from . import models_recording  # noqa: F401
+from . import (
+    models,  # noqa: F401
+    models_breakout,  # noqa: F401
+    models_feedback,  # noqa: F401
+    models_recording,  # noqa: F401
+    models_webcast,  # noqa: F401
+)

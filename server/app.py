@@ -13,7 +13,7 @@ from . import keys
 from .auth import Tokens
 from .db import Database
 from .errors import DomainError
-from .features import FEATURES
+from .features import FEATURES, TEMPLATE_FOLDERS
 from .media import MediaService
 from .platform import Metrics, Platform
 from .presence import Presence
@@ -87,6 +87,7 @@ def _quart(settings: Settings) -> Quart:
 
 def _templating(app: Quart) -> None:
     app.jinja_env.filters["local"] = local_time
+    app.jinja_env.globals["feature_templates"] = TEMPLATE_FOLDERS
 
     @app.context_processor
     async def globals_() -> dict[str, Any]:

@@ -38,17 +38,23 @@ class Feature:
     router: Router | None = None
     blueprint: Blueprint | None = None
     install: Callable[[Any, Any], Any] | None = None
+    templates: str | None = None
+    """Folder under templates/ whose `_live_panel.html`, `_live_scripts.html`,
+    `_console_panel.html` and `_console_scripts.html` the live page and console include."""
 
 
-FEATURES: tuple[Feature, ...] = (
+FEATURES: tuple[Feature, ...] = (  # in the order their panels appear
     Feature("programme", programme_sockets.router),
-    Feature("qa", qa_sockets.router, qa_views.qa_views),
-    Feature("webcast", webcast_sockets.router, webcast_views.webcast_views, webcast_views.install),
-    Feature("recording", recording_sockets.router, archive_views.archive),
+    Feature("webcast", webcast_sockets.router, webcast_views.webcast_views, webcast_views.install,
+            templates="webcast"),
+    Feature("qa", qa_sockets.router, qa_views.qa_views, templates="qa"),
     Feature("breakout", breakout_sockets.router, breakout_views.breakout_views,
-            breakout_sockets.install),
+            breakout_sockets.install, templates="breakout"),
     Feature("chat", chat_sockets.router),
     Feature("room_media", room_media_sockets.router, None, room_media_sockets.install),
     Feature("notes", notes_sockets.router, notes_views.notes_views, notes_sockets.install),
-    Feature("feedback", feedback_sockets.router, feedback_views.feedback),
+    Feature("feedback", feedback_sockets.router, feedback_views.feedback, templates="feedback"),
+    Feature("recording", recording_sockets.router, archive_views.archive, templates="archive"),
 )
+
+TEMPLATE_FOLDERS = tuple(f.templates for f in FEATURES if f.templates)

@@ -9,7 +9,6 @@ from . import keys
 from .auth import Principal
 from .platform import Platform
 
-
 COALESCE_SECONDS = 0.5
 
 

@@ -224,3 +224,19 @@ async def demo_server(clean_db: str, tmp_path: Path) -> AsyncIterator[LiveServer
     server = LiveServer(server_env(clean_db, tmp_path / "media")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def two_nodes(clean_db: str, tmp_path: Path) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
+    """Two server processes on the same PostgreSQL and the real Redis, demo event seeded."""
+    import redis.asyncio as redis
+
+    r = redis.from_url(REDIS_URL)
+    await r.flushdb()
+    await r.aclose()
+    await seed(clean_db)
+    env = server_env(clean_db, tmp_path / "media", REDIS_URL)
+    a, b = LiveServer(env).start(), LiveServer(env).start()
+    yield a, b
+    a.stop()
+    b.stop()

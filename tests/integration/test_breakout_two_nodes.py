@@ -2,27 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-import redis.asyncio as redis
-
-from tests.conftest import MODERATOR, REDIS_URL, LiveServer, seed, server_env
+from tests.conftest import MODERATOR
 from tests.helpers import Browser
-
-
-@pytest.fixture
-async def two_nodes(clean_db: str, tmp_path: Path) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
-    r = redis.from_url(REDIS_URL)
-    await r.flushdb()
-    await r.aclose()
-    await seed(clean_db)
-    env = server_env(clean_db, tmp_path / "media", REDIS_URL)
-    a, b = LiveServer(env).start(), LiveServer(env).start()
-    yield a, b
-    a.stop()
-    b.stop()
 
 
 async def test_participants_on_both_nodes_move_chat_and_return_together(two_nodes) -> None:

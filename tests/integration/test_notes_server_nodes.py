@@ -3,32 +3,15 @@ node's own document converges, and each update is stored once (by the node that 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-import redis.asyncio as redis
 from sqlalchemy import func, select
 
 from server.db import Database
 from server.models_breakout import NoteUpdate
-from tests.conftest import REDIS_URL, LiveServer, seed, server_env
+from tests.conftest import LiveServer
 from tests.integration.test_notes_support import NotesPeer, make_rooms, participant, registration_id
 
 NAMES = ("Anna Åkesson", "Bo Öberg", "Cecilia Ås")
 
-
-@pytest.fixture
-async def two_nodes(clean_db: str, tmp_path: Path) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
-    r = redis.from_url(REDIS_URL)
-    await r.flushdb()
-    await r.aclose()
-    await seed(clean_db)
-    env = server_env(clean_db, tmp_path / "media", REDIS_URL)
-    a, b = LiveServer(env).start(), LiveServer(env).start()
-    yield a, b
-    a.stop()
-    b.stop()
 
 
 async def test_editors_on_two_nodes_converge_and_nothing_is_stored_twice(

@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
-import base64
-
 import asyncio
+import base64
 from dataclasses import dataclass
 from typing import Any
 

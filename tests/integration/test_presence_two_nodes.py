@@ -3,27 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 import redis.asyncio as redis
 
-from tests.conftest import MODERATOR, REDIS_URL, LiveServer, seed, server_env
+from tests.conftest import MODERATOR, REDIS_URL
 from tests.helpers import Browser
-
-
-@pytest.fixture
-async def two_nodes(clean_db: str, tmp_path: Path) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
-    r = redis.from_url(REDIS_URL)
-    await r.flushdb()
-    await r.aclose()
-    await seed(clean_db)
-    env = server_env(clean_db, tmp_path / "media", REDIS_URL)
-    a, b = LiveServer(env).start(), LiveServer(env).start()
-    yield a, b
-    a.stop()
-    b.stop()
 
 
 async def test_presence_counts_people_on_both_nodes(two_nodes) -> None:
@@ -57,7 +41,7 @@ async def test_a_dead_node_leaves_no_ghosts(two_nodes) -> None:
     moderator = await mod.connect()
     p = Browser(b.url)
     await p.register(name="Sonja Viklund", region="W")
-    participant = await p.connect()
+    _participant = await p.connect()  # stays connected until its node dies
     try:
         await moderator.wait_for("presence.list", lambda d: d["count"] == 2)
         dead_node = (await p.http.get("/healthz")).json()["node"]

@@ -28,6 +28,7 @@ from server.models_recording import ChapterMark, Publication, Recording
 from streaming.publish import WriteBudget
 from streaming.synthetic import StampedVideoTrack
 from tests.conftest import get_csrf
+from tests.media import probe
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,23 +41,6 @@ GOOD_VTT = (
 BAD_VTT = "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nRätt\n\n00:00:05.000 -> 00:00:04.000\nFel\n"
 
 
-def probe(path: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_name:format=duration",
-            "-of",
-            "json",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out)  # type: ignore[no-any-return]
 
 
 def sha(path: Path) -> str:

@@ -5,7 +5,6 @@ mid-recording leaving a playable file that the next start marks 'interrupted'.""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -21,6 +20,7 @@ from server.models import Event
 from server.models_recording import ChapterMark, Recording, RecordingOptions
 from tests.conftest import MODERATOR, ROOT, LiveServer, free_port, seed, server_env, wait_for_port
 from tests.helpers import Browser
+from tests.media import probe
 
 pytestmark = pytest.mark.integration
 
@@ -48,23 +48,6 @@ asyncio.run(serve(app, config))
 """
 
 
-def probe(path: Path) -> dict[str, object]:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_name:format=duration",
-            "-of",
-            "json",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out)  # type: ignore[no-any-return]
 
 
 async def _prepare(url: str) -> int:

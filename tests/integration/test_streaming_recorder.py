@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -18,6 +17,7 @@ from streaming.config import StreamingConfig
 from streaming.hub import StageHub
 from streaming.recorder import Recorder
 from streaming.synthetic import StampedVideoTrack
+from tests.media import probe as _probe
 
 pytestmark = pytest.mark.integration
 
@@ -43,26 +43,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-def _probe(path: Path) -> dict[str, object]:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_name:format=duration",
-            "-of",
-            "json",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    data: dict[str, object] = json.loads(out)
-    return data
 
 
 def _codecs(probe: dict[str, object]) -> set[str]:

@@ -5,9 +5,8 @@ Revises: 0008
 Create Date: 2026-11-22 00:54:10.151313
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0006'
 down_revision = '0001'
