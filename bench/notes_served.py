@@ -44,11 +44,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def ensure_database(url: str) -> None:
+    """Create the benchmark's PostgreSQL database on a machine that has never run it."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    wanted = make_url(url)
+    admin = create_async_engine(wanted.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            found = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                      {"name": wanted.database})
+            if not found:
+                await conn.execute(text(f'CREATE DATABASE "{wanted.database}"'))
+    finally:
+        await admin.dispose()
+
+
 async def prepare(url: str, rooms: int, editors: int) -> tuple[list[int], dict[int, list[str]]]:
     """A fresh schema, the demo event, one open round of rooms and a token per editor."""
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    await ensure_database(url)
     from server.auth import Principal, Tokens
     from server.db import Database, upgrade_async
     from server.events import import_event, read_event_file
@@ -107,25 +126,24 @@ def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
 
 
 class Editor:
-    """One browser's worth of socket.io client and pycrdt document."""
+    """One browser's worth of socket.io connection (bench/rawsio.py) and pycrdt document."""
 
     def __init__(
         self, room_id: int, token: str, sent: dict[bytes, float], got: list[float]
     ) -> None:
-        import socketio
-
         from rooms.notes_client import NotesClient
 
         self.room_id, self.token = room_id, token
-        self.sio = socketio.AsyncClient(reconnection=False)
+        self.sock: Any = None
         self.notes = NotesClient()
         self.sent, self.got = sent, got
         self.measuring = False
         self.update_bytes = 0
         self.synced = asyncio.Event()
-        self.sio.on("notes.sync", self.on_sync)
 
-    async def on_sync(self, data: dict[str, Any]) -> None:
+    async def on_event(self, name: str, data: dict[str, Any]) -> None:
+        if name != "notes.sync":
+            return
         message = base64.b64decode(data["data"])
         if self.measuring:
             at = self.sent.get(message)
@@ -133,16 +151,19 @@ class Editor:
                 self.got.append((time.perf_counter() - at) * 1000)
             return
         for reply in self.notes.receive(message):
-            await self.sio.emit("notes.sync", {"room_id": self.room_id, "data": b64(reply)})
+            await self.sock.emit("notes.sync", {"room_id": self.room_id, "data": b64(reply)})
         if self.notes.texts():
             self.synced.set()
 
-    async def join(self, url: str) -> None:
-        await self.sio.connect(url, auth={"token": self.token}, transports=["websocket"],
-                               wait_timeout=30)
-        ack = await self.sio.call("notes.join", {"room_id": self.room_id}, timeout=60)
+    async def join(self, http: Any, url: str) -> None:
+        from bench.rawsio import RawSocket
+
+        self.sock = RawSocket(http, url, self.on_event)
+        if not await self.sock.connect({"token": self.token}):
+            raise RuntimeError("the server refused an editor's connection")
+        ack = await self.sock.call("notes.join", {"room_id": self.room_id}, timeout=60)
         assert ack["ok"], ack
-        await self.sio.emit("notes.sync", {"room_id": self.room_id, "data": b64(self.notes.hello())})
+        await self.sock.emit("notes.sync", {"room_id": self.room_id, "data": b64(self.notes.hello())})
         await asyncio.wait_for(self.synced.wait(), 60)
 
     async def type(self, stop: float, seed: int) -> int:
@@ -156,7 +177,7 @@ class Editor:
             for message in self.notes.take_outbox():
                 self.sent[message] = time.perf_counter()
                 self.update_bytes += len(parse_message(message).payload)
-                await self.sio.emit("notes.sync", {"room_id": self.room_id, "data": b64(message)})
+                await self.sock.emit("notes.sync", {"room_id": self.room_id, "data": b64(message)})
                 n += 1
             tick += 0.5
             await asyncio.sleep(max(0.0, tick - time.perf_counter()))
@@ -165,18 +186,20 @@ class Editor:
 
 async def worker_main(url: str, rooms: dict[int, list[str]], start_at: float, seconds: float,
                       ready: Any) -> dict[str, Any]:
+    import aiohttp
+
     sent: dict[bytes, float] = {}
     got: list[float] = []
     editors = [Editor(rid, tok, sent, got) for rid, toks in rooms.items() for tok in toks]
-    for i in range(0, len(editors), 20):  # connect in waves: a crowd arriving, not a stampede
-        await asyncio.gather(*(e.join(url) for e in editors[i:i + 20]))
-    ready.put(len(editors))
-    await asyncio.sleep(max(0.0, start_at - time.time()))
-    stop = time.perf_counter() + seconds
-    typed = await asyncio.gather(*(e.type(stop, i) for i, e in enumerate(editors)))
-    await asyncio.sleep(1.0)  # the last deliveries
-    for e in editors:
-        await e.sio.disconnect()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        for i in range(0, len(editors), 20):  # connect in waves: a crowd arriving, not a stampede
+            await asyncio.gather(*(e.join(http, url) for e in editors[i:i + 20]))
+        ready.put(len(editors))
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        stop = time.perf_counter() + seconds
+        typed = await asyncio.gather(*(e.type(stop, i) for i, e in enumerate(editors)))
+        await asyncio.sleep(1.0)  # the last deliveries
+        await asyncio.gather(*(e.sock.close() for e in editors), return_exceptions=True)
     return {"keystrokes": sum(typed), "latencies": got,
             "update_bytes": sum(e.update_bytes for e in editors)}
 

@@ -130,9 +130,12 @@ def bare_server(port: int) -> None:
         await sio.emit(EVENT, {"version": data["id"], "question": _sample(data["id"])}, to="all")
         return {"ok": True}
 
+    from server.runtime import tune_gc
+
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
+    tune_gc()  # the same runtime policy as `traffpunkt serve`
     asyncio.run(serve(socketio.ASGIApp(sio), config))  # type: ignore[arg-type]
 
 

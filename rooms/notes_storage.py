@@ -42,7 +42,7 @@ class NotesStorage(Protocol):
 class CompactionPolicy:
     """Fold the update log into a snapshot after this many updates or bytes since the last."""
 
-    max_updates: int = 200
+    max_updates: int = 500
     max_bytes: int = 256 * 1024
 
     def due(self, updates: int, size: int) -> bool:

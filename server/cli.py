@@ -69,6 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hypercorn.config import Config
 
     from .app import create_app
+    from .runtime import tune_gc
 
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]
@@ -76,6 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config.graceful_timeout = 3
     app = create_app(Settings().model_copy(update=_node_role(args)))
     print(f"Träffpunkt: http://{args.host}:{args.port}/", flush=True)
+    tune_gc()
     asyncio.run(serve(app, config))  # type: ignore[arg-type]
     return 0
 
