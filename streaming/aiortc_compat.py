@@ -17,10 +17,18 @@ VP8 or Opus bytes plus a timestamp mapped to start at 0) and puts
 one that hands the frames to us on the event loop, so no decoder is ever
 created; ``None`` (the stop signal) still reaches the idle thread. It also
 wraps the receiver's per-packet handler to read the ``ssrc-audio-level``
-header extension (RFC 6464) without touching the payload. Picture-loss
-requests go upstream through the receiver's private ``_send_rtcp_pli``.
+header extension (RFC 6464) without touching the payload: the wrapper
+relies on the handler's signature ``(packet, arrival_time_ms)`` (the DTLS
+transport passes ``arrival_time_ms`` by keyword) and on aiortc parsing the
+level into ``packet.extensions.audio_level == (voice_activity, dbov)``; the
+room only ever sees ``(ssrc, level)``. Picture-loss requests go upstream
+through the receiver's private ``_send_rtcp_pli``.
 :func:`restrict_negotiated_codecs` narrows what an answer accepts after the
-offer is applied. Tests in ``tests/unit/test_streaming_room_compat.py``.
+offer is applied, and :func:`offered_media` reads the m-lines of a parsed
+offer (``aiortc.sdp``) into plain values, so no other module touches
+``aiortc.rtp`` or ``aiortc.sdp``. Tests in
+``tests/unit/test_streaming_aiortc_compat.py`` and
+``tests/unit/test_streaming_room_compat.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import fractions
 import inspect
 import queue
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import av
@@ -42,15 +51,25 @@ from aiortc import (
 )
 from aiortc.codecs import get_encoder
 from aiortc.jitterbuffer import JitterFrame
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RtpPacket
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtpparameters import (
+    RTCRtpCodecParameters,
+    RTCRtpHeaderExtensionParameters,
+    RTCRtpParameters,
+)
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from aiortc.sdp import SessionDescription
 
 __all__ = [
+    "AUDIO_LEVEL_URI",
     "AiortcIncompatible",
     "EncodedFrameHandler",
+    "OfferedMedia",
     "RtpObserver",
+    "audio_level",
     "check_aiortc_internals",
     "intercept_encoded",
+    "offered_media",
     "on_keyframe_request",
     "request_picture",
     "restrict_negotiated_codecs",
@@ -95,8 +114,24 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
 
 EncodedFrameHandler = Callable[[bytes, int], None]
 """Called with one complete encoded frame (codec bitstream) and its mapped RTP timestamp."""
-RtpObserver = Callable[[RtpPacket], None]
-"""Called with every RTP packet a receiver gets, before aiortc handles it."""
+RtpObserver = Callable[[int, int | None], None]
+"""Called with every RTP packet a receiver gets, before aiortc handles it: the packet's SSRC
+and its ``ssrc-audio-level`` (0 = loudest .. 127 = silence, in -dBov) or ``None``."""
+
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+
+def audio_level(packet: RtpPacket) -> int | None:
+    """The RFC 6464 level of a parsed packet (-dBov, 0..127), ``None`` if it carries none.
+
+    aiortc parses the extension into ``packet.extensions.audio_level`` as
+    ``(voice_activity: bool, level: int)``.
+    """
+    value = packet.extensions.audio_level
+    if value is None:
+        return None
+    _voice, level = value
+    return int(level)
 
 _DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 
@@ -129,8 +164,8 @@ def intercept_encoded(
     handle = receiver._handle_rtp_packet
 
     async def observed(packet: RtpPacket, arrival_time_ms: int) -> None:
-        on_rtp(packet)
-        await handle(packet, arrival_time_ms)
+        on_rtp(packet.ssrc, audio_level(packet))
+        await handle(packet, arrival_time_ms=arrival_time_ms)
 
     setattr(receiver, "_handle_rtp_packet", observed)  # noqa: B010 - instance override
 
@@ -159,6 +194,28 @@ def restrict_negotiated_codecs(transceiver: RTCRtpTransceiver, mime_type: str) -
     return True
 
 
+@dataclass(frozen=True)
+class OfferedMedia:
+    """One m-line of an offer, as plain values."""
+
+    mid: str | None
+    kind: str
+    direction: str  # "sendrecv" when the offer names none (the SDP default)
+    port: int  # 0: the m-line is rejected / disabled
+    codecs: frozenset[str]  # lower-case MIME types, e.g. "video/vp8"
+
+
+def offered_media(session: SessionDescription) -> list[OfferedMedia]:
+    """The m-lines of an offer parsed by ``aiortc.sdp`` (``streaming.sdp.validate_offer``)."""
+    return [
+        OfferedMedia(
+            m.rtp.muxId or None, m.kind, m.direction or "sendrecv", int(m.port),
+            frozenset(c.mimeType.lower() for c in m.rtp.codecs),
+        )
+        for m in session.media
+    ]
+
+
 def _require(condition: bool, what: str) -> None:
     if not condition:
         raise AiortcIncompatible(f"aiortc changed: {what}")
@@ -184,6 +241,9 @@ def check_aiortc_internals() -> None:
     _require(".pack(data)" in next_frame, "senders no longer pack pre-encoded packets")
     _check_pack()
     _check_forwarding()
+    _check_rtp_observer()
+    _check_audio_level()
+    _check_offered_media()
 
 
 def _check_forwarding() -> None:
@@ -204,3 +264,58 @@ def _check_forwarding() -> None:
     )
     answer = inspect.getsource(RTCRtpTransceiver.__init__)
     _require("self._codecs" in answer, "RTCRtpTransceiver._codecs is gone")
+
+
+def _check_rtp_observer() -> None:
+    """``intercept_encoded`` replaces the handler the DTLS transport calls for every packet."""
+    handler = RTCRtpReceiver._handle_rtp_packet
+    params = list(inspect.signature(handler, follow_wrapped=False).parameters)
+    _require(params == ["self", "packet", "arrival_time_ms"],
+             f"RTCRtpReceiver._handle_rtp_packet{tuple(params)} changed its signature")
+    route = inspect.getsource(RTCDtlsTransport._handle_rtp_data)
+    _require("RtpPacket.parse(data, self._rtp_header_extensions_map)" in route,
+             "the DTLS transport no longer parses RTP header extensions before routing")
+    _require("._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)" in route,
+             "the DTLS transport no longer calls receiver._handle_rtp_packet(packet, "
+             "arrival_time_ms=...)")
+
+
+def _check_audio_level() -> None:
+    """aiortc negotiates ssrc-audio-level and parses it into ``(voice, level)``."""
+    caps = RTCRtpReceiver.getCapabilities("audio")
+    _require(caps is not None and any(h.uri == AUDIO_LEVEL_URI for h in caps.headerExtensions),
+             "aiortc no longer negotiates the ssrc-audio-level header extension")
+    extensions = HeaderExtensionsMap()
+    extensions.configure(RTCRtpParameters(
+        headerExtensions=[RTCRtpHeaderExtensionParameters(id=1, uri=AUDIO_LEVEL_URI)]))
+    packet = RtpPacket(payload_type=111, sequence_number=1, timestamp=960, ssrc=4242,
+                       payload=b"\xf8")
+    packet.extensions.audio_level = (True, 42)
+    try:
+        parsed = RtpPacket.parse(packet.serialize(extensions), extensions)
+        got = (parsed.ssrc, audio_level(parsed))
+    except Exception as exc:  # the shape changed (not a pair, renamed, ...)
+        raise AiortcIncompatible(f"aiortc changed: RTP audio level parsing ({exc!r})") from exc
+    _require(got == (4242, 42), f"RTP ssrc / audio level read back as {got}")
+
+
+_SAMPLE_OFFER = (
+    "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
+    "a=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\n"
+    "m=audio 0 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=recvonly\r\n"
+    "a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n"
+)
+
+
+def _check_offered_media() -> None:
+    """``aiortc.sdp`` still exposes mid, kind, direction, port and codecs of an m-line."""
+    try:
+        got = offered_media(SessionDescription.parse(_SAMPLE_OFFER))
+    except Exception as exc:
+        raise AiortcIncompatible(f"aiortc changed: SDP m-line parsing ({exc!r})") from exc
+    want = [
+        OfferedMedia("0", "video", "sendonly", 9, frozenset({"video/vp8"})),
+        OfferedMedia("1", "audio", "recvonly", 0, frozenset({"audio/opus"})),
+    ]
+    _require(got == want, f"SDP m-lines read back as {got}")

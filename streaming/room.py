@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal
 
-from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
-from aiortc.rtp import RtpPacket
-from aiortc.sdp import SessionDescription
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver, RTCSessionDescription
 
 from .aiortc_compat import (
+    OfferedMedia,
     check_aiortc_internals,
     intercept_encoded,
+    offered_media,
     on_keyframe_request,
     request_picture,
     restrict_negotiated_codecs,
@@ -200,8 +200,8 @@ class MediaRoom:
 
         return member
 
-    async def _apply(self, member: _Member, offer_sdp: str, parsed: SessionDescription) -> bool:
-        directions = {m.rtp.muxId: m.direction or "sendrecv" for m in parsed.media}
+    async def _apply(self, member: _Member, offer_sdp: str, parsed: list[OfferedMedia]) -> bool:
+        directions = {m.mid: m.direction for m in parsed}
         try:
             await member.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
         except Exception as exc:  # aiortc raises ValueError/OperationError on bad offers
@@ -245,20 +245,19 @@ class MediaRoom:
             member.participant, kind, lambda: self._send_pli(member, kind, receiver)
         )
 
-        def on_rtp(packet: RtpPacket) -> None:
-            member.ssrc[kind] = packet.ssrc
-            level = packet.extensions.audio_level
+        def on_rtp(ssrc: int, level: int | None) -> None:
+            member.ssrc[kind] = ssrc
             if level is not None:
-                source.on_audio_level(level[1])
+                source.on_audio_level(level)
 
         intercept_encoded(receiver, source.on_frame, on_rtp)
         member.sources[kind] = source
         return True
 
-    def _send_pli(self, member: _Member, kind: str, receiver: object) -> None:
+    def _send_pli(self, member: _Member, kind: str, receiver: RTCRtpReceiver) -> None:
         ssrc = member.ssrc.get(kind)
         if ssrc is not None:
-            self._spawn(request_picture(receiver, ssrc))  # type: ignore[arg-type]
+            self._spawn(request_picture(receiver, ssrc))
 
     def _publishers_changed(self) -> None:
         for member in self._members.values():
@@ -390,15 +389,14 @@ class MediaRoom:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _validate(offer_sdp: str) -> SessionDescription:
+def _validate(offer_sdp: str) -> list[OfferedMedia]:
     """Transport checks of :func:`validate_offer`, then VP8/Opus on every m-line."""
     purpose: Purpose = "publish" if _sends(offer_sdp) else "view"
-    parsed = validate_offer(offer_sdp, purpose, require_stage_codecs=False)
-    for media in parsed.media:
+    parsed = offered_media(validate_offer(offer_sdp, purpose, require_stage_codecs=False))
+    for media in parsed:
         if media.kind not in ROOM_CODECS or media.port == 0:
             continue
-        names = {c.mimeType.lower() for c in media.rtp.codecs}
-        if ROOM_CODECS[media.kind].lower() not in names:
+        if ROOM_CODECS[media.kind].lower() not in media.codecs:
             raise StreamingError(
                 "sdp.invalid", f"the {media.kind} m-line does not offer {ROOM_CODECS[media.kind]}"
             )

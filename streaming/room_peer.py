@@ -99,7 +99,7 @@ class RoomPeer:
         mid = transceiver.mid or ""
         if not self._decode:  # a benchmark subscriber: count encoded frames, spend no CPU decoding
             intercept_encoded(transceiver.receiver, lambda data, ts: self._count(mid, track.kind),
-                              lambda packet: None)
+                              lambda ssrc, level: None)
             return
         self._tasks.append(asyncio.ensure_future(self._consume(track, mid)))
 

@@ -34,7 +34,8 @@ async def test_intercepted_frames_skip_the_decoder_and_stop_still_ends_it() -> N
     pc = RTCPeerConnection(rtc_configuration((), max_bundle=True))
     receiver = pc.addTransceiver("video", direction="recvonly").receiver
     frames: list[tuple[bytes, int]] = []
-    intercept_encoded(receiver, lambda data, ts: frames.append((data, ts)), lambda packet: None)
+    intercept_encoded(receiver, lambda data, ts: frames.append((data, ts)),
+                      lambda ssrc, level: None)
     queue = receiver._RTCRtpReceiver__decoder_queue
     queue.put((None, JitterFrame(data=b"\x10vp8", timestamp=3000)))
     queue.put(None)
