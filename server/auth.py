@@ -13,7 +13,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from .errors import DomainError, Forbidden
 
-STAFF_ROLES = ("admin", "moderator", "archivist", "facilitator")
+# speaker: answers questions in writing on the live page (server/qa.py: may_answer)
+STAFF_ROLES = ("admin", "moderator", "archivist", "facilitator", "speaker")
 MODERATING = frozenset({"admin", "moderator"})
 SOCKET_TOKEN_AGE = 24 * 3600
 

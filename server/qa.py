@@ -21,11 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import audit
 from .auth import Principal
-from .errors import DomainError, NotFound
+from .errors import DomainError, Forbidden, NotFound
 from .models import Event, ProgrammeItem, Question, QuestionVote, utcnow
 from .store import Store
 
 PUBLIC_STATES = frozenset({"approved", "answered"})
+SPEAKER = "speaker"
+MAX_ANSWER = 5000
+MAX_ANSWERED_BY = 120
 MAX_TEXT = 500
 RATE_WINDOW = 60
 
@@ -247,17 +250,42 @@ async def mark_answered(
     return await _changed(db, event_id, q)
 
 
+def is_speaker(actor: Principal) -> bool:
+    return actor.is_staff and actor.role == SPEAKER
+
+
+def may_answer(actor: Principal) -> bool:
+    """Moderators (and admins) and speakers write answers; nobody else."""
+    return actor.is_moderator or is_speaker(actor)
+
+
+def _answerer(actor: Principal, q: Question, answered_by: str | None) -> str:
+    """Who the answer is from, after checking the actor may answer this question now.
+
+    A moderator may answer any open question, also a pending one (which answering publishes),
+    and may name the speaker they write for. A speaker answers only what the audience already
+    sees (approved or answered), always under their own name.
+    """
+    if actor.is_moderator:
+        _require_state(q, "pending", "approved", "answered")
+        return (answered_by or "").strip()[:MAX_ANSWERED_BY] or actor.name
+    _require_state(q, *PUBLIC_STATES)
+    return actor.name[:MAX_ANSWERED_BY]
+
+
 async def answer(
     db: AsyncSession, actor: Principal, event_id: int, question_id: int, text: str,
     answered_by: str | None = None,
 ) -> Change:
-    """A written answer (for questions there was no time for live); marks the question answered."""
-    actor.require_moderator()
+    """A written answer (for questions there was no time for live); marks the question answered.
+
+    Moderators and speakers only (`auth.forbidden` for anyone else, before anything is read).
+    """
+    if not may_answer(actor):
+        raise Forbidden("Endast moderatorer och talare får svara skriftligt.")
     q = await question(db, event_id, question_id)
-    _require_state(q, "pending", "approved", "answered")
-    q.answer = clean_text(text, 5000)
-    q.answered_by = (answered_by or "").strip()[:120] or actor.name
-    q.state = "answered"
+    by = _answerer(actor, q, answered_by)
+    q.answer, q.answered_by, q.state = clean_text(text, MAX_ANSWER), by, "answered"
     q.approved_at = q.approved_at or utcnow()
     q.answered_at = q.answered_at or utcnow()
     audit.record(db, actor, event_id, "qa.answer", f"question:{q.id}", by=q.answered_by)

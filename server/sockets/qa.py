@@ -61,8 +61,8 @@ class AnsweredIn(QuestionIn):
 
 
 class AnswerIn(QuestionIn):
-    text: str = Field(max_length=5000)
-    answered_by: str | None = Field(None, max_length=120)
+    text: str = Field(max_length=qa.MAX_ANSWER)
+    answered_by: str | None = Field(None, max_length=qa.MAX_ANSWERED_BY)
 
 
 class ShowIn(Strict):
@@ -161,8 +161,9 @@ async def mark_answered(ctx: SocketContext, data: AnsweredIn) -> dict[str, Any]:
     return await publish(ctx, change)
 
 
-@router.on("qa.answer", AnswerIn, moderator=True)
+@router.on("qa.answer", AnswerIn)
 async def answer(ctx: SocketContext, data: AnswerIn) -> dict[str, Any]:
+    """Moderators and speakers: server/qa.py decides (a speaker answers under their own name)."""
     async with _transaction(ctx) as db:
         change = await qa.answer(
             db, ctx.principal, ctx.event_id, data.question_id, data.text, data.answered_by)

@@ -20,6 +20,7 @@ from quart import Blueprint, Response, request, url_for
 
 from .. import events as event_service
 from .. import qa
+from ..auth import Principal
 from ..errors import Forbidden
 from ..web import current_principal, platform, render, require_principal
 
@@ -53,7 +54,12 @@ async def _presenter_allowed(event_id: int) -> None:
 
 @qa_views.app_context_processor
 async def _globals() -> dict[str, Any]:
-    return {"qa_presenter_url": _presenter_url}
+    return {"qa_presenter_url": _presenter_url, "qa_is_speaker": _is_speaker}
+
+
+def _is_speaker(principal: object) -> bool:
+    """The live page offers written answers to speakers (the server checks again on `qa.answer`)."""
+    return isinstance(principal, Principal) and qa.is_speaker(principal)
 
 
 def _presenter_url(slug: str, event_id: int, transparent: bool = False) -> str:
