@@ -438,15 +438,25 @@ async def on_screen(db: AsyncSession, event_id: int) -> dict[str, Any]:
 
 EXPORT_FIELDS = (
     "id", "state", "text", "author", "anonymous", "votes", "programme_item", "asked_at",
-    "approved_at", "answered_at", "answer", "answered_by", "merged_into_id", "reject_reason",
+    "approved_at", "answered_at", "answer", "answered_by", "merged_into_id",
 )
+MODERATOR_EXPORT_FIELDS = (*EXPORT_FIELDS, "reject_reason")
 
 
-async def export_rows(db: AsyncSession, event_id: int) -> list[dict[str, Any]]:
-    """All questions of an event for KB's archive: one dict per question, EXPORT_FIELDS keys.
+def export_fields(moderator: bool = False) -> tuple[str, ...]:
+    """The export's columns: the reject reason only for moderators (and admins)."""
+    return MODERATOR_EXPORT_FIELDS if moderator else EXPORT_FIELDS
 
-    Anonymous questions carry no author. Times are ISO 8601 in UTC. Reused by the archival
-    package, so the keys are stable.
+
+async def export_rows(
+    db: AsyncSession, event_id: int, *, moderator: bool = False
+) -> list[dict[str, Any]]:
+    """All questions of an event for KB's archive: one dict per question, `export_fields` keys.
+
+    Anonymous questions carry no author. Times are ISO 8601 in UTC. The reject reason is
+    moderators' information: it is left out unless `moderator` (so the archival package, which
+    calls this with the defaults, carries none). Reused by the archival package, so the keys
+    are stable.
     """
     await _event(db, event_id)
     rows = (await db.execute(
@@ -455,15 +465,19 @@ async def export_rows(db: AsyncSession, event_id: int) -> list[dict[str, Any]]:
         .where(Question.event_id == event_id).order_by(Question.id)
     )).all()
     votes = await vote_counts(db, [q.id for q, _ in rows])
-    return [_export_row(q, title, votes[q.id]) for q, title in rows]
+    return [_export_row(q, title, votes[q.id], moderator) for q, title in rows]
 
 
-def _export_row(q: Question, item_title: str | None, votes: int) -> dict[str, Any]:
-    return {
+def _export_row(
+    q: Question, item_title: str | None, votes: int, moderator: bool = False
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
         "id": q.id, "state": q.state, "text": q.text,
         "author": "" if q.anonymous else q.author_name, "anonymous": q.anonymous,
         "votes": votes, "programme_item": item_title or "", "asked_at": _iso(q.created_at),
         "approved_at": _iso(q.approved_at), "answered_at": _iso(q.answered_at),
         "answer": q.answer, "answered_by": q.answered_by, "merged_into_id": q.merged_into_id,
-        "reject_reason": q.reject_reason,
     }
+    if moderator:
+        row["reject_reason"] = q.reject_reason
+    return row

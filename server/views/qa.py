@@ -95,22 +95,27 @@ async def presenter_state(slug: str) -> Response:
 
 @qa_views.get("/e/<slug>/qa/export.<fmt>")
 async def export(slug: str, fmt: str) -> Response:
-    """Every question of the event, for moderators, archivists and admins."""
-    await require_principal(*EXPORT_ROLES)
+    """Every question of the event, for moderators, archivists and admins.
+
+    The reject reason is moderators' information: an archivist's export leaves the column out.
+    """
+    principal = await require_principal(*EXPORT_ROLES)
+    moderator = principal.is_moderator
     async with platform().db.session() as db:
         event = await event_service.get_event(db, slug)
-        rows = await qa.export_rows(db, event.id)
+        rows = await qa.export_rows(db, event.id, moderator=moderator)
     if fmt == "json":
         body = json.dumps({"event": event.slug, "questions": rows}, ensure_ascii=False, indent=1)
         return _download(body, "application/json", f"{event.slug}-fragor.json")
     if fmt == "csv":
-        return _download(_csv(rows), "text/csv; charset=utf-8", f"{event.slug}-fragor.csv")
+        csv_body = _csv(rows, qa.export_fields(moderator))
+        return _download(csv_body, "text/csv; charset=utf-8", f"{event.slug}-fragor.csv")
     return Response("Not found", status=404)
 
 
-def _csv(rows: list[dict[str, Any]]) -> str:
+def _csv(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=qa.EXPORT_FIELDS)
+    writer = csv.DictWriter(out, fieldnames=fields)
     writer.writeheader()
     writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     return "\ufeff" + out.getvalue()  # BOM: Excel opens UTF-8 (å, ä, ö) correctly

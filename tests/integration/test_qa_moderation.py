@@ -69,27 +69,47 @@ async def test_reject_edit_merge_answer_and_screen(demo_server, clean_db) -> Non
     await db.close()
 
 
+def csv_rows(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    assert response.headers["content-type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(response.text.lstrip("\ufeff"))))
+
+
 async def test_export_for_kb(demo_server) -> None:
     url = demo_server.url
-    async with person(url, "Åsa Öberg") as (part, p), person(url, login=MODERATOR) as (_, mod):
+    async with person(url, "Åsa Öberg") as (part, p), person(url, login=MODERATOR) as (mbr, mod):
         named = (await p.call("qa.ask", {"text": "=SUMMA(A1) är en formel"}))["question"]["id"]
         await p.call("qa.ask", {"text": "Anonym undran", "anonymous": True})
+        written = (await p.call("qa.ask", {"text": "Hinner ni svara?"}))["question"]["id"]
+        spam = (await p.call("qa.ask", {"text": "Köp min bok"}))["question"]["id"]
         await mod.call("qa.approve", {"question_id": named})
         await mod.call("qa.mark_answered", {"question_id": named})
+        await mod.call("qa.answer", {"question_id": written, "text": "Ja, skriftligt."})
+        await mod.call("qa.reject", {"question_id": spam, "reason": "Reklam för en bok"})
         refused = await part.http.get("/e/hosten-2020/qa/export.csv")
         assert refused.status_code in (401, 403)
+        full = (await mbr.http.get("/e/hosten-2020/qa/export.json")).json()["questions"]
+        assert [q["reject_reason"] for q in full] == ["", "", "", "Reklam för en bok"]
+        mod_csv = csv_rows(await mbr.http.get("/e/hosten-2020/qa/export.csv"))
+        assert mod_csv[3]["reject_reason"] == "Reklam för en bok", "moderators see the reason"
     archivist = Browser(url)
     await archivist.login(*ARCHIVIST)
-    data = (await archivist.http.get("/e/hosten-2020/qa/export.json")).json()
-    first, second = data["questions"]
+    response = await archivist.http.get("/e/hosten-2020/qa/export.json")
+    first, second, third, fourth = response.json()["questions"]
     assert (first["author"], first["state"], first["votes"]) == ("Åsa Öberg", "answered", 0)
     assert first["asked_at"] and first["approved_at"] and first["answered_at"]
     assert (second["author"], second["anonymous"], second["state"]) == ("", True, "pending")
-    response = await archivist.http.get("/e/hosten-2020/qa/export.csv")
-    assert response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.text.lstrip("\ufeff"))))
+    assert (third["state"], third["answer"], third["answered_by"]) == (
+        "answered", "Ja, skriftligt.", "Moderator")
+    assert third["asked_at"] <= third["approved_at"] <= third["answered_at"], (
+        "a written answer keeps the times asked, approved and answered")
+    assert fourth["state"] == "rejected"
+    assert "Reklam" not in response.text and "reject_reason" not in response.text, (
+        "the reject reason is moderators' information, not the archivist's")
+    rows = csv_rows(await archivist.http.get("/e/hosten-2020/qa/export.csv"))
     assert rows[0]["text"] == "'=SUMMA(A1) är en formel", "no formula injection in Excel"
     assert rows[1]["author"] == "" and rows[0]["author"] == "Åsa Öberg"
+    assert "reject_reason" not in rows[0] and all("Reklam" not in str(r) for r in rows)
+    assert rows[2]["asked_at"] and rows[2]["approved_at"] and rows[2]["answered_at"]
     await archivist.close()
 
 

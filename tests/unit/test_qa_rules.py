@@ -64,3 +64,34 @@ async def test_rate_limit_refuses_after_the_limit() -> None:
         await qa.rate_limit(store, "qa.ask", who, 3)
     assert err.value.code == "qa.rate_limited" and err.value.status == 429
     await qa.rate_limit(store, "qa.ask", Principal("participant", 2, "Bo", event_id=1), 3)
+
+
+def test_export_row_has_the_reject_reason_only_for_moderators() -> None:
+    row = qa._export_row(question(state="rejected"), None, 0)
+    assert "reject_reason" not in row and tuple(row) == qa.export_fields()
+    full = qa._export_row(question(state="rejected"), None, 0, moderator=True)
+    assert full["reject_reason"] == "spam" and tuple(full) == qa.export_fields(moderator=True)
+
+
+@pytest.mark.parametrize("who,may", [
+    (Principal("user", 1, "Mod", "moderator"), True), (Principal("user", 2, "Adm", "admin"), True),
+    (Principal("user", 3, "Maria", "speaker"), True),
+    (Principal("user", 4, "Arkiv", "archivist"), False),
+    (Principal("user", 5, "Rum", "facilitator"), False),
+    (Principal("participant", 6, "Ann", event_id=1), False),
+    (Principal("participant", 7, "Spoof", "speaker", event_id=1), False),
+])
+def test_who_may_answer_in_writing(who: Principal, may: bool) -> None:
+    assert qa.may_answer(who) is may
+
+
+def test_a_speaker_answers_public_questions_under_their_own_name() -> None:
+    speaker = Principal("user", 3, "Maria", "speaker")
+    mod = Principal("user", 1, "Mod", "moderator")
+    assert qa._answerer(speaker, question(state="approved"), "Någon annan") == "Maria"
+    assert qa._answerer(mod, question(state="pending"), " Talare T ") == "Talare T"
+    assert qa._answerer(mod, question(state="approved"), None) == "Mod"
+    for state in ("pending", "rejected", "merged"):
+        with pytest.raises(DomainError) as err:
+            qa._answerer(speaker, question(state=state), None)
+        assert err.value.code == "qa.invalid_state"
