@@ -158,3 +158,43 @@ async def test_closed_qa_and_no_premoderation(demo_server) -> None:
         assert closed["error"]["code"] == "qa.closed"
         vote = await b.call("qa.vote", {"question_id": asked["question"]["id"]})
         assert vote["error"]["code"] == "qa.closed"
+
+
+async def test_reconnecting_client_catches_up_from_a_newer_snapshot(demo_server) -> None:
+    url = demo_server.url
+    async with person(url, "Karin Lund") as (_, asker), person(url, login=MODERATOR) as (_, mod):
+        first = (await asker.call("qa.ask", {"text": "Hur når vi unga?"}))["question"]["id"]
+        second = (await asker.call("qa.ask", {"text": "Vem betalar?"}))["question"]["id"]
+        await mod.call("qa.approve", {"question_id": first})
+        browser = Browser(url)
+        await browser.register(name="Per Holm")
+        client = await browser.connect()
+        before = await client.call("qa.snapshot")
+        assert [(q["id"], q["state"]) for q in before["questions"]] == [(first, "approved")]
+        await client.close()  # offline: every change below is missed
+
+        missed = [
+            await mod.call("qa.approve", {"question_id": second}),
+            await mod.call("qa.edit", {"question_id": first, "text": "Hur når vi unga vuxna?"}),
+            await mod.call("qa.answer", {"question_id": first, "text": "Via skolbiblioteken.",
+                                         "answered_by": "Maria Bergroth"}),
+            await mod.call("qa.show", {"question_id": second}),
+        ]
+        assert all(m["ok"] for m in missed), missed
+
+        again = await browser.connect()  # a new handshake token, as the browser fetches
+        after = await again.call("qa.snapshot")
+        assert after["version"] == missed[-1]["version"] > before["version"]
+        assert after["on_screen_id"] == second
+        by_id = {q["id"]: q for q in after["questions"]}
+        assert (by_id[first]["text"], by_id[first]["state"], by_id[first]["answer"],
+                by_id[first]["answered_by"]) == (
+            "Hur når vi unga vuxna?", "answered", "Via skolbiblioteken.", "Maria Bergroth")
+        assert by_id[second]["state"] == "approved" and by_id[second]["text"] == "Vem betalar?"
+
+        latest = await mod.call("qa.mark_answered", {"question_id": second})
+        live = await again.wait_for("qa.question", lambda d: d["question"]["id"] == second)
+        assert live["version"] == latest["version"] == after["version"] + 1, (
+            "the broadcasts continue right after the snapshot's version: no gap")
+        await again.close()
+        await browser.close()
