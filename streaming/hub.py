@@ -5,6 +5,10 @@ once (H.264 for video, Opus for WebRTC audio, AAC when an HLS or recording sink
 wants it) and hands the resulting packets to every viewer track and sink.
 Timestamps come from the hub's own clock, never from the incoming frames, so
 a publisher that drops and comes back continues the same timeline.
+
+Forced key frames are rate limited (:class:`KeyframeGate`): a crowd joining at
+once or a PLI/FIR flood costs at most one IDR per :data:`KEYFRAME_MIN_INTERVAL`,
+and a request inside the window is kept and served when the window ends.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, Protocol
 
@@ -24,11 +29,55 @@ from .config import StreamingConfig
 from .encoders import AudioEncoder, EncodedPacket, VideoEncoder
 from .tracks import PacketTrack
 
-__all__ = ["PacketKind", "PacketSink", "StageHub"]
+__all__ = ["KEYFRAME_MIN_INTERVAL", "KeyframeGate", "PacketKind", "PacketSink", "StageHub"]
 
 logger = logging.getLogger(__name__)
 
 PacketKind = Literal["video", "opus", "aac"]
+
+# Seconds between two key frames the hub forces. Long enough that an IDR storm cannot eat the
+# bitrate, short enough that a joining viewer waits well under a second, and under a quarter of
+# the 2 s HLS segment so a segment cut asked for at its target is never pushed past ~2.1 s.
+KEYFRAME_MIN_INTERVAL = 0.4
+
+
+class KeyframeGate:
+    """Coalesces key-frame requests on the stage clock (90 kHz pts).
+
+    :meth:`request` never forces anything by itself: :meth:`take` says whether the frame about
+    to be encoded at ``pts`` should be an IDR. Requests inside ``min_interval_pts`` of the last
+    key frame (forced or the encoder's own) stay pending and the first frame after the window
+    takes them all at once; a key frame the encoder produces by itself satisfies what is pending.
+    """
+
+    def __init__(self, min_interval_pts: int) -> None:
+        self._interval = min_interval_pts
+        self._last: int | None = None
+        self.pending = False
+        self.requests = 0
+        self.forced = 0
+
+    def request(self) -> None:
+        """Someone needs a key frame (a new viewer, a PLI/FIR, a segment cut)."""
+        self.requests += 1
+        self.pending = True
+
+    def take(self, pts: int) -> bool:
+        """Whether the frame at ``pts`` should be forced to an IDR."""
+        if not self.pending:
+            return False
+        if self._last is not None and pts - self._last < self._interval:
+            return False
+        self.pending = False
+        self._last = pts
+        self.forced += 1
+        return True
+
+    def keyframe_encoded(self, pts: int) -> None:
+        """The encoder produced a key frame at ``pts``: it starts a new window and, since it is
+        delivered after this call, it serves every request made before it."""
+        self._last = pts
+        self.pending = False
 
 
 class PacketSink(Protocol):
@@ -64,8 +113,11 @@ class StageHub:
         self.encoders_created = 2
         self._origin = time.monotonic()
         self._last_video_pts = -1
-        self._force_key = False
+        self._keyframes = KeyframeGate(round(KEYFRAME_MIN_INTERVAL * 90000))
         self._audio_anchored = False
+        self._last_frame_at: float | None = None
+        self._stalled = False
+        self.on_resumed: Callable[[], None] | None = None
         self._viewers: dict[str, set[PacketTrack]] = {"video": set(), "audio": set()}
         self._sinks: list[PacketSink] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -87,9 +139,25 @@ class StageHub:
         """Packets dropped for slow viewers (their queue overflowed) so far."""
         return sum(t.packets_dropped for tracks in self._viewers.values() for t in tracks)
 
+    @property
+    def keyframes(self) -> KeyframeGate:
+        """The rate limiter of forced key frames (its counters are for tests and metrics)."""
+        return self._keyframes
+
+    @property
+    def last_frame_at(self) -> float | None:
+        """``time.monotonic()`` of the publisher's last audio or video frame (``None``: none yet
+        from the current publisher)."""
+        return self._last_frame_at
+
+    @property
+    def stalled(self) -> bool:
+        """The publisher is connected but its media stopped (see :meth:`source_stalled`)."""
+        return self._stalled
+
     def request_keyframe(self) -> None:
-        """Make the next encoded video frame an IDR (new viewer, PLI/FIR, segment cut)."""
-        self._force_key = True
+        """Ask for an IDR soon (new viewer, PLI/FIR, segment cut); rate limited and coalesced."""
+        self._keyframes.request()
 
     def now_seconds(self) -> float:
         """Seconds on the stage clock."""
@@ -133,15 +201,39 @@ class StageHub:
 
     def source_started(self) -> None:
         """A publisher (re)connected: its first frame becomes a key frame."""
+        self._stalled = False
+        self._last_frame_at = None
         self._audio_anchored = False
         self.request_keyframe()
         self._notify_source(True)
 
     def source_stopped(self) -> None:
-        """The publisher went away: stop its pumps, tell the sinks."""
+        """The publisher went away: stop its pumps, tell the sinks (unless a stall already did)."""
         for task in list(self._tasks):
             task.cancel()
-        self._notify_source(False)
+        if not self._stalled:
+            self._notify_source(False)
+        self._stalled = False
+
+    def source_stalled(self) -> None:
+        """The publisher is still connected but has sent nothing for a while (crash, network
+        loss): the sinks treat it as gone (HLS closes its segment, the next one carries a
+        discontinuity). Its pumps keep waiting; if a frame comes after all, the stage resumes
+        and :attr:`on_resumed` is called."""
+        if not self._stalled:
+            self._stalled = True
+            self._notify_source(False)
+
+    def _frame_arrived(self) -> None:
+        self._last_frame_at = time.monotonic()
+        if not self._stalled:
+            return
+        self._stalled = False
+        self._audio_anchored = False
+        self.request_keyframe()
+        self._notify_source(True)
+        if self.on_resumed is not None:
+            self.on_resumed()
 
     def attach(self, track: MediaStreamTrack) -> None:
         """Consume a publisher track (any ``MediaStreamTrack`` producing frames)."""
@@ -173,11 +265,14 @@ class StageHub:
                 return
             assert isinstance(frame, VideoFrame)
             self.frames_received += 1
-            pts, key = self._next_video_pts(), self._force_key
-            self._force_key = False
+            self._frame_arrived()
+            pts = self._next_video_pts()
+            key = self._keyframes.take(pts)
             packets = await loop.run_in_executor(
                 self._executor, self._video.encode, frame, pts, key
             )
+            if any(p.is_keyframe for p in packets):
+                self._keyframes.keyframe_encoded(pts)
             self._fan_out("video", packets)
 
     async def _pump_audio(self, track: MediaStreamTrack) -> None:
@@ -187,6 +282,7 @@ class StageHub:
             except MediaStreamError:
                 return
             assert isinstance(frame, AudioFrame)
+            self._frame_arrived()
             self._encode_audio(frame)
 
     def _encode_audio(self, frame: AudioFrame) -> None:
