@@ -3,6 +3,16 @@
 The stage owns its peer connections and hands media to a :class:`StageHub`.
 Signalling is non-trickle: an answer is returned only once ICE gathering is
 complete, as WHIP and WHEP expect.
+
+A publisher that vanishes without a WHIP DELETE (crash, network loss) keeps its
+peer connection for about 30 s until ICE consent fails. The stage does not wait
+for that: a publisher that sent no media for :data:`SILENCE_SECONDS` counts as
+gone (offline, HLS discontinuity, viewers keep their sessions), and a new WHIP
+offer takes the stage over from a publisher silent for
+:data:`EVICT_AFTER_SECONDS`. A publisher that is sending still gets ``stage.busy``.
+
+The viewer count is WebRTC sessions plus HLS players that reported within
+:data:`HLS_VIEWER_TTL` seconds (:meth:`Stage.hls_heartbeat`).
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +43,20 @@ logger = logging.getLogger(__name__)
 
 _CODEC_FOR_KIND = {"video": "video/H264", "audio": "audio/opus"}
 
+# No audio or video frame from the publisher for this long: it counts as gone.
+SILENCE_SECONDS = 2.0
+# A new WHIP offer replaces a publisher that has been silent this long (instead of 409).
+EVICT_AFTER_SECONDS = 1.0
+# A new publisher's first frame may take this long (ICE, DTLS, the first key frame) before
+# its silence starts to count.
+START_GRACE_SECONDS = 3.0
+# How often the stage looks at its publisher's silence and its HLS viewers.
+WATCH_INTERVAL = 0.25
+# An HLS player counts as a viewer for this long after its last report.
+HLS_VIEWER_TTL = 30.0
+# One signed-in person counts at most this many HLS players (tabs, devices).
+HLS_PLAYERS_PER_OWNER = 4
+
 
 @dataclass(frozen=True)
 class StageEvent:
@@ -42,6 +67,8 @@ class StageEvent:
     kind: Literal["stage.live", "stage.offline", "stage.viewers"]
     live: bool
     viewer_count: int
+    webrtc_viewers: int = 0
+    hls_viewers: int = 0
 
 
 StageListener = Callable[[StageEvent], None]
@@ -52,6 +79,7 @@ class _Session:
     session_id: str
     pc: RTCPeerConnection | None
     tracks: list[MediaStreamTrack] = field(default_factory=list)
+    started_at: float = field(default_factory=time.monotonic)
 
 
 class Stage:
@@ -64,6 +92,7 @@ class Stage:
         self._config = config
         self._listener = listener
         self.hub = StageHub(config)
+        self.hub.on_resumed = self._publisher_resumed
         self._publisher: _Session | None = None
         self._publishing = False
         self._viewers: dict[str, _Session] = {}
@@ -72,19 +101,32 @@ class Stage:
         self._source_tracks: list[MediaStreamTrack] = []
         self._hls: HlsPackager | None = None
         self._recorder: Recorder | None = None
+        self._hls_viewers: dict[tuple[str, str], float] = {}  # (owner, client) -> expiry
+        self._watcher: asyncio.Task[None] | None = None
         self._closed = False
 
     # -- state ------------------------------------------------------------------
 
     @property
     def live(self) -> bool:
-        """Whether a publisher is connected."""
-        return self._publisher is not None
+        """Whether a publisher is connected and sending."""
+        return self._publisher is not None and not self.hub.stalled
 
     @property
     def viewer_count(self) -> int:
-        """Number of WebRTC viewer sessions."""
+        """Everyone watching: WebRTC sessions plus HLS players that reported recently."""
+        return self.webrtc_viewer_count + self.hls_viewer_count
+
+    @property
+    def webrtc_viewer_count(self) -> int:
+        """Number of WebRTC (WHEP) viewer sessions."""
         return len(self._viewers)
+
+    @property
+    def hls_viewer_count(self) -> int:
+        """HLS players whose last report is younger than :data:`HLS_VIEWER_TTL`."""
+        now = time.monotonic()
+        return sum(1 for expires in self._hls_viewers.values() if expires > now)
 
     @property
     def hls_playlist(self) -> Path | None:
@@ -98,7 +140,9 @@ class Stage:
 
     def _emit(self, kind: Literal["stage.live", "stage.offline", "stage.viewers"]) -> None:
         if self._listener is not None:
-            self._listener(StageEvent(self.stage_id, kind, self.live, self.viewer_count))
+            webrtc, hls = self.webrtc_viewer_count, self.hls_viewer_count
+            event = StageEvent(self.stage_id, kind, self.live, webrtc + hls, webrtc, hls)
+            self._listener(event)
 
     # -- negotiation ---------------------------------------------------------------
 
@@ -130,11 +174,17 @@ class Stage:
         """Accept a WHIP offer; returns ``(session_id, answer_sdp)``.
 
         Raises ``stage.busy`` while someone else publishes, ``sdp.invalid`` for a bad offer.
+        A publisher whose media stopped :data:`EVICT_AFTER_SECONDS` ago is replaced instead.
         """
         self._check_open()
         validate_offer(offer_sdp, "publish")
         if self._publishing:
-            raise StreamingError("stage.busy", "someone is already publishing on this stage")
+            current = self._publisher
+            if current is None or not self._silent_for(current, EVICT_AFTER_SECONDS):
+                raise StreamingError("stage.busy", "someone is already publishing on this stage")
+            logger.info("stage %s: a new publisher replaces silent %s", self.stage_id,
+                        current.session_id)
+            await self._drop_publisher(current)  # the stage stays reserved for this offer
         self._publishing = True
         try:
             return await self._start_publisher(offer_sdp)
@@ -147,6 +197,7 @@ class Stage:
         assert session.pc is not None
         session.pc.on("track", session.tracks.append)
         answer = await self._answer(session.pc, offer_sdp)
+        session.started_at = time.monotonic()
         self._publisher = session
         self._start_source(session.tracks)
         self._emit("stage.live")
@@ -169,30 +220,78 @@ class Stage:
     def _start_source(self, tracks: list[MediaStreamTrack]) -> None:
         self._source_tracks = tracks
         if self._relay is not None:
-            return
+            return  # the relay baseline has no hub, hence no silence watch either
         self.hub.source_started()
         for track in tracks:
             self.hub.attach(track)
+        self._ensure_watcher()
 
     async def unpublish(self, session_id: str) -> None:
         """End the publisher session (WHIP DELETE). Viewers stay and wait for the next one."""
         session = self._publisher
         if session is None or session.session_id != session_id:
             raise StreamingError("session.not_found", "no such publisher session")
-        self._publisher = None
         self._publishing = False
+        await self._drop_publisher(session)
+
+    async def _drop_publisher(self, session: _Session) -> None:
+        """Forget the publisher at once (a concurrent offer sees no one to replace), tell
+        viewers and sinks, then hang up. ``_publishing`` is the caller's business."""
+        was_live = self.live
+        self._publisher = None
         self._source_tracks = []
         self.hub.source_stopped()
+        if was_live:
+            self._emit("stage.offline")
         if session.pc is not None:
             await session.pc.close()
         else:
             for track in session.tracks:
                 track.stop()
-        self._emit("stage.offline")
 
     async def _publisher_gone(self, session_id: str) -> None:
         if self._publisher is not None and self._publisher.session_id == session_id:
             await self.unpublish(session_id)
+
+    # -- the silence watch ----------------------------------------------------------
+
+    def _silence(self, session: _Session) -> float:
+        """Seconds since the publisher's last frame; a new publisher gets a grace period."""
+        last = self.hub.last_frame_at
+        since = session.started_at + START_GRACE_SECONDS if last is None else last
+        return max(0.0, time.monotonic() - since)
+
+    def _silent_for(self, session: _Session, seconds: float) -> bool:
+        return self._relay is None and self._silence(session) > seconds
+
+    def _publisher_resumed(self) -> None:
+        """The hub saw a frame from a publisher it had marked stalled."""
+        if self._publisher is not None:
+            logger.info("stage %s: the publisher sends again", self.stage_id)
+            self._emit("stage.live")
+
+    def _ensure_watcher(self) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        """Publisher silence and HLS viewer expiry, a few times a second, until closed."""
+        while not self._closed:
+            await asyncio.sleep(WATCH_INTERVAL)
+            try:
+                self._check_silence()
+                self._expire_hls_viewers()
+            except Exception:  # the watch must outlive a listener's bug
+                logger.exception("stage %s: watch failed", self.stage_id)
+
+    def _check_silence(self) -> None:
+        session = self._publisher
+        if session is None or self.hub.stalled or not self._silent_for(session, SILENCE_SECONDS):
+            return
+        logger.warning("stage %s: no media from the publisher for %.1f s, treating it as gone",
+                       self.stage_id, self._silence(session))
+        self.hub.source_stalled()
+        self._emit("stage.offline")
 
     # -- viewing -------------------------------------------------------------------
 
@@ -269,6 +368,38 @@ class Stage:
         if session_id in self._viewers:
             await self.stop_view(session_id)
 
+    # -- HLS viewers ---------------------------------------------------------------------
+
+    def hls_heartbeat(self, client_id: str, owner: str) -> None:
+        """An HLS player (``client_id``, random per page) of ``owner`` (who is signed in) is
+        playing; it counts for :data:`HLS_VIEWER_TTL` seconds. One owner counts at most
+        :data:`HLS_PLAYERS_PER_OWNER` players: a further one replaces the owner's oldest."""
+        self._check_open()
+        key = (owner, client_id)
+        before = self.hls_viewer_count
+        if key not in self._hls_viewers:
+            mine = sorted((exp, k) for k, exp in self._hls_viewers.items() if k[0] == owner)
+            for _, old in mine[: max(0, len(mine) - HLS_PLAYERS_PER_OWNER + 1)]:
+                del self._hls_viewers[old]
+        self._hls_viewers[key] = time.monotonic() + HLS_VIEWER_TTL
+        self._ensure_watcher()
+        if self.hls_viewer_count != before:
+            self._emit("stage.viewers")
+
+    def hls_leave(self, client_id: str, owner: str) -> None:
+        """The HLS player stopped (page closed); unknown players are ignored."""
+        expires = self._hls_viewers.pop((owner, client_id), None)
+        if expires is not None and expires > time.monotonic():
+            self._emit("stage.viewers")
+
+    def _expire_hls_viewers(self) -> None:
+        now = time.monotonic()
+        gone = [key for key, expires in self._hls_viewers.items() if expires <= now]
+        for key in gone:
+            del self._hls_viewers[key]
+        if gone:
+            self._emit("stage.viewers")
+
     # -- HLS and recording --------------------------------------------------------------
 
     def start_hls(self) -> Path:
@@ -307,6 +438,9 @@ class Stage:
     async def close(self) -> None:
         """Close every peer connection, the packager and the recorder."""
         self._closed = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
         sessions = list(self._viewers.values())
         self._viewers.clear()
         for session in sessions:

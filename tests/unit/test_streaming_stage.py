@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from aiortc.mediastreams import AudioStreamTrack
 
-from streaming import MediaEngine, StageEvent, StreamingConfig, StreamingError
+import streaming.stage as stage_module
+from streaming import MediaEngine, Stage, StageEvent, StreamingConfig, StreamingError
 from streaming.peers import SyntheticPublisher, ViewerPeer
+from streaming.stage import EVICT_AFTER_SECONDS, HLS_PLAYERS_PER_OWNER, SILENCE_SECONDS
+from streaming.synthetic import StampedVideoTrack
 
 
 @pytest.fixture
@@ -124,3 +130,127 @@ async def test_unknown_session_is_not_found(engine: MediaEngine) -> None:
     with pytest.raises(StreamingError) as caught:
         await engine.stage("main").stop_view("nope")
     assert caught.value.code == "session.not_found"
+
+
+def _go_silent(publisher: SyntheticPublisher) -> None:
+    """The publisher's media stops as after a crash or a lost network: no WHIP DELETE, no
+    close, the peer connection stays up (RTCP and ICE consent carry on); only RTP stops."""
+    for sender in publisher.pc.getSenders():
+        track = sender.track
+        sender.replaceTrack(None)  # the sender idles: it sends no more RTP
+        if track is not None:
+            track.stop()
+
+
+async def _until(predicate: Callable[[], bool], timeout: float) -> float:
+    """Seconds until ``predicate`` holds (polled), failing after ``timeout``."""
+    start = time.monotonic()
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)
+    return time.monotonic() - start
+
+
+async def test_a_silent_publisher_goes_offline_and_a_new_one_takes_over(tmp_path: Path) -> None:
+    events: list[StageEvent] = []
+    config = StreamingConfig(media_root=tmp_path, hls_enabled=False)
+    async with MediaEngine(config, listener=events.append) as engine:
+        stage = engine.stage("main")
+        publisher, _ = await _publish(engine)
+        viewer, _ = await _view(engine)
+        await viewer.wait_video_frames(5)
+        _go_silent(publisher)
+        # The watchdog, not ICE consent (~30 s), notices: about SILENCE_SECONDS later.
+        waited = await _until(lambda: not stage.live, timeout=SILENCE_SECONDS + 4)
+        assert waited >= SILENCE_SECONDS - 0.5
+        assert events[-1].kind == "stage.offline" and events[-1].viewer_count == 1
+        assert stage.viewer_count == 1  # the viewer keeps its session
+        comeback, _ = await _publish(engine)  # not 409: the silent one is evicted
+        assert stage.live
+        await viewer.wait_video_frames(10, timeout=5)
+        assert [e.kind for e in events].count("stage.live") == 2
+        for peer in (viewer, comeback, publisher):
+            await peer.close()
+
+
+async def test_an_offer_evicts_a_publisher_silent_for_a_second(engine: MediaEngine) -> None:
+    stage = engine.stage("main")
+    publisher, _ = await _publish(engine)
+    await _until(lambda: stage.hub.frames_received > 5, timeout=20)
+    _go_silent(publisher)
+    silent_since = time.monotonic()
+    await asyncio.sleep(EVICT_AFTER_SECONDS + 0.3)
+    assert time.monotonic() - silent_since < SILENCE_SECONDS + 1
+    comeback, _ = await _publish(engine)
+    assert stage.live
+    received = stage.hub.frames_received
+    await _until(lambda: stage.hub.frames_received > received + 5, timeout=20)
+    await comeback.close()
+    await publisher.close()
+
+
+async def test_a_sending_publisher_still_gets_busy(engine: MediaEngine) -> None:
+    stage = engine.stage("main")
+    publisher, _ = await _publish(engine)
+    await _until(lambda: stage.hub.frames_received > 5, timeout=20)
+    await asyncio.sleep(EVICT_AFTER_SECONDS + 0.5)
+    with pytest.raises(StreamingError) as caught:
+        await _publish(engine)
+    assert caught.value.code == "stage.busy"
+    assert stage.live
+    await publisher.close()
+
+
+async def test_a_stalled_publisher_that_sends_again_is_live_again(tmp_path: Path) -> None:
+    events: list[StageEvent] = []
+    config = StreamingConfig(media_root=tmp_path, hls_enabled=False)
+    async with MediaEngine(config, listener=events.append) as engine:
+        stage = engine.stage("main")
+        publisher, _ = await _publish(engine)
+        viewer, _ = await _view(engine)
+        await viewer.wait_video_frames(5)
+        senders = publisher.pc.getSenders()
+        for sender in senders:  # a network outage: nothing is sent, nothing is closed
+            sender.replaceTrack(None)
+        await _until(lambda: not stage.live, timeout=SILENCE_SECONDS + 4)
+        video = next(s for s in senders if s.kind == "video")
+        audio = next(s for s in senders if s.kind == "audio")
+        video.replaceTrack(StampedVideoTrack())
+        audio.replaceTrack(AudioStreamTrack())
+        await _until(lambda: stage.live, timeout=5)
+        await viewer.wait_video_frames(10, timeout=5)
+        assert [e.kind for e in events if e.kind != "stage.viewers"] == [
+            "stage.live", "stage.offline", "stage.live"]
+        await viewer.close()
+        await publisher.close()
+
+
+async def test_hls_players_count_as_viewers(tmp_path: Path) -> None:
+    events: list[StageEvent] = []
+    stage = Stage("main", StreamingConfig(media_root=tmp_path), events.append)
+    stage.hls_heartbeat("tab-1", "participant:1")
+    stage.hls_heartbeat("tab-1", "participant:1")  # the same player again: still one
+    stage.hls_heartbeat("tab-2", "participant:2")
+    assert (stage.viewer_count, stage.hls_viewer_count, stage.webrtc_viewer_count) == (2, 2, 0)
+    assert (events[-1].viewer_count, events[-1].hls_viewers) == (2, 2)
+    stage.hls_leave("tab-2", "participant:1")  # not theirs: ignored
+    assert stage.hls_viewer_count == 2
+    stage.hls_leave("tab-2", "participant:2")
+    assert stage.hls_viewer_count == 1
+    for n in range(10):  # one person cannot inflate the count
+        stage.hls_heartbeat(f"many-{n}", "participant:3")
+    assert stage.hls_viewer_count == 1 + HLS_PLAYERS_PER_OWNER
+    await stage.close()
+
+
+async def test_hls_players_expire_without_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stage_module, "HLS_VIEWER_TTL", 0.5)
+    events: list[StageEvent] = []
+    stage = Stage("main", StreamingConfig(media_root=tmp_path), events.append)
+    stage.hls_heartbeat("tab-1", "participant:1")
+    assert stage.viewer_count == 1
+    await _until(lambda: bool(events) and events[-1].viewer_count == 0, timeout=5)
+    assert stage.viewer_count == 0
+    await stage.close()
