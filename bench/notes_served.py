@@ -129,7 +129,8 @@ class Editor:
     """One browser's worth of socket.io connection (bench/rawsio.py) and pycrdt document."""
 
     def __init__(
-        self, room_id: int, token: str, sent: dict[bytes, float], got: list[float]
+        self, room_id: int, token: str, sent: dict[bytes, float], got: list[float],
+        arrived: list[float],
     ) -> None:
         from rooms.notes_client import NotesClient
 
@@ -137,18 +138,26 @@ class Editor:
         self.sock: Any = None
         self.notes = NotesClient()
         self.sent, self.got = sent, got
+        self.arrived = arrived  # wall-clock time of each delivery in `got`, for the timeline
         self.measuring = False
         self.update_bytes = 0
+        self.mine: set[bytes] = set()
         self.synced = asyncio.Event()
 
     async def on_event(self, name: str, data: dict[str, Any]) -> None:
         if name != "notes.sync":
             return
-        message = base64.b64decode(data["data"])
+        wires = data["data"] if isinstance(data["data"], list) else [data["data"]]
+        for wire in wires:  # one message, or a room's batch
+            await self.on_message(base64.b64decode(wire))
+
+    async def on_message(self, message: bytes) -> None:
         if self.measuring:
             at = self.sent.get(message)
-            if at is not None:
-                self.got.append((time.perf_counter() - at) * 1000)
+            if at is not None and message not in self.mine:  # a batch may echo our own
+                now = time.perf_counter()
+                self.got.append((now - at) * 1000)
+                self.arrived.append(time.time())
             return
         for reply in self.notes.receive(message):
             await self.sock.emit("notes.sync", {"room_id": self.room_id, "data": b64(reply)})
@@ -163,7 +172,8 @@ class Editor:
             raise RuntimeError("the server refused an editor's connection")
         ack = await self.sock.call("notes.join", {"room_id": self.room_id}, timeout=60)
         assert ack["ok"], ack
-        await self.sock.emit("notes.sync", {"room_id": self.room_id, "data": b64(self.notes.hello())})
+        hello = {"room_id": self.room_id, "data": b64(self.notes.hello())}
+        await self.sock.emit("notes.sync", hello)
         await asyncio.wait_for(self.synced.wait(), 60)
 
     async def type(self, stop: float, seed: int) -> int:
@@ -176,6 +186,7 @@ class Editor:
             section += KEYS[(seed + n) % len(KEYS)]
             for message in self.notes.take_outbox():
                 self.sent[message] = time.perf_counter()
+                self.mine.add(message)
                 self.update_bytes += len(parse_message(message).payload)
                 await self.sock.emit("notes.sync", {"room_id": self.room_id, "data": b64(message)})
                 n += 1
@@ -190,7 +201,9 @@ async def worker_main(url: str, rooms: dict[int, list[str]], start_at: float, se
 
     sent: dict[bytes, float] = {}
     got: list[float] = []
-    editors = [Editor(rid, tok, sent, got) for rid, toks in rooms.items() for tok in toks]
+    arrived: list[float] = []
+    editors = [Editor(rid, tok, sent, got, arrived)
+               for rid, toks in rooms.items() for tok in toks]
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         for i in range(0, len(editors), 20):  # connect in waves: a crowd arriving, not a stampede
             await asyncio.gather(*(e.join(http, url) for e in editors[i:i + 20]))
@@ -201,6 +214,7 @@ async def worker_main(url: str, rooms: dict[int, list[str]], start_at: float, se
         await asyncio.sleep(1.0)  # the last deliveries
         await asyncio.gather(*(e.sock.close() for e in editors), return_exceptions=True)
     return {"keystrokes": sum(typed), "latencies": got,
+            "arrived": arrived,
             "update_bytes": sum(e.update_bytes for e in editors)}
 
 
@@ -253,6 +267,8 @@ def _measure(base: str, server: subprocess.Popen[bytes], room_ids: list[int],
     for p in procs:
         p.join(30)
     latencies = [x for o in out for x in o["latencies"]]
+    print_timeline(start_at, [(t, x) for o in out for t, x in zip(o["arrived"], o["latencies"],
+                                                                  strict=True)])
     figures = {
         "keystrokes": sum(o["keystrokes"] for o in out), "deliveries": len(latencies),
         "p50_ms": round(percentile(latencies, 50), 2),
@@ -265,6 +281,16 @@ def _measure(base: str, server: subprocess.Popen[bytes], room_ids: list[int],
     }
     figures.update(asyncio.run(stored_figures(url, room_ids)))
     return figures
+
+
+def print_timeline(start_at: float, deliveries: list[tuple[float, float]]) -> None:
+    """p50 and p99 of each 2-second slice on stderr: a queue that grows shows as a rising line."""
+    slices: dict[int, list[float]] = {}
+    for at, ms in deliveries:
+        slices.setdefault(int((at - start_at) // 2), []).append(ms)
+    line = "  ".join(f"{2 * k}s:{percentile(v, 50):.0f}/{percentile(v, 99):.0f}"
+                     for k, v in sorted(slices.items()))
+    print(f"served latency p50/p99 ms by time: {line}", file=sys.stderr, flush=True)
 
 
 async def stored_figures(url: str, room_ids: list[int]) -> dict[str, int]:

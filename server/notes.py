@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -248,7 +249,7 @@ class BusMessage:
 
     node: str
     room_id: int
-    kind: str  # "update" | "awareness"
+    kind: str  # "update" | "awareness" | "evict" (peer: the person's key, data empty)
     peer: str
     data: bytes
 
@@ -353,6 +354,10 @@ class Seat:
     event_id: int
     writable: bool
     checked_at: float
+    rechecking: bool = False
+    recheck_after: float = field(
+        default_factory=lambda: RECHECK_SECONDS * random.uniform(0.8, 1.2))
+    """Seconds between re-checks, spread so that a round's seats do not all come due at once."""
 
 
 @dataclass
@@ -388,6 +393,7 @@ class NotesRegistry:
         self._rooms: dict[int, NotesRoom] = {}
         self._opening: dict[int, _Opening] = {}
         self._seats: dict[str, dict[int, Seat]] = {}
+        self._rechecks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self._bus.start(self._from_other_node)
@@ -395,6 +401,7 @@ class NotesRegistry:
     async def stop(self) -> None:
         """Close every room (compacting what this node stored), then leave the bus."""
         await self._bus.stop()
+        await asyncio.gather(*self._rechecks, return_exceptions=True)
         for room_id in list(self._rooms):
             await self._close(room_id)
         await self.storage.stop()
@@ -449,6 +456,15 @@ class NotesRegistry:
             await self.leave(sid, room_id)
         self._seats.pop(sid, None)
 
+    async def evict(self, room_id: int, person: str, *, everywhere: bool = True) -> None:
+        """Unseat every connection of ``person`` ("participant:<id>") from a room, on every node
+        (the breakout feature calls it when someone is moved out of the room)."""
+        for sid in [sid for sid, seats in self._seats.items() if room_id in seats
+                    and f"{seats[room_id].principal.kind}:{seats[room_id].principal.id}" == person]:
+            await self.leave(sid, room_id)
+        if everywhere:
+            await self._bus.publish(BusMessage(self._node, room_id, "evict", person, b""))
+
     def open_room(self, room_id: int) -> NotesRoom | None:
         """The room's document if this node holds it open (tests, benchmark, diagnostics)."""
         return self._rooms.get(room_id)
@@ -456,18 +472,34 @@ class NotesRegistry:
     # -- internals ----------------------------------------------------------------------------
 
     async def _seat(self, sid: str, room_id: int) -> Seat:
+        """The connection's seat; a due membership re-check runs beside, never in the way.
+
+        Moves and closes evict at once (`evict`); the re-check is the safety net for what
+        changes without telling us. Awaiting it here held up every keystroke of the room behind
+        a database round trip, all seats of a round coming due together (bench/notes.py).
+        """
         seat = self._seats.get(sid, {}).get(room_id)
         if seat is None:
             raise DomainError("notes.not_joined", "Gå med i rummets anteckningar först.")
-        if time.monotonic() - seat.checked_at > RECHECK_SECONDS:
-            try:
-                async with self._db.session() as db:
-                    seat.writable = await _writable(db, seat.principal, seat.event_id, room_id)
-            except DomainError:
-                await self.leave(sid, room_id)
-                raise
-            seat.checked_at = time.monotonic()
+        if not seat.rechecking and time.monotonic() - seat.checked_at > seat.recheck_after:
+            seat.rechecking = True
+            task = asyncio.create_task(self._recheck(sid, room_id, seat))
+            self._rechecks.add(task)
+            task.add_done_callback(self._rechecks.discard)
         return seat
+
+    async def _recheck(self, sid: str, room_id: int, seat: Seat) -> None:
+        try:
+            async with self._db.session() as db:
+                seat.writable = await _writable(db, seat.principal, seat.event_id, room_id)
+        except DomainError:
+            await self.leave(sid, room_id)
+            return
+        except Exception as exc:  # the database is away: keep the seat, try again next time
+            log_unexpected("notes membership re-check", exc)
+        finally:
+            seat.rechecking = False
+        seat.checked_at = time.monotonic()
 
     async def _room(self, room_id: int, theme_keys: list[str]) -> NotesRoom:
         if room_id in self._rooms:
@@ -516,6 +548,9 @@ class NotesRegistry:
             await self._bus.publish(BusMessage(self._node, room_id, "update", sid, parsed.payload))
 
     async def _from_other_node(self, message: BusMessage) -> None:
+        if message.kind == "evict":
+            await self.evict(message.room_id, message.peer, everywhere=False)
+            return
         if message.room_id in self._opening:
             self._opening[message.room_id].pending.append(message)
         room = self._rooms.get(message.room_id)

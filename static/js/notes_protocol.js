@@ -49,7 +49,9 @@ export class NotesLink {
       if (origin !== REMOTE) this.sendAwareness(change.added.concat(change.updated, change.removed));
     });
     this.onSync = (/** @type {any} */ payload) => {
-      if (payload?.room_id === this.roomId) this.receive(fromBase64(payload.data));
+      if (payload?.room_id !== this.roomId) return;
+      // One message, or a batch of a room's messages sent together (docs/protocol/notes.md).
+      for (const one of Array.isArray(payload.data) ? payload.data : [payload.data]) this.receive(fromBase64(one));
     };
     this.onError = (/** @type {any} */ error) => {
       if (String(error?.event ?? '').startsWith('notes.')) this.options.onError?.(error);

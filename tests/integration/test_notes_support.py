@@ -73,6 +73,12 @@ async def participant(base_url: str, name: str, region: str) -> Browser:
     return browser
 
 
+def batch_of(payload: dict[str, Any]) -> list[str]:
+    """The messages of one server `notes.sync`: one, or a room's batch (docs/protocol/notes.md)."""
+    data = payload["data"]
+    return data if isinstance(data, list) else [data]
+
+
 class NotesPeer:
     """A notes editor over a real socket.io connection: ``NotesClient`` (pycrdt, like the
     browser, never creating sections) answering the server's ``notes.sync`` messages."""
@@ -84,6 +90,8 @@ class NotesPeer:
         self.join_ack: dict[str, Any] = {}
         self.stored_sent = 0
         """Updates this peer sent that the server must store (non-empty step 2 or update)."""
+        self.batches = 0
+        """Server `notes.sync` events that carried a batch (a list) rather than one message."""
         client.sio.on("notes.sync", self._on_sync)
 
     @classmethod
@@ -96,10 +104,14 @@ class NotesPeer:
         return peer
 
     async def _on_sync(self, data: dict[str, Any]) -> None:
-        if data["room_id"] == self.room_id:
-            for reply in self.notes.receive(base64.b64decode(data["data"])):
+        if data["room_id"] != self.room_id:
+            return
+        self.batches += isinstance(data["data"], list)
+        for wire in batch_of(data):
+            for reply in self.notes.receive(base64.b64decode(wire)):
                 self._count(reply)
-                await self.client.sio.emit("notes.sync", {"room_id": self.room_id, "data": b64(reply)})
+                answer = {"room_id": self.room_id, "data": b64(reply)}
+                await self.client.sio.emit("notes.sync", answer)
 
     def _count(self, message: bytes) -> None:
         parsed = parse_message(message)
