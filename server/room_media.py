@@ -7,16 +7,19 @@ moved and `close_room` when the round closes; both hang up the peer connections 
 
 People are keyed like the room's participant list (`participant:<id>`, `user:<id>`). Mute and
 camera-off are the browser's (track.enabled); the server only relays the flags so others see
-them. Media state lives in this node's memory: rooms are served by one media process (see
-docs/protocol/room_media.md for the multi-node limit).
+them. Media state lives in the memory of the node that serves the person's socket (see
+docs/protocol/room_media.md for the multi-node limit); `evict` and `close_room` reach every
+node over `MediaBus` (Redis pub/sub when REDIS_URL is set), because the person's media may be
+on another node than the moderator who moved them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,10 +29,93 @@ from streaming.room import RoomEvent, RoomRegistry, Slot
 from .auth import Principal
 from .errors import DomainError, log_unexpected
 from .membership import room_access
+from .models_breakout import BreakoutRound
 
 Emit = Callable[[str, Any, str], Awaitable[None]]
 """Send a socket event: (name, data, to) where ``to`` is a sid or a socket.io room name."""
 RoomOf = Callable[[int], str]
+LeaveRoom = Callable[[str, str], Awaitable[None]]
+"""Take a socket (sid) out of a socket.io room (name)."""
+
+CHANNEL = "tp:room_media"
+"""Redis channel on which nodes tell each other to hang up a person or a room (MediaBus)."""
+
+
+# --------------------------------------------------------------------------- between nodes
+
+Deliver = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class MediaBus(Protocol):
+    """Control messages between nodes: ``{"n": node, "k": "evict" or "close", "r": room,
+    "p": person key}``."""
+
+    async def start(self, deliver: Deliver) -> None: ...
+    async def publish(self, message: dict[str, Any]) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class LocalMediaBus:
+    """One process: nobody else to tell."""
+
+    async def start(self, deliver: Deliver) -> None:
+        return None
+
+    async def publish(self, message: dict[str, Any]) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+class RedisMediaBus:
+    """Redis pub/sub on ``CHANNEL``; reconnects with capped backoff (1 s to 60 s)."""
+
+    def __init__(self, url: str, node_id: str) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(url)
+        self._node = node_id
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def start(self, deliver: Deliver) -> None:
+        self._task = asyncio.create_task(self._listen(deliver))
+        await asyncio.wait_for(self._subscribed.wait(), 10)
+
+    async def publish(self, message: dict[str, Any]) -> None:
+        await self._redis.publish(CHANNEL, json.dumps({**message, "n": self._node}))
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._redis.aclose()
+
+    async def _listen(self, deliver: Deliver) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    self._subscribed.set()
+                    backoff = 1.0
+                    async for raw in pubsub.listen():
+                        if raw.get("type") != "message":
+                            continue
+                        message = json.loads(raw["data"])
+                        if message.get("n") != self._node:
+                            await deliver(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis gone: retry; rooms keep working on each node
+                log_unexpected("room media bus", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+
+
+def make_media_bus(redis_url: str | None, node_id: str) -> MediaBus:
+    return RedisMediaBus(redis_url, node_id) if redis_url else LocalMediaBus()
 
 
 def person_key(principal: Principal) -> str:
@@ -43,9 +129,10 @@ class PeerState:
 
     key: str
     name: str
-    sid: str
+    sid: str  # the socket whose peer connection this is (the latest media.join)
     audio: bool = True
     video: bool = True
+    sids: set[str] = field(default_factory=set)  # every socket of theirs in keys.room_media
 
     def view(self, publishing: bool, speaking: bool) -> dict[str, Any]:
         return {"key": self.key, "name": self.name, "audio": self.audio, "video": self.video,
@@ -59,17 +146,24 @@ def slots_view(slots: tuple[Slot, ...]) -> list[dict[str, Any]]:
 class RoomMedia:
     """The room-media service of one node; owner of its streaming rooms (``stop()`` closes them)."""
 
-    def __init__(self, ice_servers: tuple[str, ...], emit: Emit, room_of: RoomOf) -> None:
+    def __init__(
+        self, ice_servers: tuple[str, ...], emit: Emit, room_of: RoomOf,
+        leave_room: LeaveRoom | None = None, bus: MediaBus | None = None,
+    ) -> None:
         self.registry = RoomRegistry(ice_servers, listener=self._on_room_event)
         self._emit = emit
         self._room_of = room_of
+        self._leave_room = leave_room
+        self._bus: MediaBus = bus or LocalMediaBus()
         self._peers: dict[int, dict[str, PeerState]] = {}
         self._pending: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.registry.start()
+        await self._bus.start(self._from_other_node)
 
     async def stop(self) -> None:
+        await self._bus.stop()
         await self.registry.stop()
         self._peers.clear()
 
@@ -77,10 +171,14 @@ class RoomMedia:
 
     @staticmethod
     async def check(db: AsyncSession, principal: Principal, event_id: int, room_id: int) -> None:
-        """`room.not_member` / `room.not_found` from the one rule; `room.no_media` on site."""
+        """`room.not_member` / `room.not_found` from the one rule; `room.no_media` on site;
+        `room.closed` once the round is closed (its notes and chat stay readable, media ends)."""
         room = await room_access(db, principal, event_id, room_id, write=True)
         if not room.media:
             raise DomainError("room.no_media", "Det här rummet har inget ljud eller bild.")
+        rnd = await db.get(BreakoutRound, room.round_id)
+        if rnd is None or rnd.status != "open":
+            raise DomainError("room.closed", "Grupprummen är stängda; ljud och bild är avslutade.")
 
     # -- joining and negotiating ----------------------------------------------------------------
 
@@ -90,9 +188,10 @@ class RoomMedia:
         peers = self._peers.setdefault(room_id, {})
         peer = peers.get(key)
         if peer is None:
-            peers[key] = PeerState(key, principal.name, sid)
+            peer = peers[key] = PeerState(key, principal.name, sid)
         else:  # a reconnect or a second tab takes over; the flags stay
             peer.sid = sid
+        peer.sids.add(sid)
         return {"room_id": room_id, "me": key, "participants": self.participants(room_id)}
 
     async def offer(self, principal: Principal, room_id: int, sdp: str) -> dict[str, Any]:
@@ -138,21 +237,51 @@ class RoomMedia:
         return peer is not None
 
     async def evict(self, room_id: int, key: str) -> None:
-        """The person no longer belongs in the room (moved, unassigned): hang up and tell them."""
-        peer = self._peers.get(room_id, {}).get(key)
-        if await self.leave(room_id, key) and peer is not None:
-            await self._emit("media.closed", {"room_id": room_id, "reason": "evicted"}, peer.sid)
+        """The person no longer belongs in the room (moved, unassigned): on every node, hang up,
+        take their sockets out of the room's media events and tell them."""
+        await self._evict_here(room_id, key)
+        await self._bus.publish({"k": "evict", "r": room_id, "p": key})
 
     async def close_room(self, room_id: int) -> None:
-        """The round closed: hang up everyone in the room."""
+        """The round closed: hang up everyone in the room, on every node."""
+        await self._close_here(room_id)
+        await self._bus.publish({"k": "close", "r": room_id, "p": None})
+
+    async def _evict_here(self, room_id: int, key: str) -> None:
+        peer = self._peers.get(room_id, {}).get(key)
+        if peer is None:
+            return
+        await self._unroom(room_id, peer)
+        await self.leave(room_id, key)
+        await self._emit("media.closed", {"room_id": room_id, "reason": "evicted"}, peer.sid)
+
+    async def _close_here(self, room_id: int) -> None:
         peers = self._peers.pop(room_id, {})
         await self.registry.close_room(str(room_id))
         for peer in peers.values():
+            await self._unroom(room_id, peer)
             await self._emit("media.closed", {"room_id": room_id, "reason": "closed"}, peer.sid)
+
+    async def _unroom(self, room_id: int, peer: PeerState) -> None:
+        if self._leave_room is not None:
+            for sid in peer.sids | {peer.sid}:
+                await self._leave_room(sid, self._room_of(room_id))
+
+    async def _from_other_node(self, message: dict[str, Any]) -> None:
+        try:
+            room_id = int(message["r"])
+            if message.get("k") == "evict":
+                await self._evict_here(room_id, str(message["p"]))
+            elif message.get("k") == "close":
+                await self._close_here(room_id)
+        except Exception as exc:  # one bad message must not stop the bus
+            log_unexpected("room media from another node", exc)
 
     async def disconnected(self, sid: str) -> None:
         """A socket went away: hang up whatever media it had."""
         for room_id, peers in list(self._peers.items()):
+            for peer in peers.values():
+                peer.sids.discard(sid)
             for key in [k for k, p in peers.items() if p.sid == sid]:
                 await self.leave(room_id, key)
 

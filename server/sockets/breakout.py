@@ -19,6 +19,7 @@ from ..errors import DomainError, log_unexpected
 from ..membership import room_access
 from ..platform import Platform
 from . import Router, SocketContext
+from .notes import EXTRA as NOTES
 from .room_media import service_of as room_media_of
 
 router = Router()
@@ -241,15 +242,35 @@ async def move(ctx: SocketContext, data: MoveIn) -> dict[str, Any]:
 
 
 async def _evict(platform: Platform, room_id: int, person_key: str) -> None:
-    """Take every socket of one person out of a room they no longer belong to (any node),
-    and hang up their media in it on this node."""
+    """Take one person out of a room they no longer belong to, on every node: their notes
+    seats (notes bus), their media (room media bus: hang up, leave keys.room_media), and every
+    socket of theirs out of keys.breakout_room and the room's presence. What they ask of the
+    old room afterwards is refused by the membership rule (room.hand: by presence as well)."""
+    notes = platform.extras.get(NOTES)
+    if notes is not None:
+        await notes.evict(room_id, person_key)
     await room_media_of(platform).evict(room_id, person_key)
     presence = _presence(platform)
     for sid, entry in (await presence.entries(room_id)).items():
         if entry["key"] == person_key:
+            # leave_room reaches a socket on another node through the socket.io message queue
             await platform.sio.leave_room(sid, keys.breakout_room(room_id))
+            await platform.sio.leave_room(sid, keys.room_media(room_id))
             await presence.leave(room_id, sid)
+            await _forget_room(platform, sid, room_id)
     await announce_people(platform, room_id)
+
+
+async def _forget_room(platform: Platform, sid: str, room_id: int) -> None:
+    """Clear the socket's current room if this node serves it (another node's session cannot
+    be reached: room.hand checks presence and membership, not only the session)."""
+    try:
+        session = await platform.sio.get_session(sid)
+    except KeyError:
+        return
+    if session.get("room_id") == room_id:
+        session.pop("room_id", None)
+        await platform.sio.save_session(sid, session)
 
 
 @router.on("breakout.templates", moderator=True)
@@ -318,9 +339,13 @@ async def leave(ctx: SocketContext, data: RoomIn) -> dict[str, Any]:
 @router.on("room.hand", HandIn)
 async def hand(ctx: SocketContext, data: HandIn) -> dict[str, Any]:
     session = await ctx.platform.sio.get_session(ctx.sid)
-    if session.get("room_id") != data.room_id:
-        raise DomainError("room.not_entered", "Gå in i rummet först.")
     presence = _presence(ctx.platform)
+    if session.get("room_id") != data.room_id or ctx.sid not in await presence.entries(
+        data.room_id
+    ):  # not entered here, or taken out since (moved, closed) by any node
+        raise DomainError("room.not_entered", "Gå in i rummet först.")
+    async with ctx.platform.db.session() as db:
+        await room_access(db, ctx.principal, ctx.event_id, data.room_id, write=False)
     await presence.enter(data.room_id, ctx.sid, {**_person(ctx), "hand": data.raised})
     await announce_people(ctx.platform, data.room_id)
     return {"raised": data.raised}

@@ -10,7 +10,7 @@ from quart import Quart
 
 from .. import keys
 from ..platform import Platform
-from ..room_media import RoomMedia, person_key
+from ..room_media import RoomMedia, make_media_bus, person_key
 from . import Router, SocketContext
 
 router = Router()
@@ -45,13 +45,18 @@ def install(platform: Platform, app: Quart) -> RoomMedia:
 
 
 def service_of(platform: Platform) -> RoomMedia:
-    """The node's room media (the breakout feature calls `evict` and `close_room` on it)."""
+    """The node's room media (the breakout feature calls `evict` and `close_room` on it; both
+    reach every node)."""
     if EXTRA not in platform.extras:
         async def emit(name: str, data: Any, to: str) -> None:
             await platform.sio.emit(name, data, to=to)
 
+        async def leave_room(sid: str, room: str) -> None:
+            await platform.sio.leave_room(sid, room)
+
         ice = platform.media.engine.config.ice_servers
-        platform.extras[EXTRA] = RoomMedia(ice, emit, keys.room_media)
+        bus = make_media_bus(platform.settings.redis_url, platform.settings.node_id)
+        platform.extras[EXTRA] = RoomMedia(ice, emit, keys.room_media, leave_room, bus)
     return platform.extras[EXTRA]  # type: ignore[no-any-return]
 
 

@@ -216,6 +216,11 @@ async def test_moderator_moves_visits_and_leaves(day: Day) -> None:
     assert moved["room"]["name"] == "Norrbotten"
     got = await b.wait_for("breakout.assigned", lambda d: d["room"]["name"] == "Norrbotten")
     assert got["room"]["id"] == rooms["Norrbotten"]
+    hand = await b.call("room.hand", {"room_id": rooms["Skåne"], "raised": True})
+    assert hand["error"]["code"] == "room.not_entered", "a raised hand must not put him back"
+    a = day.skane[0]
+    listed = await a.call("room.enter", {"room_id": rooms["Skåne"]})
+    assert [p["name"] for p in listed["people"]] == ["Åsa Öberg"]
     assert (await b.call("room.enter", {"room_id": rooms["Skåne"]}))["error"][
         "code"
     ] == "room.not_member"
@@ -257,3 +262,35 @@ async def test_room_without_media_and_room_page_access(day: Day) -> None:
     assert other.status_code == 403 and 'id="room-chat"' not in other.text
     visit = await day.browsers[0].http.get(f"/e/hosten-2020/rooms/{rooms['Skåne']['id']}")
     assert visit.status_code == 200
+
+
+async def test_after_a_server_restart_mid_round_everyone_lands_in_their_room(
+    day: Day, demo_server
+) -> None:
+    """Assignments live in the database: the restarted process puts people back in their room."""
+    opened = await open_by_region(day)
+    rooms = {r["name"]: r["id"] for r in opened["rooms"]}
+    await day.skane[0].call("room.enter", {"room_id": rooms["Skåne"]})
+    await day.skane[0].call("chat.send", {"room_id": rooms["Skåne"], "text": "Före omstarten"})
+    for client in (day.mod, *day.skane, day.norr):
+        await client.close()
+    demo_server.stop()
+    demo_server.start()  # the same port, database and secret: browsers keep their cookies
+    asa, anna = day.browsers[1], day.browsers[3]
+    again = [await asa.connect(), await anna.connect()]
+    try:
+        for client, name in zip(again, ("Skåne", "Norrbotten"), strict=True):
+            state = await client.call("breakout.state")
+            assert state["round"]["status"] == "open" and state["room"]["id"] == rooms[name]
+            entered = await client.call("room.enter", {"room_id": state["room"]["id"]})
+            assert entered["ok"] and entered["room"]["name"] == name
+        history = await again[0].call("chat.history", {"room_id": rooms["Skåne"]})
+        assert [m["text"] for m in history["messages"]] == ["Före omstarten"]
+        assert (await again[1].call("room.enter", {"room_id": rooms["Skåne"]}))["error"][
+            "code"
+        ] == "room.not_member"
+        page = await anna.http.get(f"/e/hosten-2020/rooms/{rooms['Norrbotten']}")
+        assert page.status_code == 200 and 'id="room-chat"' in page.text
+    finally:
+        for client in again:
+            await client.close()

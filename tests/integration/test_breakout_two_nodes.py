@@ -1,9 +1,16 @@
-"""Breakout rooms across two server processes and the real Redis: everyone moves together."""
+"""Breakout rooms across two server processes and the real Redis: everyone moves together, and
+someone moved by a moderator on one node stops hearing the old room on the other."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+from streaming.room_peer import RoomPeer
 from tests.conftest import MODERATOR
 from tests.helpers import Browser
+from tests.integration.test_notes_support import NotesPeer
+from tests.integration.test_room_media_sockets import _exchange
 
 
 async def test_participants_on_both_nodes_move_chat_and_return_together(two_nodes) -> None:
@@ -45,3 +52,112 @@ async def test_participants_on_both_nodes_move_chat_and_return_together(two_node
             await c.close()
         for browser in (mod, *browsers):
             await browser.close()
+
+
+async def test_a_participant_moved_from_another_node_no_longer_hears_the_old_room(
+    two_nodes,
+) -> None:
+    """Per's socket and media are on node B; the moderator on node A moves him out of Skåne.
+    Node B must unseat his notes, hang up his media and take him out of the room's events."""
+    a, b = two_nodes
+    mod = Browser(a.url)
+    await mod.login(*MODERATOR)
+    browsers = [Browser(a.url), Browser(b.url), Browser(b.url)]
+    for browser, (name, region) in zip(
+        browsers, (("Åsa Öberg", "M"), ("Per Andersson", "M"), ("Anna Lundström", "BD")),
+        strict=True,
+    ):
+        await browser.register(name=name, region=region)
+    moderator = await mod.connect()
+    asa, per, anna = [await browser.connect() for browser in browsers]
+    peer: RoomPeer | None = None
+    try:
+        opened = await moderator.call("breakout.open", {"grouping": {"strategy": "by_region"}})
+        rooms = {r["name"]: r["id"] for r in opened["rooms"]}
+        skane, norr = rooms["Skåne"], rooms["Norrbotten"]
+        for client, room in ((asa, skane), (per, skane), (anna, norr)):
+            assert (await client.call("room.enter", {"room_id": room}))["ok"]
+        asa_notes, per_notes = NotesPeer(asa, skane), NotesPeer(per, skane)
+        per_notes_heard: list[dict[str, Any]] = []
+
+        async def per_hears_notes(data: dict[str, Any]) -> None:
+            per_notes_heard.append(data)
+            await per_notes._on_sync(data)
+
+        per.sio.on("notes.sync", per_hears_notes)
+        for notes in (asa_notes, per_notes):
+            assert (await notes.client.call("notes.join", {"room_id": skane}))["ok"]
+            await notes.sync(notes.notes.hello())
+            await notes.wait(lambda n=notes: bool(n.texts()))
+        for client in (asa, per):
+            assert (await client.call("media.join", {"room_id": skane}))["ok"]
+        peer = RoomPeer()
+        await peer.negotiate(_exchange(per, skane))
+        await _until(lambda: peer is not None and peer.pc.connectionState == "connected")
+        await asa_notes.type("kris", "Före flytten. ")
+        await per_notes.wait(lambda: "Före flytten" in per_notes.texts()["kris"])
+
+        per_id = next(m["id"] for r in (await moderator.call("breakout.state"))["rooms"]
+                      for m in r["members"] if m["name"] == "Per Andersson")
+        moved = await moderator.call("breakout.move", {"registration_id": per_id, "room_id": norr})
+        assert moved["ok"], moved
+        await per.wait_for("breakout.assigned", lambda d: d["room"]["id"] == norr)
+        closed = await per.wait_for("media.closed", lambda d: d["room_id"] == skane)
+        assert closed["reason"] == "evicted", "node B hung up Per's media in Skåne"
+        await _until(lambda: peer is not None and peer.pc.connectionState in ("closed", "failed"))
+        await asyncio.sleep(0.5)  # let every node's bus message land before the room talks
+        heard_before, notes_before = len(per.events), len(per_notes_heard)
+
+        # The old room goes on: chat, notes and media flags. Per hears none of it.
+        await asa.call("chat.send", {"room_id": skane, "text": "Efter flytten"})
+        await asa.wait_for("chat.message", lambda d: d["text"] == "Efter flytten")
+        await asa_notes.type("kris", "Efter flytten. ")
+        await asa.call("media.state", {"room_id": skane, "audio": False, "video": True})
+        await asa.wait_for("media.participants", lambda d: d["room_id"] == skane and any(
+            not p["audio"] for p in d["participants"]))
+        await asa.call("room.hand", {"room_id": skane, "raised": True})
+        await asyncio.sleep(1.5)
+        late = [(e, d) for e, d in per.events[heard_before:]
+                if isinstance(d, dict) and d.get("room_id") == skane]
+        assert late == [], f"Per still hears Skåne: {late}"
+        assert [d for d in per_notes_heard[notes_before:] if d["room_id"] == skane] == []
+        assert "Efter flytten" not in per_notes.texts()["kris"]
+
+        # Whatever Per asks of Skåne now is refused, on his own node.
+        refused = {
+            "room.hand": await per.call("room.hand", {"room_id": skane, "raised": True}),
+            "room.enter": await per.call("room.enter", {"room_id": skane}),
+            "chat.send": await per.call("chat.send", {"room_id": skane, "text": "Hallå?"}),
+            "chat.history": await per.call("chat.history", {"room_id": skane}),
+            "notes.sync": await per_notes.sync(per_notes.notes.hello()),
+            "notes.join": await per.call("notes.join", {"room_id": skane}),
+            "media.join": await per.call("media.join", {"room_id": skane}),
+            "media.offer": await per.call("media.offer", {"room_id": skane, "sdp": "v=0\r\n"}),
+            "media.state": await per.call(
+                "media.state", {"room_id": skane, "audio": True, "video": True}),
+        }
+        codes = {event: answer.get("error", {}).get("code") for event, answer in refused.items()}
+        assert codes == {
+            "room.hand": "room.not_entered", "room.enter": "room.not_member",
+            "chat.send": "room.not_member", "chat.history": "room.not_member",
+            "notes.sync": "notes.not_joined", "notes.join": "room.not_member",
+            "media.join": "room.not_member", "media.offer": "room.not_member",
+            "media.state": "media.not_joined",
+        }
+        people = await asa.wait_for("room.participants", lambda d: d["room_id"] == skane
+                                    and any(p["hand"] for p in d["people"]))
+        assert [p["name"] for p in people["people"]] == ["Åsa Öberg"], "nobody put Per back"
+        assert (await per.call("room.enter", {"room_id": norr}))["ok"], "his new room is open"
+    finally:
+        if peer is not None:
+            await peer.close()
+        for c in (moderator, asa, per, anna):
+            await c.close()
+        for browser in (mod, *browsers):
+            await browser.close()
+
+
+async def _until(predicate: Any, timeout: float = 20) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)

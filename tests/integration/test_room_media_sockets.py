@@ -84,3 +84,26 @@ async def test_on_site_rooms_refuse_media_and_offers_need_a_join(day: Day) -> No
     await day.skane[0].call("media.join", {"room_id": rooms["Skåne"]})
     bad = await day.skane[0].call("media.offer", {"room_id": rooms["Skåne"], "sdp": "v=0\r\n"})
     assert bad["error"]["code"] == "sdp.invalid"
+
+
+async def test_closing_the_round_hangs_up_and_media_cannot_be_rebuilt(
+    day: Day, peers: list[RoomPeer]  # noqa: F811
+) -> None:
+    rooms = await _rooms(day)
+    skane = rooms["Skåne"]
+    a = day.skane[0]
+    assert (await a.call("media.join", {"room_id": skane}))["ok"]
+    peer = RoomPeer()
+    peers.append(peer)
+    await peer.negotiate(_exchange(a, skane))
+    closed = await day.mod.call("breakout.close")
+    assert closed["ok"], closed
+    assert (await a.wait_for("media.closed"))["reason"] == "closed"
+    for event in ("media.join", "media.offer"):
+        payload: dict[str, Any] = {"room_id": skane}
+        if event == "media.offer":
+            payload["sdp"] = "v=0\r\n"
+        refused = await a.call(event, payload)
+        assert refused["error"]["code"] == "room.closed", event
+    history = await a.call("chat.history", {"room_id": skane})
+    assert history["ok"], "chat stays readable after the round"
