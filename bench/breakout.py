@@ -10,10 +10,19 @@ Baseline, same run, same clients, same server: one broadcast to the whole event
 (`breakout.broadcast`, its text padded to the size of an assignment message); ratio = p99 of
 the assignment / p99 of the baseline.
 
-    .venv/bin/python bench/breakout.py [--clients 1000] [--workers 3] [--redis]
+Room media capacity (key `room_media_capacity`): after the server has stopped, a short run of
+bench/room_media.py's measurement (`measure`): 2 publishers at 640x480 to `--media-subscribers`
+subscribers, forwarding (streaming/room.py) against the per-viewer-encode baseline (aiortc's
+MediaRelay, one encode per subscriber), media in a child process measured with psutil. Reported:
+CPU per forwarded stream, how many streams (publisher x subscriber) and how large a room (everyone
+publishes, everyone receives the others) one media process carries in 80 % of a core, and the
+ratio. `--media-window 0` skips it.
 
-Goal: p99 under 2 s. The last line is one JSON object.
-The room media capacity is measured by the media engineer's bench (key `room_media_capacity`).
+    .venv/bin/python bench/breakout.py [--clients 1000] [--workers 3] [--redis]
+        [--media-subscribers 3] [--media-window 3]
+
+Goal: p99 under 2 s. The PostgreSQL database (`--database`) is created when missing.
+The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import ensure_database  # noqa: E402
 from rooms.regions import REGIONS  # noqa: E402
 
 SECRET = "bench-secret-key-not-for-production"
@@ -55,6 +65,7 @@ async def prepare(url: str, clients: int) -> tuple[list[str], str]:
     from server.models import User
     from server.registration import RegistrationIn, register
 
+    await ensure_database(url)
     engine = create_async_engine(url)
     async with engine.begin() as conn:
         await conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -111,16 +122,19 @@ def start_server(url: str, port: int, redis_url: str | None) -> subprocess.Popen
     env.pop("REDIS_URL", None)
     if redis_url:
         env["REDIS_URL"] = redis_url
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # The log goes to a file (never an unread pipe); its tail explains a server that died.
+    log = Path(tempfile.mkstemp(prefix="bench-breakout-", suffix=".log")[1])
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     from tests.conftest import wait_for_port
 
-    wait_for_port(port, proc)
+    wait_for_port(port, proc, log)
     return proc
 
 
@@ -234,7 +248,28 @@ def _figures(
         "close": c,
         "ratio_assign_p99_to_baseline_p99": round(a["p99_ms"] / max(b["p99_ms"], 0.1), 2),
         "goal_p99_under_2s": a["p99_ms"] < 2000 and c["p99_ms"] < 2000,
-        "room_media_capacity": None,  # the media engineer's figure (bench of streaming/)
+    }
+
+
+def room_media_capacity(subscribers: int, window: float) -> dict[str, Any] | None:
+    """bench/room_media.py's measurement in a short form (one subscriber count per mode)."""
+    if window <= 0:
+        return None
+    from bench.room_media import measure
+
+    room = asyncio.run(measure(2, [subscribers], window))["room_media"]
+    return {
+        "resolution": room["resolution"],
+        "publishers": room["publishers"],
+        "subscribers": subscribers,
+        "forward_cpu_pct_per_stream": room["forward_cpu_pct_per_stream"],
+        "per_viewer_encode_cpu_pct_per_stream": room["relay_cpu_pct_per_stream"],
+        "forward_streams_per_process": room["forward_streams_per_core"],
+        "per_viewer_encode_streams_per_process": room["relay_streams_per_core"],
+        "forward_room_size_per_process": room["forward_room_size_per_core"],
+        "per_viewer_encode_room_size_per_process": room["relay_room_size_per_core"],
+        "ratio_per_viewer_encode_to_forward": room["ratio"],
+        "load_average_1m": room["load_average_1m"],
     }
 
 
@@ -252,6 +287,10 @@ def main() -> None:
         ),
     )
     ap.add_argument("--redis", action="store_true", help="use Redis (REDIS_URL or db 14)")
+    ap.add_argument("--media-subscribers", type=int, default=3,
+                    help="subscribers in the room media capacity run")
+    ap.add_argument("--media-window", type=float, default=3.0,
+                    help="seconds measured per room media mode (0: skip)")
     args = ap.parse_args()
     redis_url = (
         os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14") if args.redis else None
@@ -294,6 +333,21 @@ def main() -> None:
                 p.terminate()
         server.terminate()
         server.wait(20)
+    t = time.time()
+    out["room_media_capacity"] = capacity = room_media_capacity(
+        args.media_subscribers, args.media_window
+    )
+    if capacity:
+        print(
+            f"room media: forward {capacity['forward_cpu_pct_per_stream']} % of a core per "
+            f"stream, {capacity['forward_streams_per_process']} streams per media process "
+            f"(a room of {capacity['forward_room_size_per_process']}); per-viewer encode "
+            f"{capacity['per_viewer_encode_cpu_pct_per_stream']} %, "
+            f"{capacity['per_viewer_encode_streams_per_process']} streams (a room of "
+            f"{capacity['per_viewer_encode_room_size_per_process']}); ratio "
+            f"{capacity['ratio_per_viewer_encode_to_forward']}x ({time.time() - t:.0f} s)",
+            flush=True,
+        )
     print(json.dumps(out))
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import psutil
 
+from bench._common import ensure_database
 from rooms.ysync import parse_message
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,24 +43,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-async def ensure_database(url: str) -> None:
-    """Create the benchmark's PostgreSQL database on a machine that has never run it."""
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    wanted = make_url(url)
-    admin = create_async_engine(wanted.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            found = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                                      {"name": wanted.database})
-            if not found:
-                await conn.execute(text(f'CREATE DATABASE "{wanted.database}"'))
-    finally:
-        await admin.dispose()
 
 
 async def prepare(url: str, rooms: int, editors: int) -> tuple[list[int], dict[int, list[str]]]:

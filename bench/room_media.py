@@ -171,17 +171,27 @@ def _per_stream(rows: list[dict[str, Any]]) -> float:
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     counts = [int(c) for c in args.subscribers.split(",")]
+    return await measure(args.publishers, counts, args.window)
+
+
+async def measure(
+    publishers: int = 2, counts: list[int] | None = None, window: float = 6.0
+) -> dict[str, Any]:
+    """The capacity figures (``{"room_media": {...}}``): forward vs the relay baseline, each
+    with ``publishers`` publishers and every subscriber count in ``counts``. bench/breakout.py
+    calls it with a short form."""
+    counts = counts or [2, 5]
     results: dict[str, list[dict[str, Any]]] = {}
     for mode in ("forward", "relay"):
         results[mode] = []
         for count in counts:
-            row = await _measure(mode, args.publishers, count, args.window)
+            row = await _measure(mode, publishers, count, window)
             results[mode].append(row)
             print(json.dumps(row, ensure_ascii=False), flush=True)
     forward, relay = _per_stream(results["forward"]), _per_stream(results["relay"])
     summary = {
         "room_media": {
-            "resolution": f"{WIDTH}x{HEIGHT}", "publishers": args.publishers,
+            "resolution": f"{WIDTH}x{HEIGHT}", "publishers": publishers,
             "forward_cpu_pct_per_stream": round(forward, 2),
             "relay_cpu_pct_per_stream": round(relay, 2),
             "forward_streams_per_core": int(CORE_BUDGET / forward),
