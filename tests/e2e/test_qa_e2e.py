@@ -1,4 +1,4 @@
-"""Live Q&A in real Chromium: three people, one question from asking to the presenter screen."""
+"""Live Q&A in Chromium: from asking to the presenter screen, and a speaker's written answer."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from playwright.async_api import Page, expect
 
 from tests.conftest import MODERATOR
 from tests.e2e.conftest import AXE, login, new_page
+from tests.integration.test_qa_sockets import person
+from tests.integration.test_qa_speaker import SPEAKER, SPEAKER_NAME, create_speaker
 
 XSS = "<img src=x onerror=alert(1)> Hur når vi unga?"
 
@@ -113,3 +115,55 @@ async def test_presenter_key_overlay_follows_the_moderator(browser, demo_server)
     await mod.get_by_role("button", name="Ta bort från skärmen").click()
     await expect(obs.locator("#presenter-question")).to_have_count(0)
     await expect(obs.locator("#presenter")).to_be_hidden()  # the overlay shows nothing at all
+
+
+async def test_speaker_answers_in_writing_and_the_audience_sees_it(browser, demo_server,
+                                                                   clean_db) -> None:
+    create_speaker(clean_db)
+    url = demo_server.url
+    asker = await participant(browser, url, "Karin Lund")
+    await asker.get_by_label("Din fråga").fill("Hur når vi unga?")
+    await asker.get_by_role("button", name="Skicka frågan").click()
+    await expect(asker.locator("#qa-status")).to_have_text("Tack! Din fråga väntar på granskning.")
+    async with person(url, login=MODERATOR) as (_, mod):
+        qid = (await mod.call("qa.snapshot"))["questions"][0]["id"]
+        assert (await mod.call("qa.approve", {"question_id": qid}))["ok"]
+
+    speaker = await new_page(browser, url)
+    await login(speaker, *SPEAKER)
+    await speaker.goto("/e/hosten-2020/live")
+    await expect(speaker.locator("#connection-state")).to_have_text("Ansluten")
+    await expect(speaker.locator("#qa-speaker-help")).to_be_visible()
+    await expect(speaker.locator("#qa-form")).to_be_hidden()  # speakers answer, they do not ask
+    card = speaker.locator("#qa-list li", has_text="Hur når vi unga?")
+    toggle = card.get_by_role("button", name="Svara skriftligt")
+    await expect(toggle).to_have_attribute("aria-expanded", "false")
+    await expect(card.locator(".qa-vote")).to_have_count(0)
+
+    await toggle.click()  # Escape closes the form again, focus back on its button
+    await expect(card.get_by_label("Ditt skriftliga svar")).to_be_focused()
+    await speaker.keyboard.press("Escape")
+    await expect(card.get_by_label("Ditt skriftliga svar")).to_have_count(0)
+    await expect(toggle).to_be_focused()
+
+    await toggle.press("Enter")
+    answer = card.get_by_label("Ditt skriftliga svar")
+    await expect(answer).to_be_focused()
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
+    await card.get_by_role("button", name="Publicera svaret").click()
+    await expect(speaker.locator("#qa-status")).to_have_text("Skriv ett svar först.")
+    await answer.fill("Genom skolbiblioteken och <b>folkbiblioteken</b>.")
+    assert await axe_in(speaker, "#qa-panel") == [], "with the answer form open"
+    await card.get_by_role("button", name="Publicera svaret").click()
+    await expect(speaker.locator("#qa-status")).to_have_text("Svaret är publicerat.")
+    await expect(answer).to_have_count(0)
+    await expect(toggle).to_be_focused()
+
+    expected = f"Svar från {SPEAKER_NAME}: Genom skolbiblioteken och <b>folkbiblioteken</b>."
+    mine = asker.locator("#qa-list li", has_text="Hur når vi unga?")
+    await expect(mine.locator(".qa-answer")).to_have_text(expected)
+    await expect(mine.locator(".qa-badge.answered")).to_have_text("Besvarad")
+    assert await asker.locator("#qa-list b").count() == 0, "the answer renders as text"
+    await expect(card.locator(".qa-answer")).to_have_text(expected)
+    assert await axe_in(speaker, "#qa-panel") == []
+    assert await axe_in(asker, "#qa-panel") == []
