@@ -27,7 +27,6 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-ROLES = ("admin", "moderator", "archivist", "facilitator")
 QUESTION_STATES = ("pending", "approved", "rejected", "answered", "merged")
 
 
