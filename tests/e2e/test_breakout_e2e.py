@@ -1,9 +1,14 @@
-"""Breakout rooms in real Chromium: two people from Skåne and one from Norrbotten land in two
-rooms, see only their own room, the timer and the broadcast, and come back on "close all"."""
+"""Breakout rooms in real Chromium, one scenario (issue 6): two people from Skåne and one from
+Norrbotten, each in a browser context of their own, land in two rooms by themselves; each page
+decodes video and receives audio only from its own room's people; everyone sees the timer and
+the moderators' broadcast, and comes back to the main stage on "close all rooms"."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
+from typing import Any
 
 from playwright.async_api import Page, expect
 
@@ -15,6 +20,14 @@ PEOPLE = [
     ("Per Andersson", "Eslövs bibliotek", "Skåne"),
     ("Anna Lundström", "Luleå stadsbibliotek", "Norrbotten"),
 ]
+STATS = "async () => (await import('/static/js/room_media.js')).stats()"
+CLOSE_ALL_WITHIN_MS = 2000
+"""Issue 6: "close all rooms" brings everyone back to the main stage within 2 seconds."""
+ARRIVED = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const started = performance.timeOrigin;
+  return {started, shown: started + nav.domContentLoadedEventEnd};
+}"""
 
 
 async def register(page: Page, name: str, organisation: str, region: str) -> None:
@@ -28,16 +41,32 @@ async def register(page: Page, name: str, organisation: str, region: str) -> Non
     await expect(page.locator("#connection-state")).to_have_text("Ansluten")
 
 
-async def test_three_participants_two_rooms_timer_broadcast_close(browser, demo_server) -> None:
+async def receiving(page: Page, people: int, timeout: float = 60) -> dict[str, Any]:
+    """Stats once video frames from `people` persons have advanced between two looks."""
+    async with asyncio.timeout(timeout):
+        while True:
+            first = await page.evaluate(STATS)
+            await asyncio.sleep(1.0)
+            second = await page.evaluate(STATS)
+            moving = [k for k, v in second["byPerson"].items()
+                      if v["video"] > first["byPerson"].get(k, {}).get("video", 0) > 0]
+            if len(moving) >= people:
+                return second  # type: ignore[no-any-return]
+
+
+async def test_three_participants_two_rooms_media_timer_broadcast_close(
+    browser, demo_server
+) -> None:
     mod = await new_page(browser, demo_server.url)
     await login(mod, *MODERATOR)
     participants = []
     for person in PEOPLE:
-        page = await new_page(browser, demo_server.url)
+        page = await new_page(browser, demo_server.url)  # a browser context per person
         await register(page, *person)
         participants.append(page)
     asa, per, anna = participants
 
+    # The moderator previews and opens one room per region.
     await mod.goto("/e/hosten-2020/moderate")
     await expect(mod.locator("#connection-state")).to_have_text("Ansluten")
     await mod.get_by_role("button", name="Förhandsgranska").click()
@@ -48,17 +77,36 @@ async def test_three_participants_two_rooms_timer_broadcast_close(browser, demo_
     await axe_check(mod)
     await mod.get_by_role("button", name="Öppna grupprummen").click()
 
+    # Everyone lands in their room by themselves (the live page follows the assignment).
     for page in participants:
-        await page.wait_for_url("**/e/hosten-2020/rooms/*")
+        await page.wait_for_url("**/e/hosten-2020/rooms/*", timeout=30_000)
     await expect(asa.get_by_role("heading", level=1)).to_have_text("Grupprum: Skåne")
+    await expect(per.get_by_role("heading", level=1)).to_have_text("Grupprum: Skåne")
     await expect(anna.get_by_role("heading", level=1)).to_have_text("Grupprum: Norrbotten")
-    skane_list = asa.locator("#room-participants li")
-    await expect(skane_list).to_have_count(2)
+    await expect(asa.locator("#room-participants li")).to_have_count(2)
     await expect(asa.locator("#room-participants")).to_contain_text("Per Andersson")
     await expect(anna.locator("#room-participants li")).to_have_count(1)
     await expect(anna.locator("#room-participants")).not_to_contain_text("Åsa")
-    await expect(asa.locator("#room-timer")).to_have_text(re.compile(r"^(29|30):\d\d$"))
 
+    # Each sees and hears only their own room: decoded frames and audio from the right peer.
+    for page in participants:
+        await expect(page.locator("#media-status")).to_have_text("Ljud och bild är anslutna.",
+                                                                  timeout=30_000)
+    asa_stats = await receiving(asa, 1)
+    per_stats = await receiving(per, 1)
+    assert set(asa_stats["byPerson"]) == {per_stats["me"]}
+    assert set(per_stats["byPerson"]) == {asa_stats["me"]}
+    assert asa_stats["remoteTracks"] == per_stats["remoteTracks"] == 2  # video + audio
+    assert asa_stats["byPerson"][per_stats["me"]]["audio"] > 0
+    assert per_stats["byPerson"][asa_stats["me"]]["audio"] > 0
+    alone = await anna.evaluate(STATS)
+    assert alone["byPerson"] == {} and alone["remoteTracks"] == 0, "Norrbotten hears nobody"
+    assert alone["state"] == "connected"
+    await per.get_by_role("button", name="Stäng av mikrofonen").click()
+    await expect(asa.locator(f'[data-person-key="{per_stats["me"]}"] figcaption')).to_contain_text(
+        "mikrofon av")
+
+    # Chat and raised hands stay in the room.
     await asa.get_by_label("Meddelande", exact=True).fill("<i>Hej</i> från Malmö")
     await asa.get_by_role("button", name="Skicka", exact=True).click()
     await expect(per.locator("#room-chat-log")).to_contain_text("<i>Hej</i> från Malmö")
@@ -72,12 +120,31 @@ async def test_three_participants_two_rooms_timer_broadcast_close(browser, demo_
     await expect(asa.locator("#room-participants")).to_contain_text("räcker upp handen")
     await axe_check(asa)
 
+    # The timer runs in every room and follows the moderator's extension.
+    for page in participants:
+        await expect(page.locator("#room-timer")).to_have_text(re.compile(r"^(29|30):\d\d$"))
+    await mod.get_by_label("Minuter att lägga till").fill("5")
+    await mod.get_by_role("button", name="Förläng").click()
+    for page in participants:
+        await expect(page.locator("#room-timer")).to_have_text(re.compile(r"^(34|35):\d\d$"))
+
+    # The broadcast appears in every room.
     await mod.get_by_label("Meddelande till alla rum").fill("Fem minuter kvar")
     await mod.get_by_role("button", name="Skicka till alla rum").click()
     for page in participants:
         await expect(page.locator("#room-broadcast")).to_contain_text("Fem minuter kvar")
 
+    # "Close all rooms": everyone is back on the main stage within 2 s of the click.
+    clicked_ms = time.time() * 1000
+    clicked = time.monotonic()
     await mod.get_by_role("button", name="Stäng alla rum").click()
-    for page in participants:
-        await page.wait_for_url("**/e/hosten-2020/live")
+    await asyncio.gather(*(page.wait_for_url("**/e/hosten-2020/live", wait_until="domcontentloaded",
+                                             timeout=30_000) for page in participants))
+    observed_ms = (time.monotonic() - clicked) * 1000
+    arrivals = [await page.evaluate(ARRIVED) for page in participants]
+    shown_ms = [round(a["shown"] - clicked_ms) for a in arrivals]
+    started_ms = [round(a["started"] - clicked_ms) for a in arrivals]
+    print(f"close all: navigation started after {started_ms} ms, main stage shown after "
+          f"{shown_ms} ms (seen by the test after {observed_ms:.0f} ms)")
+    assert max(shown_ms) <= CLOSE_ALL_WITHIN_MS, (shown_ms, started_ms)
     await expect(asa.locator("#breakout-live")).to_be_hidden()
