@@ -1,9 +1,10 @@
 """Regional feedback: the form per event, one response per region and ratings of the day.
 KB's dashboard and exports read from server/feedback_report.py.
 
-What this module needs from the breakout rooms and notes (built elsewhere) is declared as two
-Protocols, `RegionMembership` and `NotesSource`; the defaults here work from registrations and
-the facilitator table until the composition root swaps in the room-based ones
+What this module needs from the breakout rooms and notes is declared as two Protocols,
+`RegionMembership` and `NotesSource`. The default membership, `RoomMembership`, reads the
+breakout rooms of the event's latest round (falling back to the registration's region while
+no room covers a region); the notes feature installs its `NotesSource`
 (`platform.extras["feedback"] = FeedbackPorts(...)`).
 """
 
@@ -27,6 +28,7 @@ from . import audit
 from .auth import Principal
 from .errors import DomainError, Forbidden, NotFound
 from .models import Region, Registration, User, utcnow
+from .models_breakout import BreakoutAssignment, BreakoutRoom, BreakoutRound
 from .models_feedback import FeedbackFacilitator, FeedbackForm, FeedbackRating, FeedbackResponse
 
 FieldType = Literal["short_text", "long_text", "rating", "single_choice", "multiple_choice"]
@@ -197,6 +199,18 @@ def _rating(text: str) -> tuple[int | None, tuple[str, dict[str, object]] | None
     return None, ("feedback.error.rating", {})
 
 
+def value_fits(field_type: str, value: Any) -> bool:
+    """Whether a stored value has the shape of the field type (text, rating 1–5, option value,
+    list of option values). Values stored under another type of the field do not."""
+    if field_type in TEXT_LIMITS or field_type == "single_choice":
+        return isinstance(value, str)
+    if field_type == "rating":
+        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5
+    if field_type == "multiple_choice":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return False
+
+
 # ---- who may do what --------------------------------------------------------------------------
 
 
@@ -219,8 +233,9 @@ class NotesSource(Protocol):
 
 
 class RegistrationMembership:
-    """Default: a participant belongs to the region of their registration; the facilitator is
-    the registration (or staff user) a moderator chose for that region."""
+    """A participant belongs to the region of their registration; the facilitator is the
+    registration (or staff user) a moderator chose for that region. `RoomMembership` falls back
+    to this rule while the breakout rooms do not cover the region."""
 
     async def is_member(
         self, db: AsyncSession, event_id: int, principal: Principal, region_code: str
@@ -233,11 +248,120 @@ class RegistrationMembership:
         self, db: AsyncSession, event_id: int, principal: Principal, region_code: str
     ) -> bool:
         row = await db.get(FeedbackFacilitator, (event_id, region_code))
-        if row is None:
+        return row is not None and _is_chosen(row, event_id, principal)
+
+
+def _is_chosen(row: FeedbackFacilitator, event_id: int, principal: Principal) -> bool:
+    """Whether the caller is the facilitator a moderator chose (`row`)."""
+    if principal.kind == "participant":
+        return principal.event_id == event_id and row.registration_id == principal.id
+    return row.user_id == principal.id
+
+
+class RoomMembership:
+    """The default: a region's group is its breakout room(s) in the event's latest round.
+
+    Members are everyone assigned to a room of that round whose regions include the region,
+    and that room's facilitator (`BreakoutRoom.facilitator_id`). The facilitator, who submits,
+    is the one a moderator chose on the dashboard if any, else the room's facilitator; the
+    chosen one is also a member. While no room of the latest round covers the region (no round
+    yet, or the region had no room), the registration rule (`RegistrationMembership`) applies.
+    """
+
+    def __init__(self, fallback: RegistrationMembership | None = None) -> None:
+        self._fallback = fallback or RegistrationMembership()
+
+    async def is_member(
+        self, db: AsyncSession, event_id: int, principal: Principal, region_code: str
+    ) -> bool:
+        rooms = await region_rooms(db, event_id, region_code)
+        if not rooms:
+            return await self._fallback.is_member(db, event_id, principal, region_code)
+        if await self._fallback.is_facilitator(db, event_id, principal, region_code):
+            return True
+        return await _in_rooms(db, event_id, principal, rooms)
+
+    async def is_facilitator(
+        self, db: AsyncSession, event_id: int, principal: Principal, region_code: str
+    ) -> bool:
+        chosen = await db.get(FeedbackFacilitator, (event_id, region_code))
+        if chosen is not None:
+            return _is_chosen(chosen, event_id, principal)
+        if principal.kind != "participant" or principal.event_id != event_id:
             return False
-        if principal.kind == "participant":
-            return principal.event_id == event_id and row.registration_id == principal.id
-        return row.user_id == principal.id
+        rooms = await region_rooms(db, event_id, region_code)
+        return any(r.facilitator_id == principal.id for r in rooms)
+
+
+async def latest_round_id(db: AsyncSession, event_id: int) -> int | None:
+    """The event's most recent breakout round that was opened (open now or closed)."""
+    return await db.scalar(
+        select(BreakoutRound.id)
+        .where(BreakoutRound.event_id == event_id, BreakoutRound.status.in_(("open", "closed")))
+        .order_by(BreakoutRound.id.desc())
+        .limit(1)
+    )
+
+
+async def latest_rooms(db: AsyncSession, event_id: int) -> list[BreakoutRoom]:
+    """The rooms of the event's latest round, in their order; none without a round."""
+    round_id = await latest_round_id(db, event_id)
+    if round_id is None:
+        return []
+    return list(
+        await db.scalars(
+            select(BreakoutRoom)
+            .where(BreakoutRoom.round_id == round_id)
+            .order_by(BreakoutRoom.position, BreakoutRoom.id)
+        )
+    )
+
+
+async def region_rooms(db: AsyncSession, event_id: int, region_code: str) -> list[BreakoutRoom]:
+    """The rooms of the latest round whose regions include the region (a round has a few dozen
+    rooms at most, and `regions` is a JSON list: filtered here, the same on every database)."""
+    return [r for r in await latest_rooms(db, event_id) if region_code in (r.regions or [])]
+
+
+async def _in_rooms(
+    db: AsyncSession, event_id: int, principal: Principal, rooms: list[BreakoutRoom]
+) -> bool:
+    """Whether a participant of the event is assigned to, or facilitates, one of the rooms."""
+    if principal.kind != "participant" or principal.event_id != event_id:
+        return False
+    if any(r.facilitator_id == principal.id for r in rooms):
+        return True
+    found = await db.scalar(
+        select(BreakoutAssignment.room_id).where(
+            BreakoutAssignment.round_id == rooms[0].round_id,
+            BreakoutAssignment.registration_id == principal.id,
+            BreakoutAssignment.room_id.in_([r.id for r in rooms]),
+        )
+    )
+    return found is not None
+
+
+async def room_people(db: AsyncSession, event_id: int) -> dict[str, set[int]]:
+    """Registration ids per region code of everyone in the latest round's rooms (assigned or
+    facilitating): who a moderator may choose as a region's facilitator besides its own."""
+    rooms = await latest_rooms(db, event_id)
+    if not rooms:
+        return {}
+    assigned = await db.execute(
+        select(BreakoutAssignment.room_id, BreakoutAssignment.registration_id).where(
+            BreakoutAssignment.round_id == rooms[0].round_id
+        )
+    )
+    in_room: dict[int, set[int]] = {
+        r.id: {r.facilitator_id} if r.facilitator_id else set() for r in rooms
+    }
+    for room_id, registration in assigned:
+        in_room.setdefault(room_id, set()).add(registration)
+    out: dict[str, set[int]] = {}
+    for room in rooms:
+        for code in room.regions or []:
+            out.setdefault(code, set()).update(in_room[room.id])
+    return out
 
 
 class NoNotes:
@@ -256,7 +380,7 @@ class FeedbackPorts:
 def ports_of(extras: dict[str, Any]) -> FeedbackPorts:
     """The ports the composition root installed, or the defaults."""
     if "feedback" not in extras:
-        extras["feedback"] = FeedbackPorts(RegistrationMembership(), NoNotes())
+        extras["feedback"] = FeedbackPorts(RoomMembership(), NoNotes())
     return extras["feedback"]  # type: ignore[no-any-return]
 
 
@@ -298,6 +422,52 @@ _FORBIDDEN = {
     "edit": "Du kan bara ändra din egen regions återkoppling.",
     "submit": "Endast regionens samtalsledare kan skicka in eller öppna svaret.",
 }
+
+
+async def own_region(
+    db: AsyncSession, ports: FeedbackPorts, event_id: int, principal: Principal
+) -> str | None:
+    """The region whose response the caller works on: the one they were chosen to facilitate,
+    else their breakout room's, else their registration's; None when no region is theirs."""
+    for code in await _region_candidates(db, event_id, principal):
+        if (await access(db, ports, event_id, principal, code)).edit:
+            return code
+    return None
+
+
+async def _region_candidates(db: AsyncSession, event_id: int, principal: Principal) -> list[str]:
+    participant = principal.kind == "participant"
+    who = FeedbackFacilitator.registration_id if participant else FeedbackFacilitator.user_id
+    codes = list(
+        await db.scalars(
+            select(FeedbackFacilitator.region_code).where(
+                FeedbackFacilitator.event_id == event_id, who == principal.id
+            )
+        )
+    )
+    if participant and principal.event_id == event_id:
+        codes.extend(await _room_regions_of(db, event_id, principal.id))
+        codes.extend([principal.region_code] if principal.region_code else [])
+    return list(dict.fromkeys(codes))
+
+
+async def _room_regions_of(db: AsyncSession, event_id: int, registration_id: int) -> list[str]:
+    """The regions of the latest round's rooms the registration is assigned to or facilitates."""
+    rooms = await latest_rooms(db, event_id)
+    if not rooms:
+        return []
+    mine = await db.scalar(
+        select(BreakoutAssignment.room_id).where(
+            BreakoutAssignment.round_id == rooms[0].round_id,
+            BreakoutAssignment.registration_id == registration_id,
+        )
+    )
+    return [
+        code
+        for r in rooms
+        if r.id == mine or r.facilitator_id == registration_id
+        for code in r.regions or []
+    ]
 
 
 # ---- the response -----------------------------------------------------------------------------
@@ -480,6 +650,7 @@ def _conflict(row: FeedbackResponse | None) -> DomainError:
         "kopiera din text och ladda sedan om sidan för att se den nya versionen.",
         current_version=row.version if row is not None else 0,
         updated_by=row.updated_by if row is not None else "",
+        updated_at=row.updated_at.isoformat() if row is not None else None,
     )
 
 
@@ -551,9 +722,11 @@ async def _check_facilitator(
 ) -> None:
     if registration_id is not None:
         reg = await db.get(Registration, registration_id)
-        if reg is None or reg.event_id != event_id or reg.region_code != region:
+        in_room = registration_id in (await room_people(db, event_id)).get(region, set())
+        if reg is None or reg.event_id != event_id or not (reg.region_code == region or in_room):
             raise DomainError(
-                "feedback.facilitator_invalid", "Samtalsledaren måste vara anmäld från regionen."
+                "feedback.facilitator_invalid",
+                "Samtalsledaren måste vara anmäld från regionen eller finnas i regionens rum.",
             )
     if user_id is not None:
         user = await db.get(User, user_id)
@@ -561,6 +734,53 @@ async def _check_facilitator(
             raise DomainError(
                 "feedback.facilitator_invalid", "Personalkontot har inte rollen samtalsledare."
             )
+
+
+class FormTypeInUse(DomainError):
+    """A form edit that changes the type of questions already answered: `keys` names them."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(
+            "feedback.form_type_in_use",
+            "Frågor som redan har svar kan inte byta typ. Lägg till en ny fråga i stället.",
+            fields=keys,
+        )
+        self.keys = keys
+
+
+def _same_kind(before: str, after: str) -> bool:
+    """Short and long text hold the same values; every other change of type does not."""
+    return before == after or {before, after} <= set(TEXT_LIMITS)
+
+
+def type_changes_in_use(old: FormDef, new: FormDef, stored: Mapping[str, list[Any]]) -> list[str]:
+    """Keys of the new form whose stored answers would not fit it: the type changed, or (a key
+    removed and added again) a stored value has another shape than the new type."""
+    keys = []
+    for f in new.fields:
+        values = stored.get(f.key)
+        if not values:
+            continue
+        before = old.field(f.key)
+        changed = before is not None and not _same_kind(before.type, f.type)
+        if changed or not all(value_fits(f.type, v) for v in values):
+            keys.append(f.key)
+    return keys
+
+
+async def stored_values(db: AsyncSession, event_id: int) -> dict[str, list[Any]]:
+    """Every stored answer of the event by field key, drafts and late answers included."""
+    rows = await db.execute(
+        select(FeedbackResponse.answers, FeedbackResponse.late_answers).where(
+            FeedbackResponse.event_id == event_id
+        )
+    )
+    out: dict[str, list[Any]] = {}
+    for answers, late in rows:
+        for source in (answers or {}, (late or {}).get("answers") or {}):
+            for key, value in source.items():
+                out.setdefault(key, []).append(value)
+    return out
 
 
 async def save_form(
@@ -573,6 +793,9 @@ async def save_form(
         raise DomainError(
             "feedback.form_conflict", "Formuläret har ändrats av någon annan. Ladda om sidan."
         )
+    in_use = type_changes_in_use(form_of(row), form, await stored_values(db, event_id))
+    if in_use:
+        raise FormTypeInUse(in_use)
     row.fields, row.version, row.updated_at = form.model_dump()["fields"], version + 1, utcnow()
     audit.record(db, principal, event_id, "feedback.form", "", fields=len(form.fields))
     return row

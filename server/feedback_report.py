@@ -11,7 +11,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .feedback import CHOICE_TYPES, FieldDef, FormDef, form_of, get_form
+from .feedback import (
+    CHOICE_TYPES,
+    FieldDef,
+    FormDef,
+    form_of,
+    get_form,
+    latest_rooms,
+    value_fits,
+)
 from .models import Region, Registration, User
 from .models_feedback import FeedbackFacilitator, FeedbackRating, FeedbackResponse
 
@@ -44,6 +52,31 @@ def _status(region: Region, row: FeedbackResponse | None, facilitator: str) -> d
 
 
 async def facilitator_names(db: AsyncSession, event_id: int) -> dict[str, str]:
+    """Who submits for each region: the facilitator a moderator chose, else the facilitator of
+    the region's room in the latest breakout round (see `feedback.RoomMembership`)."""
+    return {**await _room_facilitator_names(db, event_id), **await _chosen_names(db, event_id)}
+
+
+async def _room_facilitator_names(db: AsyncSession, event_id: int) -> dict[str, str]:
+    rooms = [r for r in await latest_rooms(db, event_id) if r.facilitator_id]
+    if not rooms:
+        return {}
+    rows = await db.execute(
+        select(Registration.id, Registration.name).where(
+            Registration.id.in_({r.facilitator_id for r in rooms})
+        )
+    )
+    person = {rid: name for rid, name in rows.tuples()}
+    names: dict[str, list[str]] = {}
+    for room in rooms:
+        name = person.get(room.facilitator_id or 0)
+        for code in room.regions or []:
+            if name and name not in names.setdefault(code, []):
+                names[code].append(name)
+    return {code: ", ".join(found) for code, found in names.items() if found}
+
+
+async def _chosen_names(db: AsyncSession, event_id: int) -> dict[str, str]:
     rows = list(
         await db.scalars(
             select(FeedbackFacilitator).where(FeedbackFacilitator.event_id == event_id)
@@ -89,10 +122,13 @@ def _question(
     f: FieldDef, rows: list[FeedbackResponse], names: dict[str, str], lang: str
 ) -> dict[str, Any]:
     given = [(names.get(r.region_code, r.region_code), r.answers.get(f.key)) for r in rows]
-    given = [(region, v) for region, v in given if v not in (None, "", [])]
+    # A value stored under an earlier type of the field (edited since) is left out, not guessed.
+    given = [
+        (region, v) for region, v in given if v not in (None, "", []) and value_fits(f.type, v)
+    ]
     out: dict[str, Any] = {"key": f.key, "type": f.type, "label": f.text(lang)}
     if f.type == "rating":
-        out["bars"] = distribution([int(v) for _, v in given])  # type: ignore[arg-type]
+        out["bars"] = distribution([v for _, v in given if isinstance(v, int)])
     elif f.type in CHOICE_TYPES:
         chosen = [c for _, v in given for c in (v if isinstance(v, list) else [v])]
         out["bars"] = [
@@ -224,11 +260,12 @@ def _rating_rows(r: FeedbackRating, names: dict[str, str]) -> list[dict[str, Any
 
 
 def _text(f: FieldDef | None, value: Any) -> str | int:
+    """The cell of one stored answer, whatever type the field had when it was given."""
     if isinstance(value, list):
-        return "; ".join(f.option_label(v) if f else v for v in value)
+        return "; ".join(f.option_label(str(v)) if f else str(v) for v in value)
     if f is not None and f.type == "single_choice":
         return f.option_label(str(value))
-    return value  # type: ignore[no-any-return]
+    return value if isinstance(value, int | str) else str(value)
 
 
 def _iso(value: datetime | None) -> str:

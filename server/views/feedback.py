@@ -63,15 +63,7 @@ async def entry(slug: str) -> Redirect:
 
 
 async def _own_region(db: AsyncSession, event_id: int, principal: Principal) -> str | None:
-    if principal.kind == "participant":
-        return principal.region_code
-    from ..models_feedback import FeedbackFacilitator
-
-    return await db.scalar(
-        select(FeedbackFacilitator.region_code).where(
-            FeedbackFacilitator.event_id == event_id, FeedbackFacilitator.user_id == principal.id
-        )
-    )
+    return await fb.own_region(db, _ports(), event_id, principal)
 
 
 # ---- the region's response --------------------------------------------------------------------
@@ -166,6 +158,30 @@ async def region_json(slug: str, code: str, action: str) -> Any:
         fields = {k: t(key, **vals) for k, (key, vals) in exc.fields.items()}
         return {"error": {"code": exc.code, "message": t("feedback.errors"), "fields": fields}}, 422
     return _response_json(row)
+
+
+@feedback.get("/e/<slug>/feedback/regions/<code>/response")
+async def stored_response(slug: str, code: str) -> dict[str, Any]:
+    """The stored response with its answers, for whoever may read it: the autosave script asks
+    after a `feedback.conflict` whether the stored version is simply its own last save."""
+    principal = await require_principal()
+    async with platform().db.session() as db:
+        event = await event_service.get_event(db, slug)
+        await fb.require_access(db, _ports(), event.id, principal, code, "read")
+        row = await fb.get_response(db, event.id, code)
+        locked = fb.is_locked(await fb.get_form(db, event.id))
+    if row is None:
+        return {**NOT_STARTED, "answers": {}, "locked": locked}
+    return {**_response_json(row), "answers": dict(row.answers), "locked": locked}
+
+
+NOT_STARTED: dict[str, Any] = {
+    "status": "not_started",
+    "version": 0,
+    "updated_by": "",
+    "updated_at": None,
+    "submitted_at": None,
+}
 
 
 def _response_json(row: FeedbackResponse) -> dict[str, Any]:
@@ -291,11 +307,15 @@ async def dashboard(slug: str) -> tuple[str, int]:
 
 
 async def _candidates(db: AsyncSession, event_id: int) -> dict[str, list[tuple[str, str]]]:
-    """Who a moderator can choose as a region's facilitator: its registrations, staff users."""
-    regs = await db.scalars(
-        select(Registration)
-        .where(Registration.event_id == event_id, Registration.region_code.is_not(None))
-        .order_by(Registration.name)
+    """Who a moderator can choose as a region's facilitator: its registrations and the people
+    of its breakout room (latest round), staff users."""
+    in_rooms = await fb.room_people(db, event_id)
+    regs = list(
+        await db.scalars(
+            select(Registration)
+            .where(Registration.event_id == event_id)
+            .order_by(Registration.name)
+        )
     )
     staff = [
         (f"u:{u.id}", f"{u.display_name} ({t('feedback.staff')})")
@@ -305,7 +325,10 @@ async def _candidates(db: AsyncSession, event_id: int) -> dict[str, list[tuple[s
     ]
     out: dict[str, list[tuple[str, str]]] = {}
     for r in regs:
-        out.setdefault(r.region_code or "", []).append((f"r:{r.id}", f"{r.name}, {r.organisation}"))
+        own = {r.region_code} if r.region_code else set()
+        codes = own | {c for c, ids in in_rooms.items() if r.id in ids}
+        for code in sorted(codes):
+            out.setdefault(code, []).append((f"r:{r.id}", f"{r.name}, {r.organisation}"))
     return {"__staff__": staff, **out}
 
 
@@ -424,7 +447,7 @@ def _csv(rows: list[dict[str, Any]]) -> bytes:
     writer = csv.DictWriter(out, fieldnames=report.EXPORT_COLUMNS)
     writer.writeheader()
     writer.writerows({k: _safe(v) for k, v in r.items()} for r in rows)
-    return out.getvalue().encode("utf-8")
+    return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel then reads å, ä, ö right
 
 
 def _xlsx(rows: list[dict[str, Any]]) -> bytes:
@@ -447,40 +470,63 @@ def _xlsx(rows: list[dict[str, Any]]) -> bytes:
 @feedback.route("/e/<slug>/feedback/form", methods=["GET", "POST"])
 async def form_editor(slug: str) -> tuple[str, int] | Redirect:
     principal = await require_principal("admin")
+    if request.method == "POST":
+        return await _save_editor(slug, principal)
     async with platform().db.transaction() as db:
         event = await event_service.get_event(db, slug)
         row = await fb.get_form(db, event.id)
-        if request.method == "GET":
-            return await render(
-                "feedback/form_editor.html",
-                event=event,
-                fields=row.fields,
-                version=row.version,
-                errors={},
-                saved=bool(request.args.get("saved")),
-            )
-        await check_csrf()
-        posted = await request.form
-        fields = parse_editor(posted)
+    saved = bool(request.args.get("saved"))
+    return await _editor_page(event, row.fields, row.version, {}, saved=saved)
+
+
+async def _save_editor(slug: str, principal: Principal) -> tuple[str, int] | Redirect:
+    """Save the admin's form; on any refusal show the page again with what they posted."""
+    await check_csrf()
+    posted = await request.form
+    fields = parse_editor(posted)
+    version = _int(posted.get("version"))
+    async with platform().db.transaction() as db:
+        event = await event_service.get_event(db, slug)
         try:
-            await fb.save_form(
-                db,
-                principal,
-                event.id,
-                fb.FormDef.model_validate({"fields": fields}),
-                _int(posted.get("version")),
-            )
+            form = fb.FormDef.model_validate({"fields": fields})
+            await fb.save_form(db, principal, event.id, form, version)
         except ValidationError as exc:
-            return await render(
-                "feedback/form_editor.html",
-                422,
-                event=event,
-                fields=fields,
-                version=row.version,
-                errors=editor_errors(exc, t),
-                saved=False,
-            )
+            return await _editor_page(event, fields, version, editor_errors(exc, t), status=422)
+        except fb.FormTypeInUse as exc:
+            return await _editor_page(event, fields, version, type_errors(fields, exc.keys), 422)
+        except DomainError as exc:
+            if exc.code != "feedback.form_conflict":
+                raise
+            # The posted edits stay on the page; saving again replaces the other admin's form.
+            current = (await fb.get_form(db, event.id)).version
+            conflict = {"form": t("feedback.editor.conflict")}
+            return await _editor_page(event, fields, current, conflict, status=409)
     return redirect(url_for("feedback.form_editor", slug=slug, saved=1))
+
+
+async def _editor_page(
+    event: Event,
+    fields: list[dict[str, Any]],
+    version: int,
+    errors: dict[str, str],
+    status: int = 200,
+    saved: bool = False,
+) -> tuple[str, int]:
+    return await render(
+        "feedback/form_editor.html",
+        status,
+        event=event,
+        fields=fields,
+        version=version,
+        errors=errors,
+        saved=saved,
+    )
+
+
+def type_errors(fields: list[dict[str, Any]], keys: list[str]) -> dict[str, str]:
+    """`feedback.form_type_in_use` as a message at the type of each question concerned."""
+    message = t("feedback.editor.type_in_use")
+    return {f"f{i}-type": message for i, f in enumerate(fields) if f.get("key") in keys}
 
 
 EDITOR_KEYS = ("key", "type", "label", "label_en", "help", "help_en", "theme")

@@ -106,7 +106,9 @@ async def test_member_drafts_facilitator_submits_kb_sees_it_in_every_export(clie
     assert "Vi har haft två nätverksträffar" in board
     rows = list(
         csv.DictReader(
-            io.StringIO((await (await mod.get(f"{BASE}/export.csv")).get_data()).decode())
+            io.StringIO(
+                (await (await mod.get(f"{BASE}/export.csv")).get_data()).decode("utf-8-sig")
+            )
         )
     )
     first = next(r for r in rows if r["question_key"] == "uppfoljning")
@@ -342,3 +344,165 @@ async def test_pull_notes_goes_through_the_notes_port(client, app) -> None:
     assert (await pulled.get_json())["text"] == "Anteckningar från M om kris: kris och beredskap"
     unknown = await member.get(f"{BASE}/regions/M/notes?theme=okand", headers=accept)
     assert unknown.status_code == 400
+
+
+async def test_a_lost_reply_then_a_stale_save_can_be_told_apart_by_the_stored_response(
+    client, app
+) -> None:
+    writer = await participant(app, "M", "Åsa Öberg")
+    other = await participant(app, "AB", "Olle Stockholm")
+    path = f"{BASE}/regions/M/response"
+    empty = await writer.get(path, headers={"Accept": "application/json"})
+    assert (await empty.get_json())["version"] == 0 and (await empty.get_json())["answers"] == {}
+    sent = {"uppfoljning": "  Första stycket om Malmö ", "aterkopplingsform": ["skriftlig"]}
+    lost = await post_json(writer, f"{BASE}/regions/M/draft", {"version": 0, "answers": sent})
+    assert lost.status_code == 200  # ... but say the page never heard the reply
+    newer = {**sent, "uppfoljning": "Första stycket om Malmö. Och ett till om Lund."}
+    retry = await post_json(writer, f"{BASE}/regions/M/draft", {"version": 0, "answers": newer})
+    assert retry.status_code == 409
+    details = (await retry.get_json())["error"]["details"]
+    assert details["updated_by"] == "Åsa Öberg" and details["current_version"] == 1
+    assert details["updated_at"], "who and when, for the page to show"
+
+    stored = await (await writer.get(path, headers={"Accept": "application/json"})).get_json()
+    assert stored["version"] == 1 and stored["status"] == "draft" and not stored["locked"]
+    assert stored["answers"] == {
+        "uppfoljning": "Första stycket om Malmö",
+        "aterkopplingsform": ["skriftlig"],
+    }, "what the page last sent, as stored: the page takes version 1 and saves again"
+    again = await post_json(writer, f"{BASE}/regions/M/draft", {"version": 1, "answers": newer})
+    assert again.status_code == 200 and (await again.get_json())["version"] == 2
+    final = await (await writer.get(path, headers={"Accept": "application/json"})).get_json()
+    assert final["answers"]["uppfoljning"].endswith("Och ett till om Lund.")
+    assert (await other.get(path, headers={"Accept": "application/json"})).status_code == 403
+    arch = await staff(app, "arkiv", "archivist")
+    assert (await arch.get(path, headers={"Accept": "application/json"})).status_code == 200
+
+
+async def test_a_conflict_never_loses_what_was_typed(client, app) -> None:
+    a = await participant(app, "M", "Karin Lund")
+    b = await participant(app, "M", "Åsa Öberg")
+    await post_json(a, f"{BASE}/regions/M/draft", {"version": 0, "answers": {"uppfoljning": "A"}})
+    await post_json(b, f"{BASE}/regions/M/draft", {"version": 1, "answers": {"uppfoljning": "B"}})
+    token = await get_csrf(a, f"{BASE}/regions/M")
+    page = await a.post(
+        f"{BASE}/regions/M",
+        form={"csrf_token": token, "action": "draft", "version": "1", "a-uppfoljning": "Karins"},
+    )
+    html = (await page.get_data()).decode()
+    assert page.status_code == 409
+    assert "nyare version av Åsa Öberg" in html
+    assert ">Karins</textarea>" in html, "the stale page's text is shown again, not dropped"
+    stored = await (
+        await a.get(f"{BASE}/regions/M/response", headers={"Accept": "application/json"})
+    ).get_json()
+    assert stored["answers"] == {"uppfoljning": "B"}, "nor did it overwrite the newer draft"
+
+
+def editor_post(fields: list[dict[str, Any]], version: int, token: str) -> dict[str, str]:
+    """The form editor's post for these field definitions, in order."""
+    form = {"csrf_token": token, "version": str(version), "count": str(len(fields))}
+    for i, f in enumerate(fields):
+        p = f"f{i}-"
+        form |= {p + k: str(f.get(k) or "") for k in ("key", "type", "label", "help", "theme")}
+        form[p + "position"] = str(i + 1)
+        form[p + "options"] = "\n".join(f"{o['value']} | {o['label']}" for o in f["options"])
+        if f.get("required"):
+            form[p + "required"] = "1"
+    return form
+
+
+async def test_a_question_with_answers_cannot_change_type(client, app) -> None:
+    from server.feedback import default_form
+
+    fac = await participant(app, "M", "Åsa Öberg")
+    mod = await staff(app, "mod", "moderator")
+    await make_facilitator(app, mod, "M", "Åsa Öberg")
+    await post_json(fac, f"{BASE}/regions/M/submit", {"version": 0, "answers": COMPLETE})
+    admin = await staff(app, "admin", "admin")
+    fields = default_form().model_dump()["fields"]
+    rating = next(i for i, f in enumerate(fields) if f["key"] == "betyg_dagen")
+    fields[rating]["type"] = "short_text"
+    fields[0]["label"] = "Ny formulering av första frågan"
+    token = await get_csrf(admin, f"{BASE}/form")
+    refused = await admin.post(f"{BASE}/form", form=editor_post(fields, 1, token))
+    html = (await refused.get_data()).decode()
+    assert refused.status_code == 422
+    assert f'id="f{rating}-type-error">Frågan har redan svar och kan inte byta typ.' in html
+    assert f'aria-describedby="f{rating}-type-error"' in html
+    assert 'value="Ny formulering av första frågan"' in html, "the admin's edits stay"
+    long_text = next(i for i, f in enumerate(fields) if f["key"] == "nasta_traffpunkt")
+    fields[rating]["type"] = "rating"
+    fields[long_text]["type"] = "short_text"  # text to text keeps the answers' shape
+    assert (await admin.post(f"{BASE}/form", form=editor_post(fields, 1, token))).status_code == 302
+
+
+async def test_the_dashboard_skips_answers_stored_under_an_earlier_type(client, app) -> None:
+    from server.models_feedback import FeedbackForm
+
+    fac = await participant(app, "M", "Åsa Öberg")
+    mod = await staff(app, "mod", "moderator")
+    await make_facilitator(app, mod, "M", "Åsa Öberg")
+    await post_json(fac, f"{BASE}/regions/M/submit", {"version": 0, "answers": COMPLETE})
+    async with app.platform.db.transaction() as db:  # a type changed before the editor refused
+        form = await db.scalar(select(FeedbackForm))
+        changed = [dict(f) for f in form.fields]
+        for f in changed:
+            if f["key"] == "uppfoljning":
+                f["type"] = "rating"
+            if f["key"] == "betyg_dagen":
+                f["type"] = "multiple_choice"
+                f["options"] = [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}]
+        form.fields = changed
+    board = await mod.get(f"{BASE}/dashboard")
+    assert board.status_code == 200
+    html = (await board.get_data()).decode()
+    assert "Biblioteksplaner och digital delaktighet." in html, "the other answers are shown"
+    assert "Vi har haft två nätverksträffar" not in html, "text is no rating: left out"
+    for fmt in ("csv", "xlsx", "json"):
+        assert (await mod.get(f"{BASE}/export.{fmt}")).status_code == 200, fmt
+    rows = list(csv.DictReader(io.StringIO(
+        (await (await mod.get(f"{BASE}/export.csv")).get_data()).decode("utf-8-sig"))))
+    kept = next(r for r in rows if r["question_key"] == "uppfoljning")
+    assert kept["answer"].startswith("Vi har haft"), "the export keeps every stored value"
+
+
+async def test_a_form_saved_meanwhile_keeps_the_admins_edits_on_the_page(client, app) -> None:
+    from server.feedback import default_form
+
+    first = await staff(app, "admin", "admin")
+    second = await staff(app, "admin2", "admin")
+    fields = default_form().model_dump()["fields"]
+    token1 = await get_csrf(first, f"{BASE}/form")
+    token2 = await get_csrf(second, f"{BASE}/form")
+    saved = await first.post(f"{BASE}/form", form=editor_post(fields, 1, token1))
+    assert saved.status_code == 302
+    fields[0]["label"] = "Andra adminens ändrade fråga om uppföljning"
+    stale = await second.post(f"{BASE}/form", form=editor_post(fields, 1, token2))
+    html = (await stale.get_data()).decode()
+    assert stale.status_code == 409
+    assert "Någon annan sparade formuläret medan du redigerade." in html
+    assert 'value="Andra adminens ändrade fråga om uppföljning"' in html
+    assert 'name="version" value="2"' in html, "saving again replaces the other version"
+    again = await second.post(f"{BASE}/form", form=editor_post(fields, 2, token2))
+    assert again.status_code == 302
+
+
+async def test_csv_export_opens_in_excel_and_runs_no_formulas(client, app) -> None:
+    writer = await participant(app, "M", "Åsa Öberg")
+    mod = await staff(app, "mod", "moderator")
+    hostile = {"uppfoljning": "=HYPERLINK(\"http://x\")", "nasta_traffpunkt": "@SUM(1+1)"}
+    hostile |= {"nationellt_intresse": "+46 8 123", "aterkoppling_annan": "-2+3"}
+    await post_json(writer, f"{BASE}/regions/M/draft", {"version": 0, "answers": hostile})
+    body = await (await mod.get(f"{BASE}/export.csv")).get_data()
+    assert body.startswith(b"\xef\xbb\xbf"), "a UTF-8 BOM, so Excel shows å ä ö"
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0]["region_name"] == "Skåne"
+    answers = {r["question_key"]: r["answer"] for r in rows}
+    for key, value in hostile.items():
+        assert answers[key] == "'" + value, key
+    book = load_workbook(io.BytesIO(await (await mod.get(f"{BASE}/export.xlsx")).get_data()))
+    cells = {c.value for row in book.active.iter_rows() for c in row}
+    assert "'=HYPERLINK(\"http://x\")" in cells and not any(
+        isinstance(c, str) and c.startswith("=") for c in cells
+    )
