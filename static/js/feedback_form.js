@@ -1,21 +1,35 @@
 // @ts-check
 /** The region's form: autosave with an optimistic version, submit with errors by field, and
- * pulling the room's notes into an answer. The plain form post still works without this. */
-import { act, themeNotes, watch } from './feedback_protocol.js';
+ * pulling the room's notes into an answer. The plain form post still works without this.
+ *
+ * A save whose reply is lost may still have been stored: the next save then meets
+ * `feedback.conflict`. The page asks for the stored response; if it holds what this page sent
+ * (or shows), the page takes its version and goes on saving. Otherwise it says who saved when,
+ * pauses autosave and keeps the user's text on the page. */
+import { afterConflict, sameAnswers } from './feedback_answers.js';
+import { act, storedResponse, themeNotes, watch } from './feedback_protocol.js';
 import { socket } from './session.js';
 
 const root = /** @type {HTMLElement} */ (document.getElementById('feedback-root'));
 const form = /** @type {HTMLFormElement} */ (document.getElementById('feedback-form'));
 const status = /** @type {HTMLElement} */ (document.getElementById('autosave-status'));
+const conflictBox = /** @type {HTMLElement} */ (document.getElementById('autosave-conflict'));
+const conflictText = /** @type {HTMLElement} */ (document.getElementById('autosave-conflict-text'));
+const keepMine = /** @type {HTMLButtonElement} */ (document.getElementById('autosave-keep-mine'));
 const versionInput = /** @type {HTMLInputElement} */ (document.getElementById('feedback-version'));
 const s = JSON.parse(document.getElementById('feedback-i18n')?.textContent ?? '{}');
 const slug = root.dataset.eventSlug ?? '';
 const region = root.dataset.region ?? '';
 const editable = root.dataset.editable === 'true';
+const MAX_UNCONFIRMED = 20;
 let version = Number(versionInput.value);
 let dirty = false;
 let saving = false;
 let stopped = false;
+/** Answers sent since the last confirmed save: any of them may be stored already. @type {Record<string, unknown>[]} */
+let unconfirmed = [];
+/** @type {Record<string, unknown>} */
+let confirmed = editable ? answers() : {};
 /** @type {number|undefined} */
 let timer;
 
@@ -37,29 +51,105 @@ function answers() {
 
 function say(text) { status.textContent = text; }
 
+/** @param {string|null|undefined} iso */
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString('sv-SE', { dateStyle: 'short', timeStyle: 'short' }) : '';
+}
+
+/** Send `answers` with the page's version; remember them until the server confirms. @param {'draft'|'submit'} action */
+async function send(action) {
+  const sending = answers();
+  unconfirmed = [...unconfirmed, sending].slice(-MAX_UNCONFIRMED);
+  const saved = await act(slug, region, action, version, sending);
+  setVersion(saved.version);
+  confirmed = sending; unconfirmed = [];
+  return saved;
+}
+
 async function save() {
   if (!dirty || saving || stopped) return;
   saving = true; dirty = false;
   say(s.saving);
   try {
-    const saved = await act(slug, region, 'draft', version, answers());
-    setVersion(saved.version);
+    const saved = await send('draft');
     say(s.saved.replace('{time}', new Date(saved.updated_at).toLocaleTimeString('sv-SE', { hour: '2-digit', minute: '2-digit' })));
   } catch (err) {
-    failed(/** @type {any} */ (err));
+    await failed(/** @type {any} */ (err));
   } finally { saving = false; }
-  if (dirty) schedule();
+  if (dirty && !stopped) schedule();
 }
 
 /** @param {any} err */
-function failed(err) {
-  if (err.code === 'feedback.conflict' || err.code === 'feedback.locked' || err.code === 'feedback.already_submitted') {
+async function failed(err) {
+  if (err.code === 'feedback.conflict') {
+    dirty = true; // what the page shows is not stored (yet)
+    await reconcile();
+  } else if (err.code === 'feedback.locked' || err.code === 'feedback.already_submitted') {
     stopped = true; say(err.message);
   } else if (err.status === 422) {
     say(err.message);
   } else {
     dirty = true; say(s.offline);
   }
+}
+
+/**
+ * After a conflict or news of a newer version: read the stored response and either take its
+ * version (it is this page's own lost save, or what the page shows) or show the conflict.
+ * @returns {Promise<boolean>} whether the page took the stored version
+ */
+async function reconcile() {
+  let stored;
+  try { stored = await storedResponse(slug, region); } catch { dirty = true; say(s.offline); return false; }
+  const current = answers();
+  const next = afterConflict(stored, unconfirmed, current);
+  if (next === 'adopt') {
+    setVersion(stored.version);
+    confirmed = stored.answers; unconfirmed = [];
+    dirty = !sameAnswers(stored.answers, current);
+    return true;
+  }
+  if (next === 'conflict' && sameAnswers(current, confirmed)) {
+    show(stored); // nothing of the user's own is unsaved: show the co-editor's version
+    return true;
+  }
+  stopped = true;
+  showConflict(stored, next === 'conflict');
+  return false;
+}
+
+/** Put the stored answers into the form (only when the page holds no edits of its own). @param {any} stored */
+function show(stored) {
+  for (const el of form.querySelectorAll('[data-key]')) {
+    const key = /** @type {HTMLElement} */ (el).dataset.key ?? '';
+    const value = stored.answers[key];
+    const chosen = (Array.isArray(value) ? value : value == null ? [] : [value]).map(String);
+    for (const input of /** @type {NodeListOf<HTMLInputElement>} */ (el.querySelectorAll(`[name="a-${key}"]`))) {
+      if (input.type === 'checkbox' || input.type === 'radio') input.checked = chosen.includes(input.value);
+      else input.value = chosen[0] ?? '';
+    }
+  }
+  setVersion(stored.version);
+  confirmed = answers(); unconfirmed = []; dirty = false;
+  say(s.updated.replace('{who}', stored.updated_by || s.someone).replace('{time}', when(stored.updated_at)));
+}
+
+/** Who saved the other version, and when; the user's text stays in the form. @param {any} stored @param {boolean} open whether it can still be saved over */
+function showConflict(stored, open) {
+  const who = stored.updated_by || s.someone;
+  conflictBox.hidden = false;
+  conflictText.textContent = s.conflict.replace('{who}', who).replace('{time}', when(stored.updated_at));
+  keepMine.hidden = !open;
+  keepMine.dataset.version = String(stored.version);
+  say(conflictText.textContent);
+}
+
+/** The user chose to store their text over the other version. */
+function overwrite() {
+  setVersion(Number(keepMine.dataset.version));
+  conflictBox.hidden = true;
+  stopped = false; dirty = true;
+  save();
 }
 
 /** @param {number} v */
@@ -90,15 +180,20 @@ function showErrors(fields) {
   first?.focus();
 }
 
-async function submit() {
+async function submit(retried = false) {
   clearTimeout(timer);
   say(s.saving);
   try {
-    await act(slug, region, 'submit', version, answers());
+    await send('submit');
     window.location.assign(`${window.location.pathname}?done=submit`);
   } catch (err) {
     const e = /** @type {any} */ (err);
-    if (e.fields) { say(s.errors); showErrors(e.fields); } else failed(e);
+    if (e.fields) { say(s.errors); showErrors(e.fields); return; }
+    if (e.code !== 'feedback.conflict') { await failed(e); return; }
+    dirty = true;
+    const adopted = await reconcile();
+    if (adopted && !retried) await submit(true);
+    else if (adopted) { say(s.offline); schedule(); }
   }
 }
 
@@ -111,6 +206,7 @@ if (editable) {
     if (action === 'submit') { ev.preventDefault(); submit(); }
     else if (action === 'draft') { ev.preventDefault(); dirty = true; save(); }
   });
+  keepMine.addEventListener('click', overwrite);
   for (const box of form.querySelectorAll('.notes-pull')) /** @type {HTMLElement} */ (box).hidden = false;
   form.addEventListener('click', async (ev) => {
     const btn = /** @type {HTMLElement} */ (ev.target).closest('button.pull-notes');
@@ -127,9 +223,8 @@ if (editable) {
 }
 
 socket.on('connect', () => { watch(socket, region).catch(() => {}); });
-socket.on('feedback.saved', (/** @type {any} */ data) => {
-  if (data.region_code === region && data.version > version && !saving) {
-    stopped = true;
-    say(s.newer.replace('{who}', data.updated_by));
-  }
+socket.on('feedback.saved', async (/** @type {any} */ data) => {
+  // Our own save announces itself too: a newer version may be the one whose reply was lost.
+  if (!editable || data.region_code !== region || data.version <= version || saving || stopped) return;
+  if (await reconcile() && dirty) schedule();
 });

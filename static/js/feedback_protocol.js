@@ -25,6 +25,19 @@ export async function act(slug, region, action, version, answers) {
     { code: err.code, status: res.status, fields: err.fields, details: err.details });
 }
 
+/** @typedef {Saved & {answers: Record<string, unknown>, locked: boolean}} Stored */
+
+/**
+ * The region's stored response with its answers (`status` is `not_started` before the first save).
+ * @param {string} slug @param {string} region @returns {Promise<Stored>}
+ */
+export async function storedResponse(slug, region) {
+  const res = await fetch(`/e/${encodeURIComponent(slug)}/feedback/regions/${encodeURIComponent(region)}/response`,
+    { credentials: 'same-origin', headers: { Accept: 'application/json' }, cache: 'no-store' });
+  if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status });
+  return res.json();
+}
+
 /** @param {string} slug @param {string} region @param {string} theme @returns {Promise<string>} */
 export async function themeNotes(slug, region, theme) {
   const res = await fetch(`/e/${encodeURIComponent(slug)}/feedback/regions/${encodeURIComponent(region)}/notes?theme=${encodeURIComponent(theme)}`,
