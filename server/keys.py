@@ -40,7 +40,8 @@ def stage_id(event_id: int) -> str:
 
 def event_id_of_stage(stage: str) -> int | None:
     prefix = "event-"
-    return int(stage[len(prefix):]) if stage.startswith(prefix) and stage[len(prefix):].isdigit() else None
+    rest = stage[len(prefix):]
+    return int(rest) if stage.startswith(prefix) and rest.isdigit() else None
 
 
 def qa_room(event_id: int) -> str:
@@ -75,6 +76,9 @@ def notes_room(room_id: int) -> str:
 
 NOTES_CHANNEL = "tp:notes"
 """Redis channel on which nodes pass each other the note updates they stored (server/notes.py)."""
+
+ROOM_MEDIA_CHANNEL = "tp:room_media"
+"""Redis channel: hang up a person or a room on the node that holds its media (room_media.py)."""
 
 
 def room_media(room_id: int) -> str:

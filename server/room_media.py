@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from streaming import StreamingError
 from streaming.room import RoomEvent, RoomRegistry, Slot
 
+from . import keys
 from .auth import Principal
 from .errors import DomainError, log_unexpected
 from .membership import room_access
@@ -37,7 +38,7 @@ RoomOf = Callable[[int], str]
 LeaveRoom = Callable[[str, str], Awaitable[None]]
 """Take a socket (sid) out of a socket.io room (name)."""
 
-CHANNEL = "tp:room_media"
+CHANNEL = keys.ROOM_MEDIA_CHANNEL
 """Redis channel on which nodes tell each other to hang up a person or a room (MediaBus)."""
 
 
