@@ -11,6 +11,11 @@ sections as a *genesis* update written by a fixed client id in sorted theme orde
 are identical whichever node builds them: two nodes racing to open the same room store the same
 items twice, which Yjs merges as one. The genesis is stored as the room's first update.
 
+A theme added to the event after a room's notes exist gets its section when a node next opens
+the room (or seats someone in it): a *section* update written by a client id derived from the
+theme key alone (:func:`section_client_id`), so it too is byte-identical on every node and
+independent of which other sections exist, and two nodes adding it at once add one section.
+
 The transport is not ours: :meth:`NotesRoom.handle` takes the bytes a peer sent and returns
 ``(target, bytes)`` pairs, ``target`` being ``"sender"`` or ``"others"``; the server emits them
 (socket.io rooms, Redis) and passes updates received from other nodes to
@@ -20,10 +25,12 @@ The transport is not ours: :meth:`NotesRoom.handle` takes the bytes a peer sent 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-from collections.abc import Hashable, Sequence
+import time
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 from pycrdt import Doc, Map, MapEvent, Text, get_update, merge_updates
 
@@ -45,12 +52,26 @@ THEMES = "themes"
 GENESIS_CLIENT_ID = 1
 """Fixed Yjs client id of the server-built sections (a browser picks 1 with odds 2**-32)."""
 
+SECTION_CLIENT_BASE = 2**32
+"""Client ids of sections added later lie in [2**32, 2**32 + 2**52): never a browser's (Yjs
+picks 32-bit ids) and still exact in JavaScript numbers (lib0 varUints carry 53 bits)."""
+
+COMPACTION_RETRY_SECONDS = 5.0
+"""After a failed compaction, the next one due waits at least this long (the log stays whole)."""
+
 EMPTY_UPDATE = b"\x00\x00"
 
 log = logging.getLogger(__name__)
 
 Target = Literal["sender", "others"]
 Outbound = tuple[Target, bytes]
+ErrorHook = Callable[[str, BaseException], None]
+"""Where unexpected failures of background work go: ``(where, exception)``; the server passes
+its one logging hook (``server.errors.log_unexpected``)."""
+
+
+def _log_error(where: str, exc: BaseException) -> None:
+    log.error("unexpected error in %s: %r", where, exc, exc_info=exc)
 
 
 @dataclass(frozen=True)
@@ -76,6 +97,38 @@ def build_genesis(theme_ids: Sequence[str]) -> bytes:
     return doc.get_update()
 
 
+def section_client_id(theme_id: str) -> int:
+    """The Yjs client id that creates a later-added theme's section: a function of the key."""
+    digest = hashlib.sha256(theme_id.encode("utf-8")).digest()
+    return SECTION_CLIENT_BASE + int.from_bytes(digest[:8], "big") % 2**52
+
+
+def build_section(theme_id: str) -> bytes:
+    """The update that creates one empty section, byte-identical on every node."""
+    doc: Doc[Map[Text]] = Doc(client_id=section_client_id(theme_id))
+    doc.get(THEMES, type=Map)[theme_id] = Text()
+    return doc.get_update()
+
+
+MERGE_FAN_IN = 64
+
+
+def merge_all(updates: Sequence[bytes]) -> bytes:
+    """``merge_updates`` over any number of updates, as a tree of merges of up to 64.
+
+    pycrdt 0.14's merge of n updates grows about quadratically: 5000 keystrokes took 150 ms in
+    one merge (blocking the event loop for everyone on the node) and 9 ms as a tree. Running it
+    in a thread does not help: pycrdt holds the GIL, and the loop stalled longer (measured).
+    """
+    level = list(updates)
+    if not level:
+        return EMPTY_UPDATE
+    while len(level) > 1:
+        level = [merge_updates(*level[i : i + MERGE_FAN_IN]) if i + 1 < len(level) else level[i]
+                 for i in range(0, len(level), MERGE_FAN_IN)]
+    return level[0]
+
+
 def compact_updates(updates: Sequence[bytes]) -> bytes:
     """Fold updates into one snapshot: deleted text dropped, not-yet-applicable parts kept.
 
@@ -83,7 +136,7 @@ def compact_updates(updates: Sequence[bytes]) -> bytes:
     for a missing predecessor (possible when nodes store out of order), so those are merged
     back from the raw log.
     """
-    merged = merge_updates(*updates)
+    merged = merge_all(updates)
     doc: Doc[Map[Text]] = Doc()
     doc.apply_update(merged)
     pending = get_update(merged, doc.get_state())
@@ -100,6 +153,7 @@ class NotesRoom:
         storage: NotesStorage,
         limits: NotesLimits = DEFAULT_LIMITS,
         policy: CompactionPolicy = DEFAULT_POLICY,
+        on_error: ErrorHook = _log_error,
     ) -> None:
         """Prefer :meth:`open`, which loads what is stored; this starts from nothing."""
         self.room_id = room_id
@@ -114,6 +168,8 @@ class NotesRoom:
         self._lock = asyncio.Lock()
         self._since_compaction = (0, 0)
         self._compacting: asyncio.Task[None] | None = None
+        self._on_error = on_error
+        self._compact_not_before = 0.0
 
     @classmethod
     async def open(
@@ -123,16 +179,19 @@ class NotesRoom:
         storage: NotesStorage,
         limits: NotesLimits = DEFAULT_LIMITS,
         policy: CompactionPolicy = DEFAULT_POLICY,
+        on_error: ErrorHook = _log_error,
     ) -> NotesRoom:
-        """Load a room from storage, storing the genesis first if the room is new."""
-        room = cls(room_id, theme_ids, storage, limits, policy)
+        """Load a room from storage, storing the genesis first if the room is new, and the
+        sections of themes added since."""
+        room = cls(room_id, theme_ids, storage, limits, policy, on_error)
         stored = await storage.load(room_id)
         history = ([stored.snapshot] if stored.snapshot else []) + stored.updates
         if not history:
             history = [build_genesis(theme_ids)]
             await storage.append_update(room_id, history[0])
-        room._load(merge_updates(*history))
+        room._load(merge_all(history))
         room._since_compaction = (len(stored.updates), sum(map(len, stored.updates)))
+        await room.add_sections(theme_ids)
         return room
 
     def _load(self, update: bytes) -> None:
@@ -165,7 +224,7 @@ class NotesRoom:
         if isinstance(parsed, AwarenessMessage):
             return self._handle_awareness(message, parsed, sender)
         if parsed.kind is SyncType.STEP1:
-            return [("sender", sync_step2(self._diff(parsed.payload)))]
+            return [("sender", sync_step2(self.missing(parsed.payload)))]
         return await self._receive(parsed.payload)
 
     def _handle_awareness(
@@ -176,11 +235,12 @@ class NotesRoom:
         self._awareness.apply(parsed.payload, sender)
         return [("others", message)]
 
-    def _diff(self, state_vector: bytes) -> bytes:
+    def missing(self, state_vector: bytes) -> bytes:
+        """What a peer (or node) with ``state_vector`` lacks, as one update."""
         try:
             return self._doc.get_update(state_vector)
         except BaseException as exc:
-            _reraise_unless_pycrdt_failure(exc)
+            reraise_unless_pycrdt_failure(exc)
             raise RoomsError("notes.malformed", f"unreadable state vector: {exc}") from exc
 
     async def _receive(self, update: bytes) -> list[Outbound]:
@@ -201,13 +261,38 @@ class NotesRoom:
     # -----------------------------------------------------------------------------------------
     # Other nodes, reading and compaction
 
-    def apply_update(self, update: bytes) -> None:
-        """Apply an update another node already validated and stored; it is checked again."""
-        if len(update) > self._limits.max_message_bytes:
+    def apply_update(self, update: bytes, *, capped: bool = True) -> None:
+        """Apply an update another node already validated and stored; it is checked again.
+
+        Only servers create sections, so an update from another node may add sections (a theme
+        added to the event) but never replace or remove one. ``capped=False`` lifts the size
+        cap for what a node answers a sync request with (it can hold many updates).
+        """
+        if capped and len(update) > self._limits.max_message_bytes:
             raise RoomsError("notes.too_large", f"update of {len(update)} bytes")
         if update != EMPTY_UPDATE:
-            self._try_on_shadow(update)
+            self._try_on_shadow(update, new_sections=True)
             self._doc.apply_update(update)
+
+    async def add_sections(self, theme_ids: Sequence[str]) -> list[Outbound]:
+        """Store and apply a section for every theme the document lacks; what to relay.
+
+        Safe on several nodes at once: each section's update is the same bytes everywhere.
+        """
+        order = list(dict.fromkeys([*theme_ids, *self.theme_ids]))
+        themes = self._doc.get(THEMES, type=Map)
+        missing = sorted(set(theme_ids) - set(themes.keys()))
+        if not missing:
+            self.theme_ids = tuple(order)
+            return []
+        update = merge_all([build_section(theme_id) for theme_id in missing])
+        async with self._lock:
+            await self._storage.append_update(self.room_id, update)
+            self._doc.apply_update(update)
+            self._reset_shadow()
+            self._count(len(update))
+        self.theme_ids = tuple(order)
+        return [("others", sync_update(update))]
 
     def snapshot(self) -> bytes:
         """The whole document as one update (what a new peer or an export needs)."""
@@ -222,24 +307,39 @@ class NotesRoom:
         themes = self._doc.get(THEMES, type=Map)
         return {tid: str(themes[tid]) for tid in self.theme_ids if tid in themes}
 
-    async def compact(self) -> None:
+    async def compact(self) -> bool:
         """Fold the stored log into a snapshot now (also done by policy, and on close).
 
-        Safe beside appends: only rows up to the loaded `upto` are replaced.
+        Safe beside appends: only the rows this compaction loaded are deleted. True when the
+        snapshot was stored (or nothing needed folding); False when another compaction of the
+        room won the race. What arrives meanwhile counts towards the next compaction; if this
+        one fails or loses, what it would have folded counts again too.
         """
-        self._since_compaction = (0, 0)  # what arrives from here on counts towards the next
-        stored = await self._storage.load(self.room_id)
-        if not stored.updates:
-            return
-        history = ([stored.snapshot] if stored.snapshot else []) + stored.updates
-        await self._storage.replace_with_snapshot(
-            self.room_id, compact_updates(history), stored.upto
-        )
+        counted, self._since_compaction = self._since_compaction, (0, 0)
+        done = False
+        try:
+            stored = await self._storage.load(self.room_id)
+            if not stored.updates:
+                done = True
+                return True
+            history = ([stored.snapshot] if stored.snapshot else []) + stored.updates
+            done = await self._storage.replace_with_snapshot(
+                self.room_id, compact_updates(history), stored
+            )
+            return done
+        finally:
+            if not done:
+                count, size = self._since_compaction
+                self._since_compaction = (count + counted[0], size + counted[1])
+
+    async def compacted(self) -> None:
+        """Wait for a compaction running in the background, if any (tests, shutdown)."""
+        if self._compacting is not None:
+            await asyncio.gather(self._compacting, return_exceptions=True)
 
     async def close(self) -> None:
         """Compact what this node stored since the last compaction; the owner calls this."""
-        if self._compacting is not None:
-            await asyncio.gather(self._compacting, return_exceptions=True)
+        await self.compacted()
         if self._since_compaction[0]:
             await self.compact()
 
@@ -250,30 +350,46 @@ class NotesRoom:
     async def _compact_if_due(self) -> None:
         """Start a compaction beside the relay: the update that made it due is not held up."""
         busy = self._compacting is not None and not self._compacting.done()
-        if not busy and self._policy.due(*self._since_compaction):
+        if busy or time.monotonic() < self._compact_not_before:
+            return
+        if self._policy.due(*self._since_compaction):
             self._compacting = asyncio.create_task(self._compact_in_background())
 
     async def _compact_in_background(self) -> None:
         try:
             await self.compact()
-        except Exception:  # the log stays as it was; the next due compaction tries again
-            log.exception("compacting the notes of room %s failed", self.room_id)
+        except BaseException as exc:  # the log stays as it was; a later compaction tries again
+            reraise_unless_pycrdt_failure(exc)
+            self._compact_not_before = time.monotonic() + COMPACTION_RETRY_SECONDS
+            self._on_error(f"compacting the notes of room {self.room_id}", exc)
 
     # -----------------------------------------------------------------------------------------
     # Validation on the shadow: an exact copy of the document that takes every update first
 
-    def _try_on_shadow(self, update: bytes) -> None:
-        """Apply to the shadow; on any failure rebuild it from the document and refuse."""
+    def _try_on_shadow(self, update: bytes, new_sections: bool = False) -> None:
+        """Apply to the shadow; on any failure rebuild it from the document and refuse.
+
+        ``new_sections``: the update may add theme sections (never replace or delete one).
+        """
         self._touched.clear()
         try:
             self._shadow.apply_update(update)
         except BaseException as exc:
-            _reraise_unless_pycrdt_failure(exc)
+            reraise_unless_pycrdt_failure(exc)
             self._reset_shadow()
             raise RoomsError("notes.rejected", f"update cannot be applied: {exc}") from exc
-        if self._touched:
+        if self._touched and not (new_sections and self._only_added()):
             self._reset_shadow()
             raise RoomsError("notes.forbidden_change", "only the server creates theme sections")
+
+    def _only_added(self) -> bool:
+        """Every change to the theme map adds a key (pycrdt declares ``keys`` in __slots__
+        only, hence untyped)."""
+        changes: list[dict[str, Any]] = [
+            change for event in self._touched
+            for change in cast(dict[str, dict[str, Any]], event.keys).values()  # type: ignore[attr-defined]
+        ]
+        return all(change.get("action") == "add" for change in changes)
 
     def _reset_shadow(self) -> None:
         self._shadow = self._new_shadow()
@@ -292,7 +408,7 @@ class NotesRoom:
         return shadow
 
 
-def _reraise_unless_pycrdt_failure(exc: BaseException) -> None:
+def reraise_unless_pycrdt_failure(exc: BaseException) -> None:
     """Let cancellation and exits through; pycrdt failures become a refusal.
 
     pycrdt reports Rust panics as ``PanicException``, a ``BaseException`` subclass, so a plain
@@ -300,3 +416,6 @@ def _reraise_unless_pycrdt_failure(exc: BaseException) -> None:
     """
     if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
         raise exc
+
+
+_reraise_unless_pycrdt_failure = reraise_unless_pycrdt_failure

@@ -8,32 +8,40 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class StoredNotes:
-    """Everything stored for one room: an optional snapshot, then the updates after it.
+    """Everything stored for one room: an optional snapshot and every update stored beside it.
 
-    ``upto`` is the sequence number of the last update included (0 when nothing is stored).
+    ``updates`` may repeat what the snapshot holds (a CRDT merge ignores duplicates), so a load
+    never has to decide by row order what a snapshot covers. ``version`` counts the room's
+    compactions (0: no snapshot yet); ``keys`` are the storage's own keys of ``updates``, which a
+    compaction of this load deletes, and no others.
     """
 
     snapshot: bytes | None
     updates: list[bytes]
-    upto: int
+    version: int = 0
+    keys: tuple[int, ...] = ()
 
 
 class NotesStorage(Protocol):
     """The port the server fills with its database (one table of updates, one of snapshots)."""
 
     async def append_update(self, room_id: str, update: bytes) -> int:
-        """Store one validated update; return its sequence number (increasing per room)."""
+        """Store one validated update; return a key of it (for diagnostics only)."""
         ...
 
     async def load(self, room_id: str) -> StoredNotes:
-        """Return the snapshot and every update stored after it, in sequence order."""
+        """Return the snapshot and every update stored for the room, in arrival order."""
         ...
 
-    async def replace_with_snapshot(self, room_id: str, snapshot: bytes, upto: int) -> None:
-        """Atomically store ``snapshot`` and delete updates with sequence number <= ``upto``.
+    async def replace_with_snapshot(
+        self, room_id: str, snapshot: bytes, loaded: StoredNotes
+    ) -> bool:
+        """Atomically store ``snapshot`` and delete exactly the updates ``loaded`` holds.
 
-        Must do nothing if the stored snapshot already covers ``upto`` or more: two nodes may
-        compact the same room at once, and an older snapshot must never replace a newer one.
+        ``snapshot`` must fold ``loaded`` (its snapshot and its updates). Does nothing and returns
+        False when the stored snapshot is no longer the one ``loaded`` saw (another compaction of
+        the room won meanwhile): replacing it could drop what that compaction folded. Updates
+        appended after the load are never deleted, whatever their keys.
         """
         ...
 
@@ -50,16 +58,24 @@ class CompactionPolicy:
         return updates >= self.max_updates or size >= self.max_bytes
 
 
+NEVER = CompactionPolicy(max_updates=2**62, max_bytes=2**62)
+"""A policy that never compacts on its own (tests that compare stored bytes)."""
+
+
 @dataclass
 class _RoomLog:
     snapshot: bytes | None = None
-    snapshot_upto: int = 0
+    version: int = 0
     updates: list[tuple[int, bytes]] = field(default_factory=list)
-    next_seq: int = 1
+    next_key: int = 1
 
 
 class MemoryNotesStorage:
-    """In-memory ``NotesStorage`` for tests, benchmarks and the single-process demo."""
+    """In-memory ``NotesStorage`` for tests, benchmarks and the single-process demo.
+
+    Keys are reused once the highest ones are deleted, as SQLite reuses rowids of a table
+    without AUTOINCREMENT: nothing may depend on keys growing.
+    """
 
     def __init__(self) -> None:
         self._rooms: dict[str, _RoomLog] = {}
@@ -68,22 +84,27 @@ class MemoryNotesStorage:
 
     async def append_update(self, room_id: str, update: bytes) -> int:
         log = self._rooms.setdefault(room_id, _RoomLog())
-        seq, log.next_seq = log.next_seq, log.next_seq + 1
-        log.updates.append((seq, update))
+        key, log.next_key = log.next_key, log.next_key + 1
+        log.updates.append((key, update))
         self.appended_bytes += len(update)
-        return seq
+        return key
 
     async def load(self, room_id: str) -> StoredNotes:
         log = self._rooms.get(room_id, _RoomLog())
-        upto = log.updates[-1][0] if log.updates else log.snapshot_upto
-        return StoredNotes(log.snapshot, [u for _, u in log.updates], upto)
+        return StoredNotes(log.snapshot, [u for _, u in log.updates], log.version,
+                           tuple(k for k, _ in log.updates))
 
-    async def replace_with_snapshot(self, room_id: str, snapshot: bytes, upto: int) -> None:
+    async def replace_with_snapshot(
+        self, room_id: str, snapshot: bytes, loaded: StoredNotes
+    ) -> bool:
         log = self._rooms.setdefault(room_id, _RoomLog())
-        if upto <= log.snapshot_upto:
-            return
-        log.snapshot, log.snapshot_upto = snapshot, upto
-        log.updates = [(seq, u) for seq, u in log.updates if seq > upto]
+        if log.version != loaded.version:
+            return False
+        log.snapshot, log.version = snapshot, log.version + 1
+        gone = set(loaded.keys)
+        log.updates = [(k, u) for k, u in log.updates if k not in gone]
+        log.next_key = max((k for k, _ in log.updates), default=0) + 1  # as SQLite does
+        return True
 
     def stored_bytes(self, room_id: str) -> int:
         """Bytes held for a room (snapshot plus log): what a database would keep."""

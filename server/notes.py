@@ -27,15 +27,24 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pycrdt import Doc, Map, Text, merge_updates
+from pycrdt import Doc, Map, Text, get_update
 from sqlalchemy import delete, insert, select, text
+from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.errors import RoomsError
-from rooms.notes import THEMES, NotesLimits, NotesRoom, Outbound
+from rooms.notes import (
+    EMPTY_UPDATE,
+    THEMES,
+    NotesLimits,
+    NotesRoom,
+    Outbound,
+    merge_all,
+    reraise_unless_pycrdt_failure,
+)
 from rooms.notes_storage import CompactionPolicy, StoredNotes
-from rooms.ysync import AwarenessMessage, parse_message, sync_update
+from rooms.ysync import AwarenessMessage, SyncMessage, parse_message, sync_update
 
 from . import keys
 from .auth import Principal
@@ -47,6 +56,9 @@ from .models_breakout import BreakoutRoom, NoteSnapshot, NoteUpdate
 
 LOCK_NAMESPACE = 7_180_018
 """First key of the PostgreSQL advisory lock that orders appends, loads and compactions."""
+
+LINGER_SECONDS = 2.0
+"""How long a closed room's document still answers other nodes' sync requests (see _close)."""
 
 RECHECK_SECONDS = 30.0
 """How long a membership check holds before the next message checks again (moves, removals)."""
@@ -72,9 +84,16 @@ def domain_error(exc: RoomsError) -> DomainError:
 class SqlNotesStorage:
     """``NotesStorage`` on the database. Room ids are the breakout room's id as text.
 
-    On PostgreSQL, appends, loads and compactions of one room take a transaction-scoped advisory
-    lock: update ids then grow in commit order per room, so a compaction that loaded every id up
-    to ``upto`` can never delete an update another node committed late with a smaller id.
+    Nothing here depends on the order of update ids: SQLite reuses the ids of deleted rows (the
+    table has no AUTOINCREMENT), and on PostgreSQL ids of concurrent transactions commit out of
+    order. A load reads every update row of the room (the snapshot may already hold some of
+    them: a CRDT merge ignores duplicates), and a compaction deletes exactly the rows it loaded.
+    ``note_snapshots.upto`` is the snapshot's version, bumped by each compaction: a compaction
+    stores its snapshot only if the version is still the one it loaded (compare and swap), so a
+    slower compaction never replaces a snapshot that folded rows it did not see.
+
+    On PostgreSQL, appends, loads and compactions of one room also take a transaction-scoped
+    advisory lock, so two nodes' compactions of a room rarely waste work racing each other.
     """
 
     def __init__(self, db: Database) -> None:
@@ -103,15 +122,18 @@ class SqlNotesStorage:
             await _lock(s, room_id)
             return await _load(s, int(room_id))
 
-    async def replace_with_snapshot(self, room_id: str, snapshot: bytes, upto: int) -> None:
+    async def replace_with_snapshot(
+        self, room_id: str, snapshot: bytes, loaded: StoredNotes
+    ) -> bool:
         try:
             async with self._db.transaction() as s:
                 await _lock(s, room_id)
-                await _replace(s, int(room_id), snapshot, upto)
+                return await _replace(s, int(room_id), snapshot, loaded)
         except (IntegrityError, OperationalError) as exc:
             # Another compaction of the same room won (SQLite has no advisory lock): the log is
             # intact, the next compaction folds it.
             log_unexpected("notes compaction", exc)
+            return False
 
     async def stored_bytes(self, room_id: str) -> int:
         """Bytes held for a room: snapshot plus log (what the benchmark reports)."""
@@ -169,9 +191,16 @@ class WriteBehindStorage:
         await self.flush()
         return await self._inner.load(room_id)
 
-    async def replace_with_snapshot(self, room_id: str, snapshot: bytes, upto: int) -> None:
+    async def replace_with_snapshot(
+        self, room_id: str, snapshot: bytes, loaded: StoredNotes
+    ) -> bool:
         await self.flush()
-        await self._inner.replace_with_snapshot(room_id, snapshot, upto)
+        return await self._inner.replace_with_snapshot(room_id, snapshot, loaded)
+
+    def buffered(self, room_id: str) -> list[bytes]:
+        """This room's updates accepted here and not written yet (a node that asks for a room
+        this node has closed still gets them; see ``NotesRegistry``)."""
+        return [data for room, data in self._pending if room == room_id]
 
     async def stored_bytes(self, room_id: str) -> int:
         await self.flush()
@@ -204,26 +233,41 @@ async def _lock(s: AsyncSession, room_id: str, relaxed: bool = False) -> None:
                     {"ns": LOCK_NAMESPACE, "room": int(room_id)})
 
 
+DELETE_CHUNK = 500
+"""Ids per DELETE statement (SQLite caps the bound parameters of one statement)."""
+
+
 async def _load(s: AsyncSession, room_id: int) -> StoredNotes:
-    snap = await s.get(NoteSnapshot, room_id)
-    floor = snap.upto if snap else 0
+    """The snapshot and every update row of the room, whatever its id (see SqlNotesStorage)."""
+    snap = (await s.execute(
+        select(NoteSnapshot.data, NoteSnapshot.upto).where(NoteSnapshot.room_id == room_id)
+    )).first()
     rows = (await s.execute(
         select(NoteUpdate.id, NoteUpdate.data)
-        .where(NoteUpdate.room_id == room_id, NoteUpdate.id > floor).order_by(NoteUpdate.id)
+        .where(NoteUpdate.room_id == room_id).order_by(NoteUpdate.id)
     )).all()
-    upto = rows[-1][0] if rows else floor
-    return StoredNotes(snap.data if snap else None, [bytes(r[1]) for r in rows], upto)
+    return StoredNotes(bytes(snap[0]) if snap else None, [bytes(r[1]) for r in rows],
+                       int(snap[1]) if snap else 0, tuple(int(r[0]) for r in rows))
 
 
-async def _replace(s: AsyncSession, room_id: int, snapshot: bytes, upto: int) -> None:
-    snap = await s.get(NoteSnapshot, room_id, with_for_update=True)
-    if snap is not None and snap.upto >= upto:
-        return
-    if snap is None:
-        s.add(NoteSnapshot(room_id=room_id, data=snapshot, upto=upto))
+async def _replace(s: AsyncSession, room_id: int, snapshot: bytes, loaded: StoredNotes) -> bool:
+    """Store the snapshot if its version is still the loaded one; delete the loaded rows."""
+    if loaded.snapshot is None and loaded.version == 0:
+        s.add(NoteSnapshot(room_id=room_id, data=snapshot, upto=1))
+        await s.flush()  # a concurrent first snapshot fails here (IntegrityError): it won
     else:
-        snap.data, snap.upto = snapshot, upto
-    await s.execute(delete(NoteUpdate).where(NoteUpdate.room_id == room_id, NoteUpdate.id <= upto))
+        swapped = await s.execute(
+            sql_update(NoteSnapshot)
+            .where(NoteSnapshot.room_id == room_id, NoteSnapshot.upto == loaded.version)
+            .values(data=snapshot, upto=loaded.version + 1)
+        )
+        if swapped.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+    ids = list(loaded.keys)
+    for i in range(0, len(ids), DELETE_CHUNK):
+        await s.execute(delete(NoteUpdate).where(
+            NoteUpdate.room_id == room_id, NoteUpdate.id.in_(ids[i : i + DELETE_CHUNK])))
+    return True
 
 
 async def stored_texts(
@@ -234,7 +278,7 @@ async def stored_texts(
     history = ([stored.snapshot] if stored.snapshot else []) + stored.updates
     doc: Doc[Map[Text]] = Doc()
     if history:
-        doc.apply_update(merge_updates(*history))
+        doc.apply_update(merge_all(history))
     themes = doc.get(THEMES, type=Map)
     return {key: str(themes[key]) if key in themes else "" for key in theme_keys}
 
@@ -245,26 +289,46 @@ async def stored_texts(
 
 @dataclass(frozen=True)
 class BusMessage:
-    """What one node tells the others: an update it stored, or a peer's awareness change."""
+    """What one node tells the others.
+
+    Kinds: ``update`` (an update it stored), ``awareness`` (a peer's awareness change),
+    ``evict`` (peer: the person's key, data empty), ``sync`` (a sync request: data is the
+    sender's state vector of the room; peer ``open`` or ``back``, see ``NotesRegistry``) and
+    ``state`` (the answer: what the asking node lacks, to apply without storing). ``to`` names
+    the one node a message is for (``sync`` back, ``state``); empty means every node.
+    """
 
     node: str
     room_id: int
-    kind: str  # "update" | "awareness" | "evict" (peer: the person's key, data empty)
+    kind: str
     peer: str
     data: bytes
+    to: str = ""
 
     def encode(self) -> bytes:
-        return json.dumps({"n": self.node, "r": self.room_id, "k": self.kind, "p": self.peer,
-                           "d": base64.b64encode(self.data).decode("ascii")}).encode()
+        body: dict[str, Any] = {"n": self.node, "r": self.room_id, "k": self.kind,
+                                "p": self.peer, "d": base64.b64encode(self.data).decode("ascii")}
+        if self.to:
+            body["t"] = self.to
+        return json.dumps(body).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> BusMessage:
         d = json.loads(raw)
-        return cls(str(d["n"]), int(d["r"]), str(d["k"]), str(d["p"]), base64.b64decode(d["d"]))
+        return cls(str(d["n"]), int(d["r"]), str(d["k"]), str(d["p"]), base64.b64decode(d["d"]),
+                   str(d.get("t", "")))
+
+
+Deliver = Callable[[BusMessage], Awaitable[None]]
+Subscribed = Callable[[], Awaitable[None]]
 
 
 class NotesBus(Protocol):
-    async def start(self, deliver: Callable[[BusMessage], Awaitable[None]]) -> None: ...
+    async def start(self, deliver: Deliver, subscribed: Subscribed | None = None) -> None:
+        """Deliver other nodes' messages; await ``subscribed`` after each (re)subscription:
+        what was published while this node was not listening is lost and must be asked for."""
+        ...
+
     async def publish(self, message: BusMessage) -> None: ...
     async def stop(self) -> None: ...
 
@@ -272,7 +336,7 @@ class NotesBus(Protocol):
 class LocalBus:
     """One process: nobody else to tell."""
 
-    async def start(self, deliver: Callable[[BusMessage], Awaitable[None]]) -> None:
+    async def start(self, deliver: Deliver, subscribed: Subscribed | None = None) -> None:
         return None
 
     async def publish(self, message: BusMessage) -> None:
@@ -285,49 +349,81 @@ class LocalBus:
 class RedisNotesBus:
     """Redis pub/sub on ``keys.NOTES_CHANNEL``; reconnects with capped backoff (1 s to 60 s)."""
 
-    def __init__(self, url: str, node_id: str) -> None:
+    def __init__(self, url: str, node_id: str, channel: str = keys.NOTES_CHANNEL) -> None:
         import redis.asyncio as redis
 
-        self._redis = redis.from_url(url)
+        # Named, so an operator (or a test) can find this node's connections in CLIENT LIST.
+        self._redis = redis.from_url(url, client_name=f"tp-notes-{node_id}")
         self._node = node_id
+        self._channel = channel
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self.subscriptions = 0
+        """How often this bus has (re)subscribed (diagnostics, tests)."""
 
-    async def start(self, deliver: Callable[[BusMessage], Awaitable[None]]) -> None:
-        self._task = asyncio.create_task(self._listen(deliver))
+    async def start(self, deliver: Deliver, subscribed: Subscribed | None = None) -> None:
+        self._task = asyncio.create_task(self._listen(deliver, subscribed))
         await asyncio.wait_for(self._subscribed.wait(), 10)
 
     async def publish(self, message: BusMessage) -> None:
-        await self._redis.publish(keys.NOTES_CHANNEL, message.encode())
+        """Publish once more on a fresh connection if the pooled one was dropped (a Redis
+        restart or failover leaves every pooled connection dead)."""
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        raw = message.encode()
+        try:
+            await self._redis.publish(self._channel, raw)
+        except RedisConnectionError:
+            await self._redis.publish(self._channel, raw)
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
         await self._redis.aclose()
 
-    async def _listen(self, deliver: Callable[[BusMessage], Awaitable[None]]) -> None:
-        backoff = 1.0
+    async def _listen(self, deliver: Deliver, subscribed: Subscribed | None) -> None:
+        backoff = 0.5
         while True:
+            before = self.subscriptions
             try:
-                await self._consume(deliver)
+                await self._consume(deliver, subscribed)
             except Exception as exc:  # Redis gone: retry, the relay resumes on its own
                 log_unexpected("notes bus", exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
+            backoff = 1.0 if self.subscriptions > before else min(backoff * 2, 60.0)
+            await asyncio.sleep(backoff)
 
-    async def _consume(self, deliver: Callable[[BusMessage], Awaitable[None]]) -> None:
+    async def _consume(self, deliver: Deliver, subscribed: Subscribed | None) -> None:
         async with self._redis.pubsub() as pubsub:
-            await pubsub.subscribe(keys.NOTES_CHANNEL)
+            await pubsub.subscribe(self._channel)
+            self.subscriptions += 1
             self._subscribed.set()
+            if subscribed is not None:
+                try:
+                    await subscribed()
+                except Exception as exc:  # publishing may fail while Redis recovers
+                    log_unexpected("notes bus resync", exc)
             async for raw in pubsub.listen():
-                if raw.get("type") == "message":
+                if raw.get("type") != "message":
+                    continue
+                try:
                     message = BusMessage.decode(raw["data"])
-                    if message.node != self._node:
+                    if message.node != self._node and message.to in ("", self._node):
                         await deliver(message)
+                except Exception as exc:  # one bad message must not end the subscription
+                    log_unexpected("notes bus message", exc)
 
 
 def make_bus(redis_url: str | None, node_id: str) -> NotesBus:
-    return RedisNotesBus(redis_url, node_id) if redis_url else LocalBus()
+    """The bus for these settings. Pub/sub channels span Redis's numbered databases, so the
+    channel carries the database number: deployments (or test runs) on different databases of
+    one Redis never hear each other's rooms."""
+    if not redis_url:
+        return LocalBus()
+    from redis.asyncio.connection import parse_url
+
+    database = parse_url(redis_url).get("db", 0)
+    return RedisNotesBus(redis_url, node_id, f"{keys.NOTES_CHANNEL}:{database}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -382,6 +478,7 @@ class NotesRegistry:
     def __init__(
         self, db: Database, transport: Transport, bus: NotesBus, node_id: str,
         limits: NotesLimits | None = None, policy: CompactionPolicy | None = None,
+        write_interval: float = 0.05,
     ) -> None:
         self._db = db
         self._transport = transport
@@ -389,14 +486,17 @@ class NotesRegistry:
         self._node = node_id
         self._limits = limits or NotesLimits()
         self._policy = policy or CompactionPolicy()
-        self.storage = WriteBehindStorage(SqlNotesStorage(db))
+        self.storage = WriteBehindStorage(SqlNotesStorage(db), write_interval)
         self._rooms: dict[int, NotesRoom] = {}
+        self._closing: dict[int, NotesRoom] = {}
+        self._lingering: list[asyncio.TimerHandle] = []
+        self._unpublished: set[int] = set()
         self._opening: dict[int, _Opening] = {}
         self._seats: dict[str, dict[int, Seat]] = {}
         self._rechecks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        await self._bus.start(self._from_other_node)
+        await self._bus.start(self._from_other_node, self._resync)
 
     async def stop(self) -> None:
         """Close every room (compacting what this node stored), then leave the bus."""
@@ -404,6 +504,9 @@ class NotesRegistry:
         await asyncio.gather(*self._rechecks, return_exceptions=True)
         for room_id in list(self._rooms):
             await self._close(room_id)
+        for handle in self._lingering:
+            handle.cancel()
+        self._closing.clear()
         await self.storage.stop()
 
     # -- peers --------------------------------------------------------------------------------
@@ -415,7 +518,9 @@ class NotesRegistry:
             room_row = await db.get(BreakoutRoom, room_id)
             themes = await _themes(db, event_id)
         assert room_row is not None
-        room = await self._room(room_id, [t["key"] for t in themes])
+        theme_keys = [t["key"] for t in themes]
+        room = await self._room(room_id, theme_keys)
+        await self._add_sections(room_id, room, theme_keys)
         seat = Seat(principal, event_id, writable, time.monotonic())
         self._seats.setdefault(sid, {})[room_id] = seat
         await self._transport.enter(sid, room_id)
@@ -447,7 +552,7 @@ class NotesRegistry:
             gone = room.leave(sid)
             await self._send(room_id, sid, gone)
             for _target, data in gone:
-                await self._bus.publish(BusMessage(self._node, room_id, "awareness", sid, data))
+                await self._publish(BusMessage(self._node, room_id, "awareness", sid, data))
         if not any(room_id in seats for seats in self._seats.values()):
             await self._close(room_id)
 
@@ -506,7 +611,8 @@ class NotesRegistry:
             return self._rooms[room_id]
         if room_id not in self._opening:
             task = asyncio.create_task(NotesRoom.open(
-                str(room_id), theme_keys, self.storage, self._limits, self._policy))
+                str(room_id), theme_keys, self.storage, self._limits, self._policy,
+                log_unexpected))
             self._opening[room_id] = _Opening(task)
         opening = self._opening[room_id]
         try:
@@ -518,15 +624,43 @@ class NotesRegistry:
             self._rooms[room_id] = room
             for message in opening.pending:
                 await self._apply_remote(room, message)
+            # What other nodes published before we listened for this room (or still hold in
+            # their write-behind buffer) is neither in the database nor on its way: ask.
+            await self._ask(room_id, room, "open")
         return self._rooms[room_id]
+
+    async def _add_sections(self, room_id: int, room: NotesRoom, theme_keys: list[str]) -> None:
+        """Sections for themes added to the event while the room is open here."""
+        for _target, data in await room.add_sections(theme_keys):
+            await self._transport.send(room_id, data, keys.notes_room(room_id), None)
+            parsed = parse_message(data)
+            if isinstance(parsed, SyncMessage):
+                await self._publish(
+                    BusMessage(self._node, room_id, "update", "server", parsed.payload))
 
     async def _close(self, room_id: int) -> None:
         room = self._rooms.pop(room_id, None)
-        if room is not None:
-            try:
-                await room.close()
-            except Exception as exc:  # the log stays whole; the next compaction folds it
-                log_unexpected("notes close", exc)
+        if room is None:
+            return
+        # While it closes, and a little after, the document still answers sync requests: a
+        # node opening the room now may have loaded before our last updates were written.
+        self._closing[room_id] = room
+        try:
+            await room.close()
+        except BaseException as exc:  # the log stays whole; the next compaction folds it
+            reraise_unless_pycrdt_failure(exc)
+            log_unexpected("notes close", exc)
+        finally:
+            self._linger(room_id, room)
+
+    def _linger(self, room_id: int, room: NotesRoom) -> None:
+        def forget() -> None:
+            if self._closing.get(room_id) is room:
+                del self._closing[room_id]
+
+        loop = asyncio.get_running_loop()
+        self._lingering = [h for h in self._lingering if h.when() > loop.time()]
+        self._lingering.append(loop.call_later(LINGER_SECONDS, forget))
 
     async def _send(self, room_id: int, sid: str, outbound: list[Outbound]) -> None:
         for target, data in outbound:
@@ -543,13 +677,73 @@ class NotesRegistry:
             return
         parsed = parse_message(message)
         if isinstance(parsed, AwarenessMessage):
-            await self._bus.publish(BusMessage(self._node, room_id, "awareness", sid, message))
+            await self._publish(BusMessage(self._node, room_id, "awareness", sid, message))
         else:  # an update (or step 2) this node stored: the others apply it without storing
-            await self._bus.publish(BusMessage(self._node, room_id, "update", sid, parsed.payload))
+            await self._publish(BusMessage(self._node, room_id, "update", sid, parsed.payload))
+
+    async def _publish(self, message: BusMessage) -> bool:
+        """Publish on the bus; a failure is logged, never the sender's problem (the update is
+        stored), and the room asks the others to sync with it once the bus works again."""
+        try:
+            await self._bus.publish(message)
+        except Exception as exc:
+            log_unexpected("notes bus publish", exc)
+            self._unpublished.add(message.room_id)
+            return False
+        if self._unpublished:
+            again, self._unpublished = self._unpublished, set()
+            for room_id in again:
+                if (room := self._rooms.get(room_id)) is not None:
+                    await self._ask(room_id, room, "open")
+        return True
+
+    # -- catching up between nodes ------------------------------------------------------------
+    #
+    # The bus is fire-and-forget: a node that does not hold a room open drops its updates, and
+    # one that is not subscribed (Redis reconnecting) hears nothing. So when a node opens a
+    # room, and for every open room after it (re)subscribes, it publishes a sync request
+    # ("sync", peer "open") with its state vector. Every node holding the room (open, closing,
+    # or with updates of it still in its write-behind buffer) answers with what the asker lacks
+    # ("state": applied there and sent to its connections, not stored again, since the
+    # answering node stored it), and asks back (peer "back": answered, never asked back), so
+    # updates the asker could not publish reach the others too.
+
+    async def _resync(self) -> None:
+        for room_id, room in list(self._rooms.items()):
+            await self._ask(room_id, room, "open")
+
+    async def _ask(self, room_id: int, room: NotesRoom, why: str, to: str = "") -> None:
+        await self._publish(BusMessage(self._node, room_id, "sync", why, room.state_vector(), to))
+
+    async def _answer(self, message: BusMessage) -> None:
+        room = self._rooms.get(message.room_id) or self._closing.get(message.room_id)
+        if room is not None:
+            missing = room.missing(message.data)
+            if message.peer == "open" and message.room_id in self._rooms:
+                await self._ask(message.room_id, room, "back", to=message.node)
+        else:
+            buffered = self.storage.buffered(str(message.room_id))
+            if not buffered:
+                return
+            missing = get_update(merge_all(buffered), message.data)
+        if missing != EMPTY_UPDATE:
+            await self._publish(
+                BusMessage(self._node, message.room_id, "state", "", missing, message.node))
 
     async def _from_other_node(self, message: BusMessage) -> None:
         if message.kind == "evict":
             await self.evict(message.room_id, message.peer, everywhere=False)
+            return
+        if message.to and message.to != self._node:
+            return
+        if message.kind == "sync":
+            try:
+                await self._answer(message)
+            except BaseException as exc:
+                reraise_unless_pycrdt_failure(exc)
+                log_unexpected("notes sync request from another node", exc)
+            return
+        if message.kind not in ("update", "state", "awareness"):
             return
         if message.room_id in self._opening:
             self._opening[message.room_id].pending.append(message)
@@ -563,9 +757,9 @@ class NotesRegistry:
 
     async def _apply_remote(self, room: NotesRoom, message: BusMessage) -> None:
         peer = f"{message.node}:{message.peer}"
-        if message.kind == "update":
+        if message.kind in ("update", "state"):
             try:
-                room.apply_update(message.data)
+                room.apply_update(message.data, capped=message.kind == "update")
             except RoomsError as exc:
                 log_unexpected("notes update from another node", exc)
                 return

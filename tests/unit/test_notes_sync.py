@@ -7,10 +7,11 @@ import asyncio
 import pytest
 from pycrdt import Doc, Map, Text
 
+import rooms.notes
 from rooms.errors import RoomsError
-from rooms.notes import NotesLimits, NotesRoom, build_genesis
+from rooms.notes import NotesLimits, NotesRoom, build_genesis, build_section, merge_all
 from rooms.notes_client import NotesClient
-from rooms.notes_storage import CompactionPolicy, MemoryNotesStorage, StoredNotes
+from rooms.notes_storage import NEVER, CompactionPolicy, MemoryNotesStorage, StoredNotes
 from rooms.ysync import AwarenessEntry, awareness_message, parse_message, sync_update
 
 THEMES = ["planer", "uppfoljning", "samverkan"]
@@ -89,6 +90,10 @@ async def test_notes_survive_a_restart_and_compaction() -> None:
     for word in ["Skåne ", "Örebro ", "Jämtland Härjedalen ", "🎉 ", "Gävle ", "Luleå "]:
         anna.section("uppfoljning").insert(0, word)
         await hub.flush()
+        await hub.room.compacted()  # the compaction the policy started beside the relay
+    stored = await storage.load("rum-1")
+    assert stored.snapshot is not None and stored.version >= 1, "the policy compacted"
+    assert len(stored.updates) < 6
     before = hub.room.texts()
     restarted = await open_room(storage)
     assert restarted.texts() == before
@@ -193,3 +198,177 @@ async def test_one_peer_cannot_flood_awareness_with_client_ids() -> None:
     with pytest.raises(RoomsError) as caught:
         await room.handle(awareness_message(entries), "anna")
     assert caught.value.code == "notes.awareness_invalid"
+
+
+class GatedStorage(MemoryNotesStorage):
+    """Memory storage whose compaction waits at a gate after loading (a slow database)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def replace_with_snapshot(
+        self, room_id: str, snapshot: bytes, loaded: StoredNotes
+    ) -> bool:
+        self.loaded.set()
+        await self.gate.wait()
+        return await super().replace_with_snapshot(room_id, snapshot, loaded)
+
+
+class FailingStorage(MemoryNotesStorage):
+    """Memory storage whose next ``failures`` compactions raise."""
+
+    def __init__(self, failures: int = 1) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def replace_with_snapshot(
+        self, room_id: str, snapshot: bytes, loaded: StoredNotes
+    ) -> bool:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("database away")
+        return await super().replace_with_snapshot(room_id, snapshot, loaded)
+
+
+async def test_edits_made_while_a_compaction_runs_are_kept() -> None:
+    storage = GatedStorage()
+    hub = Hub(await open_room(storage, policy=NEVER))
+    anna = await hub.connect("anna")
+    for word in ("Kalmar ", "Växjö "):
+        anna.section("planer").insert(0, word)
+        await hub.flush()
+    compaction = asyncio.create_task(hub.room.compact())
+    await storage.loaded.wait()  # loaded, folded, about to replace: now more edits arrive
+    for word in ("Visby 🐑 ", "Ölands ", "Åhus "):
+        anna.section("planer").insert(0, word)
+        await hub.flush()
+    storage.gate.set()
+    assert await compaction
+    stored = await storage.load("rum-1")
+    assert stored.snapshot is not None and len(stored.updates) == 3, "only folded rows went"
+    again = await open_room(storage)
+    assert again.texts() == hub.room.texts()
+    assert again.texts()["planer"] == "Åhus Ölands Visby 🐑 Växjö Kalmar "
+
+
+async def test_write_close_write_close_reopen_keeps_everything_when_keys_are_reused() -> None:
+    """SQLite reuses the ids of deleted rows; nothing may depend on them growing."""
+    storage = MemoryNotesStorage()
+    for word in ("Först från Umeå. ", "Sedan från Malmö 🌉. ", "Sist från Kiruna. "):
+        hub = Hub(await open_room(storage, policy=NEVER))
+        anna = await hub.connect("anna")
+        anna.section("samverkan").insert(len(anna.section("samverkan")), word)
+        await hub.flush()
+        await hub.room.close()  # the last one leaves: compacted
+        assert not (await storage.load("rum-1")).updates
+    assert (await open_room(storage)).texts()["samverkan"] == (
+        "Först från Umeå. Sedan från Malmö 🌉. Sist från Kiruna. ")
+
+
+async def test_a_failed_compaction_counts_again_and_close_folds_it() -> None:
+    storage = FailingStorage(failures=1)
+    errors: list[tuple[str, BaseException]] = []
+    room = await NotesRoom.open("rum-1", THEMES, storage,
+                                policy=CompactionPolicy(max_updates=3),
+                                on_error=lambda where, exc: errors.append((where, exc)))
+    hub = Hub(room)
+    anna = await hub.connect("anna")
+    for word in ("Ett ", "två ", "tre "):
+        anna.section("planer").insert(0, word)
+        await hub.flush()
+    await room.compacted()
+    assert [type(exc) for _, exc in errors] == [OSError], "logged through the room's hook"
+    assert (await storage.load("rum-1")).snapshot is None
+    await room.close()  # the failed compaction's updates still count: close folds them
+    stored = await storage.load("rum-1")
+    assert stored.snapshot is not None and not stored.updates
+
+
+class PanicException(BaseException):
+    """Stands in for pycrdt's: a BaseException, not an Exception."""
+
+
+async def test_a_pycrdt_panic_in_a_background_compaction_goes_to_the_hook(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    errors: list[BaseException] = []
+    room = await NotesRoom.open("rum-1", THEMES, MemoryNotesStorage(),
+                                policy=CompactionPolicy(max_updates=1),
+                                on_error=lambda where, exc: errors.append(exc))
+
+    def panic(updates: object) -> bytes:
+        raise PanicException("called `Option::unwrap()` on a `None` value")
+
+    monkeypatch.setattr(rooms.notes, "compact_updates", panic)
+    hub = Hub(room)
+    anna = await hub.connect("anna")
+    anna.section("planer").insert(0, "Borås")
+    await hub.flush()
+    task = room._compacting
+    assert task is not None
+    await room.compacted()
+    assert task.exception() is None, "nothing escapes the background task"
+    assert [type(e) for e in errors] == [PanicException]
+    assert room.texts()["planer"] == "Borås"
+
+
+async def test_a_theme_added_later_gets_its_section_once_on_every_node() -> None:
+    storage = YieldingStorage()
+    hub = Hub(await open_room(storage))
+    anna = await hub.connect("anna")
+    anna.section("planer").insert(0, "Före det nya temat, åäö")
+    await hub.flush()
+    await hub.room.close()
+
+    themes = [*THEMES, "kris"]
+    node_a, node_b = await asyncio.gather(
+        NotesRoom.open("rum-1", themes, storage), NotesRoom.open("rum-1", themes, storage))
+    assert node_a.snapshot() == node_b.snapshot(), "the same section bytes on both nodes"
+    assert node_a.texts() == {"planer": "Före det nya temat, åäö", "uppfoljning": "",
+                              "samverkan": "", "kris": ""}
+    hub_a, hub_b = Hub(node_a), Hub(node_b)
+    bo, cecilia = await hub_a.connect("bo"), await hub_b.connect("cecilia")
+    bo.section("kris").insert(0, "Från A ")
+    cecilia.section("kris").insert(0, "Från B ")
+    for hub_, peer, other in [(hub_a, "bo", node_b), (hub_b, "cecilia", node_a)]:
+        for message in hub_.clients[peer].take_outbox():
+            await hub_.send(peer, message)
+            other.apply_update(parse_message(message).payload)
+    assert node_a.texts() == node_b.texts()
+    assert "Från A " in node_a.texts()["kris"] and "Från B " in node_a.texts()["kris"]
+    reopened = await NotesRoom.open("rum-1", themes, storage)
+    assert reopened.texts() == node_a.texts()
+
+
+async def test_an_open_room_adds_a_new_theme_and_other_nodes_accept_only_new_sections() -> None:
+    room = await open_room()
+    other = await open_room(MemoryNotesStorage())
+    other.apply_update(room.snapshot())
+    out = await room.add_sections([*THEMES, "kris"])
+    assert [target for target, _ in out] == ["others"]
+    other.apply_update(parse_message(out[0][1]).payload)  # a section from another node: fine
+    sections: Doc[Map[Text]] = Doc()
+    sections.apply_update(other.snapshot())
+    assert "kris" in sections.get("themes", type=Map)
+    assert await room.add_sections([*THEMES, "kris"]) == []
+    assert build_section("kris") == build_section("kris")
+    thief: Doc[Map[Text]] = Doc()
+    thief.apply_update(other.snapshot())
+    thief.get("themes", type=Map)["kris"] = Text("kapad")
+    with pytest.raises(RoomsError) as caught:
+        other.apply_update(thief.get_update(other.state_vector()))
+    assert caught.value.code == "notes.forbidden_change", "replacing a section stays refused"
+
+
+def test_merging_many_updates_as_a_tree_equals_one_merge() -> None:
+    client = NotesClient()
+    client.receive(sync_update(build_genesis(THEMES)))
+    updates = [build_genesis(THEMES)]
+    for i in range(300):
+        client.section(THEMES[i % 3]).insert(0, "åb"[i % 2])
+        updates += [parse_message(m).payload for m in client.take_outbox()]
+    one: Doc[Map[Text]] = Doc()
+    one.apply_update(merge_all(updates))
+    assert {k: str(v) for k, v in one.get("themes", type=Map).items()} == client.texts()

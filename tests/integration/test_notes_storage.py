@@ -1,0 +1,164 @@
+"""Stored notes on both databases: nothing depends on the order of update ids.
+
+SQLite reuses the ids of deleted rows (``note_updates`` has no AUTOINCREMENT): after a
+compaction deletes a room's rows, the next updates get the same ids again. A load that skipped
+ids up to the snapshot's mark lost every edit written after a close-and-compact.
+
+The registry runs in this process on the real database; its connections are ``Editor`` objects
+(pycrdt, like the browser) behind an in-memory transport. ``Editor`` and ``FakeTransport`` are
+shared with tests/integration/test_notes_relay.py.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from rooms.notes_client import NotesClient
+from rooms.notes_storage import NEVER
+from server import keys
+from server.auth import Principal
+from server.db import Database, upgrade_async
+from server.models_breakout import NoteSnapshot, NoteUpdate
+from server.notes import LocalBus, NotesBus, NotesRegistry, stored_texts
+from tests.conftest import seed
+from tests.integration.test_notes_support import Rooms, make_rooms
+
+THEMES = ["utformning", "anvandning", "uppfoljning", "kris"]
+MODERATOR = Principal("user", 1, "Moderator Mona", role="moderator")
+
+
+class FakeTransport:
+    """This node's connections, in memory: what the registry sends waits in each one's inbox."""
+
+    def __init__(self) -> None:
+        self.inbox: dict[str, list[bytes]] = defaultdict(list)
+        self.members: dict[str, set[str]] = defaultdict(set)
+
+    async def send(self, room_id: int, data: bytes, to: str, skip_sid: str | None) -> None:
+        for sid in sorted(self.members[to]) if to == keys.notes_room(room_id) else [to]:
+            if sid != skip_sid:
+                self.inbox[sid].append(data)
+
+    async def enter(self, sid: str, room_id: int) -> None:
+        self.members[keys.notes_room(room_id)].add(sid)
+
+    async def leave(self, sid: str, room_id: int) -> None:
+        self.members[keys.notes_room(room_id)].discard(sid)
+
+
+class Editor:
+    """One connection: a pycrdt editor answering what the registry sends it."""
+
+    def __init__(self, registry: NotesRegistry, transport: FakeTransport, sid: str,
+                 room_id: int) -> None:
+        self.registry, self.transport, self.sid, self.room_id = registry, transport, sid, room_id
+        self.notes = NotesClient()
+
+    @classmethod
+    async def join(cls, registry: NotesRegistry, transport: FakeTransport, sid: str,
+                   rooms: Rooms, room_id: int) -> Editor:
+        editor = cls(registry, transport, sid, room_id)
+        await registry.join(sid, MODERATOR, rooms.event_id, room_id)
+        await registry.receive(sid, room_id, editor.notes.hello())
+        await editor.pump()
+        return editor
+
+    async def pump(self) -> None:
+        """Handle everything waiting in the inbox (and answer it)."""
+        inbox = self.transport.inbox[self.sid]
+        while inbox:
+            for reply in self.notes.receive(inbox.pop(0)):
+                await self.registry.receive(self.sid, self.room_id, reply)
+
+    async def type(self, theme: str, text: str) -> None:
+        section = self.notes.section(theme)
+        section.insert(len(section), text)  # ASCII offsets: appending is safe whatever the text
+        for message in self.notes.take_outbox():
+            await self.registry.receive(self.sid, self.room_id, message)
+
+    async def leave(self) -> None:
+        await self.registry.leave(self.sid, self.room_id)
+
+
+def registry_on(db: Database, bus: NotesBus | None = None, node: str = "nod-a",
+                write_interval: float = 0.05) -> tuple[NotesRegistry, FakeTransport]:
+    transport = FakeTransport()
+    return NotesRegistry(db, transport, bus or LocalBus(), node, policy=NEVER,
+                         write_interval=write_interval), transport
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The embedded default (SQLite file through aiosqlite) and PostgreSQL (TEST_DATABASE_URL).
+
+    Migrated, not yet seeded: ``one_room`` seeds it (in the test's own event loop)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'traffpunkt.db'}"
+    return str(request.getfixturevalue("clean_db"))
+
+
+async def one_room(url: str) -> tuple[Rooms, int]:
+    if url.startswith("sqlite"):
+        await upgrade_async(url)
+    await seed(url)
+    rooms = await make_rooms(url, {"gotland": {"name": "Gotland", "regions": ["I"]}})
+    return rooms, rooms.ids["gotland"]
+
+
+WORDS = ["Först: Visby läser 📚. ", "Sedan: Slite åäö. ", "Sist: Fårö ÅÄÖ 🐑. "]
+
+
+async def test_write_leave_write_leave_reopen_keeps_every_edit(database_url: str) -> None:
+    rooms, room = await one_room(database_url)
+    db = Database(database_url)
+    try:
+        registry, transport = registry_on(db)
+        for n, word in enumerate(WORDS):
+            editor = await Editor.join(registry, transport, f"sid-{n}", rooms, room)
+            assert editor.notes.section("kris").to_py() == "".join(WORDS[:n])
+            await editor.type("kris", word)
+            await editor.leave()  # the last one leaves: the node compacts
+            async with db.session() as s:
+                left = await s.scalar(select(func.count()).where(NoteUpdate.room_id == room))
+                assert await s.get(NoteSnapshot, room) is not None and left == 0
+        await registry.stop()
+
+        restarted, transport = registry_on(db)  # a restart: nothing in memory
+        editor = await Editor.join(restarted, transport, "sid-x", rooms, room)
+        assert editor.notes.section("kris").to_py() == "".join(WORDS)
+        assert restarted.open_room(room).texts()["kris"] == "".join(WORDS)  # type: ignore[union-attr]
+        async with db.session() as s:
+            assert (await stored_texts(s, room, THEMES))["kris"] == "".join(WORDS)
+        await restarted.stop()
+    finally:
+        await db.close()
+
+
+async def test_a_compaction_deletes_only_the_rows_it_folded(database_url: str) -> None:
+    """Appends that land between a compaction's load and its replace stay stored."""
+    rooms, room = await one_room(database_url)
+    db = Database(database_url)
+    try:
+        registry, transport = registry_on(db)
+        editor = await Editor.join(registry, transport, "sid-1", rooms, room)
+        await editor.type("utformning", "Rad ett. ")
+        storage = registry.storage
+        loaded = await storage.load(str(room))
+        await editor.type("utformning", "Rad två, skriven under komprimeringen. ")
+        await storage.flush()
+        from rooms.notes import compact_updates
+
+        history = ([loaded.snapshot] if loaded.snapshot else []) + loaded.updates
+        assert await storage.replace_with_snapshot(str(room), compact_updates(history), loaded)
+        stale = await storage.replace_with_snapshot(str(room), compact_updates(history), loaded)
+        assert stale is False, "a second compaction of the same load loses the race"
+        async with db.session() as s:
+            texts = await stored_texts(s, room, THEMES)
+        assert texts["utformning"] == "Rad ett. Rad två, skriven under komprimeringen. "
+        await registry.stop()
+    finally:
+        await db.close()
