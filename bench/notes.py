@@ -14,8 +14,8 @@ and would only make this one process measure itself. The transport is in-process
         [--database-url postgresql+asyncpg://...] [--workers 3] [--in-process-only]
 
 The main figures go through a real ``traffpunkt serve`` over socket.io (bench/notes_served.py:
-PostgreSQL, editors as python-socketio clients in separate processes); the in-process runs
-above stay as the baseline, and the summary gives the ratios.
+PostgreSQL, editors as raw socket.io clients, bench/rawsio.py, in separate processes); the
+in-process runs above stay as the baseline, and the summary gives the ratios.
 
 Goal: p99 < 150 ms. The last line is one JSON object.
 """

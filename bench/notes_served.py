@@ -1,6 +1,8 @@
 """The notes benchmark through a real `traffpunkt serve` over socket.io (used by bench/notes.py).
 
-One server process on PostgreSQL; editors are real python-socketio clients in separate worker
+One server process on PostgreSQL; editors are real socket.io clients over websockets
+(bench/rawsio.py: engine.io v4 / socket.io v5 on aiohttp, each frame handled inline, because
+python-socketio's client measured itself rather than the server) in separate worker
 processes, whole rooms per worker, so a keystroke's send time and its arrival at the room's other
 editors are read on one clock. The server relays the exact message bytes an editor sent, so the
 bytes identify the keystroke. Editors apply what they receive only during the handshake (the

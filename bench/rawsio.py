@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
 Handler = Callable[[str, Any], Awaitable[None]]
+log = logging.getLogger(__name__)
 
 
 class RawSocket:
@@ -29,6 +31,8 @@ class RawSocket:
         self._acks: dict[int, asyncio.Future[Any]] = {}
         self._next_id = 0
         self._task: asyncio.Task[None] | None = None
+        self.errors = 0
+        """Events whose handler raised (logged, and the loop went on)."""
 
     async def connect(self, auth: dict[str, Any] | None) -> bool:
         """Open the websocket and the default namespace; False when the server refuses."""
@@ -72,8 +76,12 @@ class RawSocket:
                 break
             data: str = msg.data
             if data.startswith("42"):
-                event, payload = json.loads(data[2:])
-                await self.on_event(event, payload)
+                try:
+                    event, payload = json.loads(data[2:])
+                    await self.on_event(event, payload)
+                except Exception:  # one bad message or handler bug must not end the connection
+                    self.errors += 1
+                    log.exception("socket.io event handler failed on %.80s", data)
             elif data == "2":
                 await self.ws.send_str("3")
             elif data.startswith("43"):
