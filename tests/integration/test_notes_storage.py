@@ -162,3 +162,40 @@ async def test_a_compaction_deletes_only_the_rows_it_folded(database_url: str) -
         await registry.stop()
     finally:
         await db.close()
+
+
+async def test_a_theme_added_to_the_event_gets_one_section_in_open_and_stored_rooms(
+    database_url: str,
+) -> None:
+    from server.models import Theme
+
+    rooms, room = await one_room(database_url)
+    db = Database(database_url)
+    try:
+        registry, transport = registry_on(db)
+        anna = await Editor.join(registry, transport, "anna", rooms, room)
+        await anna.type("kris", "Skrivet före det nya temat. ")
+        async with db.transaction() as s:
+            s.add(Theme(event_id=rooms.event_id, key="digitalt", title="Digitalt 💻",
+                        position=9))
+        bo = await Editor.join(registry, transport, "bo", rooms, room)  # the room is open
+        await anna.pump()
+        for editor in (anna, bo):
+            assert editor.notes.texts()["digitalt"] == ""
+        await bo.type("digitalt", "Bo skriver i det nya temat, åäö.")
+        await anna.pump()
+        assert anna.notes.texts()["digitalt"] == "Bo skriver i det nya temat, åäö."
+        await anna.leave()
+        await bo.leave()
+        await registry.stop()
+
+        restarted, transport = registry_on(db)
+        cecilia = await Editor.join(restarted, transport, "cecilia", rooms, room)
+        assert cecilia.notes.texts() == {"utformning": "", "anvandning": "", "uppfoljning": "",
+                                         "kris": "Skrivet före det nya temat. ",
+                                         "digitalt": "Bo skriver i det nya temat, åäö."}
+        async with db.session() as s:
+            assert (await stored_texts(s, room, ["digitalt"]))["digitalt"].endswith("åäö.")
+        await restarted.stop()
+    finally:
+        await db.close()
