@@ -67,3 +67,43 @@ async def test_playlist_segments_are_h264_and_aac_with_discontinuity(tmp_path: P
         assert "#EXT-X-DISCONTINUITY\n" in stage.hls_playlist.read_text()
         await comeback.close()
     assert stage.hls_playlist.read_text().rstrip().endswith("#EXT-X-ENDLIST")
+
+
+def _tag(playlist: str, name: str) -> int:
+    return int(next(line for line in playlist.splitlines() if line.startswith(name)).split(":")[1])
+
+
+def _durations(playlist: str) -> list[float]:
+    return [float(line[8:].rstrip(",")) for line in playlist.splitlines()
+            if line.startswith("#EXTINF:")]
+
+
+async def test_default_two_second_segments_roll(tmp_path: Path) -> None:
+    config = StreamingConfig(media_root=tmp_path)  # the defaults: 2 s segments, a window of 6
+    assert config.hls_segment_seconds == 2.0
+    window = config.hls_playlist_size
+    async with MediaEngine(config) as engine:
+        stage = engine.stage("main")
+        assert stage.hls_playlist is not None
+        folder = stage.hls_playlist.parent
+        publisher, _ = await _publish(stage)
+        await _wait_segments(stage.hls_playlist, window)
+        first = stage.hls_playlist.read_text()
+        assert _tag(first, "#EXT-X-TARGETDURATION") == 2
+        # Rolling: once four more segments have left the window, the oldest file is gone too.
+        async with asyncio.timeout(90):
+            while (folder / "seg_000000.ts").exists():
+                await asyncio.sleep(0.3)
+        playlist = stage.hls_playlist.read_text()
+        names = _segments(stage.hls_playlist)
+        on_disk = sorted(p.name for p in folder.glob("seg_*.ts"))
+        await publisher.close()
+
+    assert _tag(playlist, "#EXT-X-MEDIA-SEQUENCE") > _tag(first, "#EXT-X-MEDIA-SEQUENCE")
+    assert len(names) == window
+    durations = _durations(first) + _durations(playlist)
+    assert all(1.5 <= d <= 2.2 for d in durations), durations
+    assert set(names) <= set(on_disk)  # everything listed is there
+    # Besides the window: a few kept for slow clients and the one being written, nothing more.
+    assert len(on_disk) <= window + 4, on_disk
+    assert on_disk[0] > "seg_000000.ts"
