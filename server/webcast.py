@@ -22,8 +22,9 @@ from .models import utcnow
 from .models_webcast import StageRow
 from .platform import Platform
 
-# A viewer joining or leaving changes the count; with hundreds arriving at once the event room
-# hears one `stage.state` per second at most. Going live or offline is sent at once.
+# A viewer joining or leaving (WebRTC session or HLS player) changes the count; with hundreds
+# arriving at once the event room hears one `stage.state` per second at most. Going live or
+# offline is sent at once.
 VIEWER_COUNT_INTERVAL = 1.0
 
 # Status of each media-engine error at the WHIP/WHEP boundary (RFC 9725 and WHEP).
@@ -137,14 +138,22 @@ def stage_urls(media_base: str, slug: str, event_id: int) -> StageUrls:
 
 
 def stage_state(platform: Platform, event_id: int) -> dict[str, Any]:
-    """Live or not, and how many watch over WebRTC, as this node's engine knows it."""
+    """Live or not, and how many watch (WebRTC sessions + HLS players), as this node's engine
+    knows it."""
     if not platform.media.enabled:
-        return {"live": None, "viewer_count": None}
+        return {"live": None, "viewer_count": None, "webrtc_viewers": None, "hls_viewers": None}
     stage_id = keys.stage_id(event_id)
     stage = next((s for s in platform.media.engine.stages if s.stage_id == stage_id), None)
     if stage is None:
-        return {"live": False, "viewer_count": 0}
-    return {"live": stage.live, "viewer_count": stage.viewer_count}
+        return {"live": False, "viewer_count": 0, "webrtc_viewers": 0, "hls_viewers": 0}
+    webrtc, hls = stage.webrtc_viewer_count, stage.hls_viewer_count
+    return {"live": stage.live, "viewer_count": webrtc + hls, "webrtc_viewers": webrtc,
+            "hls_viewers": hls}
+
+
+def viewer_owner(principal: Principal) -> str:
+    """Whose HLS player this is: one person counts a bounded number of players."""
+    return f"{principal.kind}:{principal.id}"
 
 
 class StageBroadcaster:
@@ -176,5 +185,6 @@ class StageBroadcaster:
 
     async def _send(self, event_id: int) -> None:
         event = self._latest[event_id]
-        payload = {"live": event.live, "viewer_count": event.viewer_count}
+        payload = {"live": event.live, "viewer_count": event.viewer_count,
+                   "webrtc_viewers": event.webrtc_viewers, "hls_viewers": event.hls_viewers}
         await self._platform.sio.emit("stage.state", payload, to=keys.event_room(event_id))

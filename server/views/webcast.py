@@ -35,6 +35,7 @@ from ..webcast import (
     stage_state,
     stage_urls,
     token_matches,
+    viewer_owner,
 )
 
 webcast_views = Blueprint("webcast", __name__)
@@ -42,6 +43,7 @@ webcast_views = Blueprint("webcast", __name__)
 SDP = "application/sdp"
 HLS_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
 _HLS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(m3u8|ts)$")
+_PLAYER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # Codes only this boundary raises, with their status.
 WEB_STATUS = {"sdp.unsupported_media_type": 415, "sdp.too_large": 413, "auth.bad_token": 401}
 # Paths a media-only node (--media-only) serves; everything else is 404 there.
@@ -248,6 +250,35 @@ async def whep_state(slug: str) -> Response:
     response = _json(body, 200)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# -- HLS players in the viewer count ----------------------------------------------------------
+
+
+async def _hls_player(slug: str, player_id: str) -> tuple[Any, str]:
+    event = await _event(slug)
+    principal = require_watcher(await _caller(event.id), event.id)
+    if not _PLAYER_ID.match(player_id):
+        raise DomainError("payload.invalid", "Spelarens id ska vara 8–64 tecken A-Z a-z 0-9 _ -.")
+    return platform().media.stage_for_event(event.id), viewer_owner(principal)
+
+
+@webcast_views.put("/whep/<slug>/hls/<player_id>")
+@media_endpoint
+async def hls_watching(slug: str, player_id: str) -> Response:
+    """An HLS player says it is playing (every 10 s); it counts as a viewer for 30 s. The media
+    node sees this where nginx serves the HLS files themselves without asking the app."""
+    stage, owner = await _hls_player(slug, player_id)
+    stage.hls_heartbeat(player_id, owner)
+    return Response("", 204)
+
+
+@webcast_views.delete("/whep/<slug>/hls/<player_id>")
+@media_endpoint
+async def hls_stopped(slug: str, player_id: str) -> Response:
+    stage, owner = await _hls_player(slug, player_id)
+    stage.hls_leave(player_id, owner)
+    return Response("", 204)
 
 
 # -- HLS ------------------------------------------------------------------------------------

@@ -2,14 +2,16 @@
 /**
  * The live page's player: WebRTC (WHEP) first, HLS by itself when WebRTC fails or the media
  * node is full; live/offline slate, viewer count and transport from `stage.state`.
- * `?transport=hls` (or `webrtc`) on the page's URL forces one.
+ * `?transport=hls` (or `webrtc`) on the page's URL forces one. While on HLS the player reports
+ * itself to the media node every 10 s, so the viewer count includes HLS viewers.
  */
 import { fetchToken } from './protocol.js';
 import { slug, socket } from './session.js';
-import { HlsRedirect, receiveStats, stageState, view } from './webcast_protocol.js';
+import { HlsRedirect, newPlayerId, receiveStats, reportHlsPlayer, stageState, view } from './webcast_protocol.js';
 
 const CONNECT_WITHIN_MS = 10000;
 const HLS_RETRY_MS = 2000;
+const HLS_REPORT_MS = 10000;  // the media node forgets a player after 30 s without a report
 
 const root = /** @type {HTMLElement} */ (document.getElementById('player'));
 const video = /** @type {HTMLVideoElement} */ (document.getElementById('stage-video'));
@@ -23,6 +25,9 @@ let session = null;
 /** @type {any} */
 let hls = null;
 let transport = '';
+const playerId = newPlayerId();
+/** @type {ReturnType<typeof setInterval> | null} */
+let reporting = null;
 
 /** @param {string} id @param {string} value */
 function show(id, value) {
@@ -97,10 +102,25 @@ async function stopWebrtc() {
   if (old) await old.stop();
 }
 
+/** Count this page among the HLS viewers for as long as it plays HLS. */
+function reportHls() {
+  const report = () => options().then((o) => reportHlsPlayer(whepUrl, playerId, 'PUT', o)).catch(() => undefined);
+  report();
+  reporting = setInterval(report, HLS_REPORT_MS);
+}
+
+function stopReporting() {
+  if (reporting === null) return;
+  clearInterval(reporting);
+  reporting = null;
+  options().then((o) => reportHlsPlayer(whepUrl, playerId, 'DELETE', o)).catch(() => undefined);
+}
+
 /** @param {string} url */
 async function startHls(url) {
   await stopWebrtc();
   setTransport('hls');
+  if (reporting === null) reportHls();
   const { default: Hls } = await import('/static/vendor/hls.min.mjs');
   if (!Hls.isSupported()) { video.src = url; await play(); return; }  // Safari plays HLS itself
   hls = new Hls({ liveSyncDurationCount: 2, lowLatencyMode: false });
@@ -129,7 +149,7 @@ function init() {
   });
   socket.on('stage.state', applyState);
   socket.on('connect', () => { options().then((o) => stageState(whepUrl, o)).then(applyState, () => undefined); });
-  window.addEventListener('pagehide', () => { session?.stop(); });
+  window.addEventListener('pagehide', () => { session?.stop(); stopReporting(); });
   const forced = new URLSearchParams(location.search).get('transport');
   if (forced === 'hls') startHls(hlsUrl); else startWebrtc();
 }

@@ -124,6 +124,23 @@ export async function stageState(whepUrl, opts = {}) {
   return res.json();
 }
 
+/** A random id for one HLS player (page load); works outside secure contexts too. */
+export function newPlayerId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Tell the media node an HLS player is playing (PUT, every 10 s) or has stopped (DELETE,
+ * keepalive so it works while the page unloads): HLS players count as viewers.
+ * @param {string} whepUrl @param {string} playerId @param {'PUT' | 'DELETE'} method @param {Options} [opts]
+ */
+export async function reportHlsPlayer(whepUrl, playerId, method, opts = {}) {
+  const res = await fetch(`${whepUrl}/hls/${playerId}`, {
+    method, credentials: 'include', keepalive: method === 'DELETE', headers: authHeaders(opts),
+  });
+  if (!res.ok) throw new WebcastError(res.status, `http.${res.status}`, res.statusText);
+}
+
 /**
  * Frames decoded and audio received over a WebRTC session (from getStats).
  * @param {RTCPeerConnection} pc

@@ -141,6 +141,41 @@ async def test_obs_publishes_participant_watches_and_hls_follows_a_comeback(webc
     await comeback.stop()
 
 
+async def test_a_vanished_publisher_is_replaced_and_viewers_see_the_stage_again(
+    webcast_app,
+) -> None:
+    """OBS crashes or loses its network: no DELETE, no close, its media just stops. The stage
+    does not wait ~30 s for ICE consent to fail: it goes offline, and OBS coming back with the
+    token gets the stage (201, not 409)."""
+    publisher_http = webcast_app.quart.test_client()
+    viewer_http = webcast_app.quart.test_client()
+    await register(viewer_http)
+    whip = await Whip(publisher_http, await _new_token(webcast_app)).start()
+    viewer, location = await _watch(viewer_http)
+    await viewer.wait_video_frames(10)
+    hls = (await (await viewer_http.get(f"/whep/{SLUG}")).get_json())["hls"]
+    await _playlist(viewer_http, hls, lambda text: len(_segments(text)) >= 1)
+
+    for sender in whip.peer.pc.getSenders():  # the crash: RTP stops, the connection stays
+        sender.replaceTrack(None)
+    async with asyncio.timeout(10):
+        while (await (await viewer_http.get(f"/whep/{SLUG}")).get_json())["live"]:
+            await asyncio.sleep(0.2)
+    state = await (await viewer_http.get(f"/whep/{SLUG}")).get_json()
+    assert state["viewer_count"] == 1  # the viewer keeps its session through the slate
+    assert whip.peer.pc.connectionState == "connected"  # ICE has not noticed anything
+
+    comeback = await Whip(publisher_http, whip.token).start()  # Whip asserts the 201
+    await viewer.wait_video_frames(10, timeout=5)
+    await _playlist(viewer_http, hls, lambda text: "#EXT-X-DISCONTINUITY" in text)
+    assert (await (await viewer_http.get(f"/whep/{SLUG}")).get_json())["live"] is True
+
+    assert (await viewer_http.delete(location)).status_code == 200
+    await viewer.close()
+    await comeback.stop()
+    await whip.peer.close()
+
+
 async def test_bad_requests_are_refused_and_the_live_stage_carries_on(webcast_app) -> None:
     client = webcast_app.quart.test_client()
     await register(client)
@@ -180,6 +215,32 @@ async def test_bad_requests_are_refused_and_the_live_stage_carries_on(webcast_ap
     await offer.close()
     await viewer.close()
     await whip.stop()
+
+
+async def test_hls_players_are_counted_with_the_webrtc_viewers(webcast_app) -> None:
+    client, other = webcast_app.quart.test_client(), webcast_app.quart.test_client()
+    await register(client)
+    await register(other, email="per@example.se")
+    viewer, location = await _watch(client)
+
+    async def state() -> dict[str, Any]:
+        return dict(await (await client.get(f"/whep/{SLUG}")).get_json())
+
+    assert (await state())["viewer_count"] == 1
+    player = f"/whep/{SLUG}/hls/0123456789abcdef"
+    assert (await other.put(player)).status_code == 204
+    assert (await other.put(player)).status_code == 204  # the 10 s report again: still one
+    counted = await state()
+    assert (counted["viewer_count"], counted["webrtc_viewers"], counted["hls_viewers"]) == (2, 1, 1)
+    assert (await client.delete(player)).status_code == 204  # not theirs: nothing changes
+    assert (await state())["hls_viewers"] == 1
+    assert (await other.put(f"/whep/{SLUG}/hls/x")).status_code == 422
+    stranger = webcast_app.quart.test_client()
+    assert (await stranger.put(f"/whep/{SLUG}/hls/fedcba9876543210")).status_code == 401
+    assert (await other.delete(player)).status_code == 204
+    assert (await state())["viewer_count"] == 1
+    assert (await client.delete(location)).status_code == 200
+    await viewer.close()
 
 
 async def test_only_participants_of_the_event_and_staff_may_watch(webcast_app) -> None:
