@@ -1,15 +1,19 @@
 """The webcast in real Chromium: a producer's fake camera over WHIP, one viewer over WebRTC (WHEP),
-one over HLS (hls.js), each in its own browser process, with axe-core on both pages."""
+one over HLS (hls.js), each in its own browser process, with axe-core on both pages; and a media
+node with no WebRTC seats, where the player ends up on HLS by itself."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import MODERATOR
+from tests.conftest import MODERATOR, LiveServer, seed, server_env
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, axe_check, login, new_page
 
 LIVE = "/e/hosten-2020/live"
@@ -28,15 +32,28 @@ async def _participant(browser: Browser, url: str, name: str, query: str = "") -
     return page
 
 
-async def _advancing(page: Page, field: str, timeout: float = 45) -> dict[str, Any]:
-    """Stats once `field` has moved forward between two looks: frames really are decoded."""
+async def _advancing(page: Page, *fields: str, timeout: float = 45) -> dict[str, Any]:
+    """Stats once every one of `fields` has moved forward between two looks a second apart:
+    frames really are being decoded, not just once."""
     async with asyncio.timeout(timeout):
         while True:
             first = await page.evaluate(STATS)
             await asyncio.sleep(1.0)
             second = await page.evaluate(STATS)
-            if second[field] > first[field] > 0:
+            if all(second[field] > first[field] > 0 for field in fields):
                 return second  # type: ignore[no-any-return]
+
+
+async def _start_producer(browser: Browser, url: str) -> Page:
+    producer = await new_page(browser, url)
+    await login(producer, *MODERATOR)
+    await expect(producer.get_by_role("button", name=re.compile("Logga ut"))).to_be_visible()
+    await producer.goto("/e/hosten-2020/produce")
+    await expect(producer.locator("#connection-state")).to_have_text("Ansluten")
+    await producer.get_by_role("button", name="Starta sändningen").click()
+    await expect(producer.locator("#publish-state")).to_have_text("Du sänder.")
+    await expect(producer.locator("#stage-live")).to_have_text("Direkt nu")
+    return producer
 
 
 async def test_browser_publishes_and_viewers_watch_over_webrtc_and_hls(
@@ -60,15 +77,17 @@ async def test_browser_publishes_and_viewers_watch_over_webrtc_and_hls(
         await expect(webrtc.locator("#player")).to_have_attribute("data-transport", "webrtc")
         await expect(webrtc.locator("#stage-live")).to_have_text("Direkt nu")
         await expect(webrtc.locator("#slate")).to_be_hidden()
-        await expect(webrtc.locator("#stage-viewers")).to_have_text("1 tittar via WebRTC")
         seen = await _advancing(webrtc, "framesDecoded")
         assert seen["audioPackets"] > 0 and seen["audioSamples"] > 0
         await axe_check(webrtc)
 
         await expect(hls.locator("#player")).to_have_attribute("data-transport", "hls")
-        seen = await _advancing(hls, "currentTime")
-        assert seen["framesDecoded"] > 0 and seen["audioBytes"] > 0
+        seen = await _advancing(hls, "currentTime", "framesDecoded")
+        assert seen["audioBytes"] > 0
         await axe_check(hls)
+        # One over WebRTC, one over HLS: both pages and the producer show the same total.
+        for page in (webrtc, hls, producer):
+            await expect(page.locator("#stage-viewers")).to_have_text("2 tittar")
 
         # The producer stops and starts again: the WebRTC viewer's session carries on.
         await producer.get_by_role("button", name="Stoppa sändningen").click()
@@ -81,3 +100,33 @@ async def test_browser_publishes_and_viewers_watch_over_webrtc_and_hls(
     finally:
         await second.close()
         await third.close()
+
+
+@pytest.fixture
+async def no_webrtc_seats(clean_db: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """A live server whose media engine has no WebRTC seats at all (WEBRTC_VIEWER_CAP=0)."""
+    await seed(clean_db)
+    env = {**server_env(clean_db, tmp_path / "media"), "WEBRTC_VIEWER_CAP": "0"}
+    server = LiveServer(env).start()
+    yield server
+    server.stop()
+
+
+async def test_a_full_media_node_sends_the_player_to_hls_by_itself(
+    browser, no_webrtc_seats
+) -> None:
+    producer = await _start_producer(browser, no_webrtc_seats.url)
+    viewer_browser = await browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        viewer = await _participant(viewer_browser, no_webrtc_seats.url, "Per Andersson")
+        assert "transport=" not in viewer.url  # nothing forces HLS: the 503 from WHEP does
+        await expect(viewer.locator("#player")).to_have_attribute("data-transport", "hls")
+        await expect(viewer.locator("#stage-live")).to_have_text("Direkt nu")
+        seen = await _advancing(viewer, "currentTime", "framesDecoded")
+        assert seen["transport"] == "hls" and seen["audioBytes"] > 0
+        await expect(viewer.locator("#stage-transport")).to_have_text("HLS")
+        # The HLS viewer is counted, on its own page and the producer's.
+        await expect(viewer.locator("#stage-viewers")).to_have_text("1 tittar")
+        await expect(producer.locator("#stage-viewers")).to_have_text("1 tittar")
+    finally:
+        await viewer_browser.close()
