@@ -57,13 +57,21 @@ async def register_page(slug: str) -> tuple[str, int] | Response:
         regions = await event_service.regions(db)
         if request.method == "GET":
             return await render("register.html", event=event, regions=regions, form={}, errors={})
-        await check_csrf()
-        form = dict(await request.form)
+        form = {k: v for k, v in (await request.form).items() if k != "csrf_token"}
+        try:
+            await check_csrf()
+        except DomainError:
+            # An expired or missing token: nothing is stored, but the person keeps what they
+            # typed and can send it again with the fresh token the re-rendered form carries.
+            return await render(
+                "register.html", 403, event=event, regions=regions, form=form, errors={},
+                form_error=t("register.csrf"),
+            )
         try:
             reg = await register(db, event, RegistrationIn.model_validate(form))
         except ValidationError as exc:
             return await _register_errors(event, regions, form, field_errors(exc))
-        except DomainError as exc:
+        except DomainError:
             return await _register_errors(event, regions, form, {"region": ("error.region", {})})
     _start_participant_session(reg)
     return redirect(url_for("pages.registered", slug=slug))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from itsdangerous import URLSafeTimedSerializer
+from quart.sessions import SecureCookieSessionInterface
 from sqlalchemy import func, select
 
 from server.models import AccessibilityReport, Registration
-from tests.conftest import VALID_REGISTRATION, get_csrf, register
+from tests.conftest import SECRET, VALID_REGISTRATION, get_csrf, register
 
 
 async def count_registrations(app) -> int:  # type: ignore[no-untyped-def]
@@ -22,7 +24,8 @@ async def test_valid_registration_is_stored_and_gives_a_personal_link(app, clien
     assert "Tack, du är anmäld!" in html and "Åsa Öberg" in html
     async with app.platform.db.session() as db:
         reg = await db.scalar(select(Registration))
-    assert (reg.region_code, reg.organisation, reg.email) == ("M", "Malmö stadsbibliotek", "asa@example.se")
+    assert (reg.region_code, reg.organisation, reg.email) == (
+        "M", "Malmö stadsbibliotek", "asa@example.se")
     assert f"/e/hosten-2020/join/{reg.join_key}" in html
 
 
@@ -37,12 +40,17 @@ async def test_national_level_registration_has_no_region(app, client) -> None:
     ("name", "", "Fältet är obligatoriskt."),
     ("name", "x" * 121, "Högst 120 tecken."),
     ("organisation", "   ", "Fältet är obligatoriskt."),
+    ("organisation", "o" * 201, "Högst 200 tecken."),
+    ("municipality", "m" * 121, "Högst 120 tecken."),
+    ("job_role", "r" * 121, "Högst 120 tecken."),
     ("email", "inte-en-adress", "Ange en giltig e-postadress."),
     ("region", "", "Fältet är obligatoriskt."),
     ("region", "ZZ", "Välj en region i listan."),
     ("attendance", "moon", "Ogiltigt val."),
 ])
-async def test_bad_registration_is_refused_with_the_field_error(app, client, field, value, message) -> None:
+async def test_bad_registration_is_refused_with_the_field_error(
+    app, client, field, value, message
+) -> None:
     response = await register(client, **{field: value})
     html = (await response.get_data()).decode()
     assert response.status_code == 422
@@ -51,20 +59,73 @@ async def test_bad_registration_is_refused_with_the_field_error(app, client, fie
     assert await count_registrations(app) == 0
 
 
-async def test_missing_csrf_token_is_refused(app, client) -> None:
+@pytest.mark.parametrize("token", [None, "", "not-the-session-token"])
+async def test_missing_or_wrong_csrf_token_shows_the_form_again(app, client, token) -> None:
     await client.get("/e/hosten-2020/register")
-    response = await client.post("/e/hosten-2020/register", form=dict(VALID_REGISTRATION))
+    form = {**VALID_REGISTRATION, "organisation": "Kiruna stadsbibliotek"}
+    if token is not None:
+        form["csrf_token"] = token
+    response = await client.post("/e/hosten-2020/register", form=form)
+    html = (await response.get_data()).decode()
     assert response.status_code == 403
-    assert "Formuläret har gått ut" in (await response.get_data()).decode()
+    assert 'role="alert"' in html and "Formuläret har gått ut och anmälan sparades inte." in html
+    assert '<form method="post"' in html, "the registration form is shown again"
+    assert 'value="Kiruna stadsbibliotek"' in html and 'value="Åsa Öberg"' in html
+    assert '<option value="M" selected>' in html, "the chosen region is kept"
     assert await count_registrations(app) == 0
+    # The form shown again carries a valid token: sending it once more registers.
+    again = await client.post("/e/hosten-2020/register", form={
+        **form, "csrf_token": _csrf_field(html)})
+    assert again.status_code == 302
+    assert await count_registrations(app) == 1
+
+
+def _csrf_field(html: str) -> str:
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "form carries no CSRF field"
+    return match.group(1)
+
+
+def sign_session(payload: dict[str, object], secret: str) -> str:
+    """A `tp_session` cookie value made the way Quart's session interface makes it."""
+    iface = SecureCookieSessionInterface()
+    return URLSafeTimedSerializer(
+        secret, salt=iface.salt, serializer=iface.serializer,
+        signer_kwargs={"key_derivation": iface.key_derivation,
+                       "digest_method": iface.digest_method},
+    ).dumps(payload)
 
 
 async def test_forged_session_cookie_is_not_a_session(app, client) -> None:
-    client.set_cookie("127.0.0.1", "tp_session", "eyJwIjoxfQ.forged.cookie", domain="localhost")
-    response = await client.post("/api/events/hosten-2020/socket-token", headers={"X-CSRF-Token": "x"})
-    assert response.status_code == 403
-    live = await client.get("/e/hosten-2020/live")
-    assert live.status_code == 302 and live.headers["Location"].endswith("/register")
+    assert (await register(client)).status_code == 302
+    async with app.platform.db.session() as db:
+        reg = await db.scalar(select(Registration))
+    # The forged session names a real registration and carries its own CSRF token, so only
+    # the signature stands between it and a participant's session.
+    payload = {"p": reg.id, "csrf": "forged-csrf-token"}
+
+    async def as_cookie(value: str) -> dict[str, int | str]:
+        other = app.quart.test_client(use_cookies=False)
+        headers = {"Cookie": f"tp_session={value}"}
+        live = await other.get("/e/hosten-2020/live", headers=headers)
+        token = await other.post("/api/events/hosten-2020/socket-token",
+                                 headers={**headers, "X-CSRF-Token": "forged-csrf-token"})
+        posted = await other.post("/e/hosten-2020/register", headers=headers, form={
+            **VALID_REGISTRATION, "name": "Falsk Person", "csrf_token": "forged-csrf-token"})
+        return {"live": live.status_code, "live_to": live.headers.get("Location", ""),
+                "token": token.status_code, "register": posted.status_code}
+
+    forged = await as_cookie(sign_session(payload, "another-secret-than-the-servers"))
+    assert forged == {"live": 302, "live_to": "/e/hosten-2020/register", "token": 403,
+                      "register": 403}
+    assert await count_registrations(app) == 1, "the forged session stored nothing"
+    # Positive control: the same payload signed with the server's key is a session, so the
+    # cookie really reaches the server and the refusal above is the signature's doing.
+    genuine = await as_cookie(sign_session(payload, SECRET))
+    assert genuine == {"live": 200, "live_to": "", "token": 200, "register": 302}
+    assert await count_registrations(app) == 2
 
 
 async def test_join_link_restores_the_session_on_another_device(app, client) -> None:
@@ -89,7 +150,8 @@ async def test_unknown_event_is_404(client) -> None:
 async def test_accessibility_report_is_stored(app, client) -> None:
     token = await get_csrf(client, "/tillganglighet")
     response = await client.post("/tillganglighet", form={
-        "csrf_token": token, "description": "Fokusmarkeringen syns inte.", "page": "/e/hosten-2020"})
+        "csrf_token": token, "description": "Fokusmarkeringen syns inte.",
+        "page": "/e/hosten-2020"})
     assert response.status_code == 200
     assert "Din rapport är mottagen" in (await response.get_data()).decode()
     empty = await client.post("/tillganglighet", form={"csrf_token": token, "description": " "})
