@@ -6,9 +6,14 @@
  * The binding is a diff: on each input event we compare the textarea with the Y.Text and apply
  * the one edit between them, at UTF-16 positions as Yjs counts them. Remote changes replace the
  * textarea's value and move the caret through the change's delta.
+ *
+ * Other editors' carets are drawn over each textarea from their awareness state (relative
+ * positions, notes_cursors.js); the drawing is aria-hidden, the text line under each theme says
+ * the same for everyone.
  */
 import { socket } from './session.js';
 import { NotesLink, diff, mapIndex } from './notes_protocol.js';
+import { CaretLayer, cursorState, remoteCarets } from './notes_cursors.js';
 
 const LOCAL = 'local-input';
 
@@ -33,7 +38,23 @@ function start (panel) {
     onError: (error) => say(`${strings.refused} ${error.message}`),
   });
   socket.on('connect', () => { if (link.synced) say(link.readOnly ? strings.read_only : strings.synced); });
-  link.awareness.on('change', () => showWho(panel, link, strings));
+  link.awareness.on('change', () => { showWho(panel, link, strings); drawCarets(link); });
+}
+
+/** @type {WeakMap<NotesLink, Map<string, {layer: CaretLayer, text: any}>>} */
+const layers = new WeakMap();
+
+/**
+ * Redraw the other editors' carets, in one theme or in all.
+ * @param {NotesLink} link
+ * @param {string} [only]
+ */
+function drawCarets (link, only) {
+  for (const [theme, { layer, text }] of layers.get(link) ?? []) {
+    if (only === undefined || only === theme) {
+      layer.show(remoteCarets(link.awareness.getStates(), link.doc.clientID, link.doc, theme, text));
+    }
+  }
 }
 
 /**
@@ -57,6 +78,9 @@ function bindAll (panel, link, strings) {
  */
 function bind (textarea, text, link) {
   textarea.dataset.bound = '1';
+  const theme = textarea.dataset.theme ?? '';
+  if (!layers.has(link)) layers.set(link, new Map());
+  layers.get(link)?.set(theme, { layer: new CaretLayer(textarea), text });
   textarea.value = text.toString();
   textarea.readOnly = link.readOnly;
   textarea.disabled = false;
@@ -66,9 +90,10 @@ function bind (textarea, text, link) {
       if (edit.remove) text.delete(edit.index, edit.remove);
       if (edit.insert) text.insert(edit.index, edit.insert);
     }, LOCAL);
-    where(textarea, link);
+    where(textarea, link, text);
   });
   text.observe((/** @type {any} */ event, /** @type {any} */ tr) => {
+    drawCarets(link, theme); // their carets sit on characters that may have moved
     if (tr.origin === LOCAL) return;
     const [from, to] = [textarea.selectionStart, textarea.selectionEnd];
     textarea.value = text.toString();
@@ -76,17 +101,28 @@ function bind (textarea, text, link) {
       textarea.setSelectionRange(mapIndex(from, event.delta), mapIndex(to, event.delta));
     }
   });
-  for (const name of ['focus', 'keyup', 'click', 'select']) textarea.addEventListener(name, () => where(textarea, link));
+  for (const name of ['focus', 'keyup', 'click', 'select']) textarea.addEventListener(name, () => where(textarea, link, text));
+  document.addEventListener('selectionchange', () => { if (document.activeElement === textarea) where(textarea, link, text); });
   textarea.addEventListener('blur', () => link.awareness.setLocalStateField('theme', null));
 }
 
-/** Tell the others which theme we are in and on which line. */
-function where (/** @type {HTMLTextAreaElement} */ textarea, /** @type {NotesLink} */ link) {
+/**
+ * Tell the others which theme we are in, on which line, and where our caret and selection
+ * are (relative positions: they follow the text as others type before them). Sent only when
+ * one of those changes: typing moves the index but not the relative position after it.
+ * @param {HTMLTextAreaElement} textarea
+ * @param {NotesLink} link
+ * @param {any} text
+ */
+function where (textarea, link, text) {
   if (link.readOnly) return;
-  const line = textarea.value.slice(0, textarea.selectionStart).split('\n').length;
+  const { selectionStart: start, selectionEnd: end, selectionDirection: direction } = textarea;
+  const line = textarea.value.slice(0, start).split('\n').length;
+  const cursor = direction === 'backward' ? cursorState(text, end, start) : cursorState(text, start, end);
   const state = link.awareness.getLocalState() ?? {};
-  if (state.theme !== textarea.dataset.theme || state.line !== line) {
-    link.awareness.setLocalState({ ...state, theme: textarea.dataset.theme, line, cursor: textarea.selectionStart });
+  if (state.theme !== textarea.dataset.theme || state.line !== line ||
+      JSON.stringify(state.cursor) !== JSON.stringify(cursor)) {
+    link.awareness.setLocalState({ ...state, theme: textarea.dataset.theme, line, cursor });
   }
 }
 

@@ -1,5 +1,6 @@
 """Shared notes in real Chromium: two people write in the same theme and see each other's text
-(å, ä, ö and emoji), who is writing where, KB's live cross-room view, and axe on both pages."""
+(å, ä, ö and emoji), who is writing where (as text and as drawn carets), KB's live cross-room
+view, and axe on the pages."""
 
 from __future__ import annotations
 
@@ -48,6 +49,16 @@ async def test_two_people_write_the_same_theme_and_kb_watches_live(
         await expect(box).to_have_value(_both(), timeout=10_000)
     assert await a_box.input_value() == await b_box.input_value()
     await expect(bo.locator("[data-notes-who='uppfoljning']")).to_contain_text("Anna Åkesson")
+    # Her caret is drawn over Bo's textarea, with her name: decoration only (aria-hidden), the
+    # line of text above says the same for screen readers.
+    carets = bo.locator("[data-notes-carets='uppfoljning']")
+    await expect(carets.locator("[data-notes-caret='Anna Åkesson']")).to_have_count(1)
+    await expect(carets).to_have_attribute("aria-hidden", "true")
+    await expect(carets).to_contain_text("Anna Åkesson")
+    mark, area = await carets.locator("[data-notes-caret]").bounding_box(), await b_box.bounding_box()
+    assert mark and area and area["y"] <= mark["y"] < area["y"] + area["height"]
+    assert area["x"] < mark["x"] < area["x"] + area["width"], "drawn on the text, not beside it"
+    await axe_check(bo)
 
     kb = await new_page(browser, demo_server.url)
     await login(kb, *MODERATOR)
