@@ -178,9 +178,8 @@ async def test_an_offer_evicts_a_publisher_silent_for_a_second(engine: MediaEngi
     publisher, _ = await _publish(engine)
     await _until(lambda: stage.hub.frames_received > 5, timeout=20)
     _go_silent(publisher)
-    silent_since = time.monotonic()
     await asyncio.sleep(EVICT_AFTER_SECONDS + 0.3)
-    assert time.monotonic() - silent_since < SILENCE_SECONDS + 1
+    assert stage.live  # the watchdog (SILENCE_SECONDS) has not fired: this is the take-over
     comeback, _ = await _publish(engine)
     assert stage.live
     received = stage.hub.frames_received
