@@ -44,6 +44,14 @@ class Recorder:
         self._last_pts: dict[str, int] = {"video": -1, "audio": -1}
         self.closed = False
 
+    @property
+    def position(self) -> float:
+        """Seconds of media in the file so far: where a chapter mark made now belongs.
+
+        It stands still while the recording is paused (the file has no gap), so a mark made
+        during a publisher drop lands where the recording resumes."""
+        return self._end_s
+
     # -- PacketSink ------------------------------------------------------------
 
     def on_packet(self, kind: PacketKind, packet: EncodedPacket) -> None:

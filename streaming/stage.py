@@ -138,6 +138,11 @@ class Stage:
         """The file being recorded, if a recording runs."""
         return None if self._recorder is None else self._recorder.path
 
+    @property
+    def recording_position(self) -> float | None:
+        """Seconds recorded so far (file time, pauses excluded), if a recording runs."""
+        return None if self._recorder is None else self._recorder.position
+
     def _emit(self, kind: Literal["stage.live", "stage.offline", "stage.viewers"]) -> None:
         if self._listener is not None:
             webrtc, hls = self.webrtc_viewer_count, self.hls_viewer_count
