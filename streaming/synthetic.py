@@ -13,7 +13,7 @@ import fractions
 import time
 
 from aiortc import VideoStreamTrack
-from aiortc.mediastreams import VIDEO_CLOCK_RATE
+from aiortc.mediastreams import VIDEO_CLOCK_RATE, MediaStreamError
 from av.video.frame import VideoFrame
 
 __all__ = ["StampedVideoTrack", "make_frame", "read_stamp"]
@@ -102,7 +102,9 @@ class StampedVideoTrack(VideoStreamTrack):
         return round(self._index * VIDEO_CLOCK_RATE / self._fps)
 
     async def recv(self) -> VideoFrame:
-        """The next frame, paced at ``fps``, stamped with the wall clock."""
+        """The next frame, paced at ``fps``, stamped with the wall clock; none once stopped."""
+        if self.readyState != "live":
+            raise MediaStreamError
         pts = await self._wait_next()
         frame = make_frame(self._width, self._height, self._index, stamp_now())
         frame.pts = pts
