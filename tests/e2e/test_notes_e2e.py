@@ -55,7 +55,8 @@ async def test_two_people_write_the_same_theme_and_kb_watches_live(
     await expect(carets.locator("[data-notes-caret='Anna Åkesson']")).to_have_count(1)
     await expect(carets).to_have_attribute("aria-hidden", "true")
     await expect(carets).to_contain_text("Anna Åkesson")
-    mark, area = await carets.locator("[data-notes-caret]").bounding_box(), await b_box.bounding_box()
+    mark = await carets.locator("[data-notes-caret]").bounding_box()
+    area = await b_box.bounding_box()
     assert mark and area and area["y"] <= mark["y"] < area["y"] + area["height"]
     assert area["x"] < mark["x"] < area["x"] + area["width"], "drawn on the text, not beside it"
     await axe_check(bo)
