@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import ValidationError
 from quart import Blueprint, redirect, request, session, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.wrappers.response import Response
 
 from .. import events as event_service
@@ -154,20 +156,50 @@ async def logout() -> Response:
     return redirect("/")
 
 
+# The accessibility statement (DIGG's model): who to contact, where to complain, and when the
+# statement was drawn up and last reviewed. Review it (and move `reviewed`) when the service
+# or its known shortcomings change.
+STATEMENT = {
+    "email": "kungl.biblioteket@kb.se",
+    "complaint_url": "https://www.digg.se/tdosanmalan",
+    "drawn_up": date(2026, 11, 22),
+    "reviewed": date(2026, 12, 2),
+}
+REPORTS_SHOWN = 500
+
+
 @pages.route("/tillganglighet", methods=["GET", "POST"])
 async def accessibility() -> tuple[str, int]:
     if request.method == "GET":
-        return await render("accessibility.html", sent=False, error=None)
+        return await _statement(200, sent=False, error=None)
     await check_csrf()
     form = await request.form
     description = str(form.get("description", "")).strip()
     if not description or len(description) > 5000:
         error = t("error.required") if not description else t("error.too_long", max=5000)
-        return await render("accessibility.html", 422, sent=False, error=error)
+        return await _statement(422, sent=False, error=error)
     report = AccessibilityReport(
         description=description, page=str(form.get("page", ""))[:300],
         contact=str(form.get("contact", ""))[:254],
     )
     async with platform().db.transaction() as db:
         db.add(report)
-    return await render("accessibility.html", sent=True, error=None)
+    return await _statement(200, sent=True, error=None)
+
+
+async def _statement(status: int, **context: object) -> tuple[str, int]:
+    return await render("accessibility.html", status, statement=STATEMENT, **context)
+
+
+@pages.get("/tillganglighet/rapporter")
+async def accessibility_reports() -> tuple[str, int]:
+    """Reported accessibility problems, newest first, for moderators and admins to act on."""
+    await require_principal("moderator")
+    async with platform().db.session() as db:
+        total = int(await db.scalar(select(func.count(AccessibilityReport.id))) or 0)
+        reports = list(await db.scalars(
+            select(AccessibilityReport)
+            .order_by(AccessibilityReport.created_at.desc(), AccessibilityReport.id.desc())
+            .limit(REPORTS_SHOWN)
+        ))
+    return await render("accessibility_reports.html", reports=reports, total=total)

@@ -15,7 +15,8 @@ async def test_register_see_programme_and_join(browser, demo_server) -> None:
     await page.get_by_role("link", name="Träffpunkt biblioteksplaner hösten 2020").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(
         "Träffpunkt biblioteksplaner hösten 2020")
-    await expect(page.get_by_role("heading", name="Biblioteksplanen som verktyg i kris").first).to_be_visible()
+    await expect(page.get_by_role(
+        "heading", name="Biblioteksplanen som verktyg i kris").first).to_be_visible()
     await expect(page.locator(".speakers", has_text="Maria Bergroth")).to_contain_text(
         "Myndigheten för samhällsskydd och beredskap (MSB)")
     await axe_check(page)
@@ -83,3 +84,32 @@ async def test_english_switch_and_accessibility_statement(browser, demo_server) 
     await axe_check(page)
     await page.goto("/login")
     await axe_check(page)
+
+
+async def test_staff_reports_swedish_login_and_404_pass_axe(browser, demo_server) -> None:
+    visitor = await new_page(browser, demo_server.url)
+    await visitor.goto("/tillganglighet")
+    await expect(visitor.get_by_role("link", name="kontakta Myndigheten för digital förvaltning",
+                                     exact=False)).to_have_attribute(
+        "href", "https://www.digg.se/tdosanmalan")
+    await visitor.get_by_label("Beskrivning *").fill("Fokus syns inte på <knappen>.")
+    await visitor.get_by_role("button", name="Skicka rapport").click()
+    await expect(visitor.get_by_role("status").filter(has_text="Tack")).to_be_visible()
+
+    staff = await new_page(browser, demo_server.url)
+    await staff.goto("/login")
+    await expect(staff.get_by_role("heading", level=1)).to_have_text("Inloggning för personal")
+    assert await staff.get_attribute("html", "lang") == "sv"
+    await axe_check(staff)
+    await login(staff, *MODERATOR)
+    await staff.goto("/tillganglighet")
+    await staff.get_by_role("link", name="Rapporterade tillgänglighetsbrister (personal)").click()
+    await expect(staff.get_by_role("heading", level=1)).to_have_text(
+        "Rapporterade tillgänglighetsbrister")
+    await expect(staff.locator("#reports tbody")).to_contain_text("Fokus syns inte på <knappen>.")
+    await axe_check(staff)
+
+    missing = await staff.goto("/sidan-finns-inte")
+    assert missing is not None and missing.status == 404
+    await expect(staff.get_by_role("main")).to_contain_text("Sidan finns inte.")
+    await axe_check(staff)

@@ -7,7 +7,8 @@ from itsdangerous import URLSafeTimedSerializer
 from quart.sessions import SecureCookieSessionInterface
 from sqlalchemy import func, select
 
-from server.models import AccessibilityReport, Registration
+from server.auth import hash_password
+from server.models import AccessibilityReport, Registration, User
 from tests.conftest import SECRET, VALID_REGISTRATION, get_csrf, register
 
 
@@ -159,3 +160,52 @@ async def test_accessibility_report_is_stored(app, client) -> None:
     async with app.platform.db.session() as db:
         reports = list(await db.scalars(select(AccessibilityReport)))
     assert [r.description for r in reports] == ["Fokusmarkeringen syns inte."]
+
+
+async def test_accessibility_statement_has_what_diggs_model_requires(client) -> None:
+    sv = (await (await client.get("/tillganglighet")).get_data()).decode()
+    assert 'href="mailto:kungl.biblioteket@kb.se"' in sv
+    assert "så får du det i ett tillgängligt format" in sv
+    assert '<h2 id="tillsyn">Tillsyn</h2>' in sv
+    tillsyn = sv.split('id="tillsyn"', 1)[1].split("<h2", 1)[0]
+    assert 'href="https://www.digg.se/tdosanmalan"' in tillsyn
+    assert "delvis förenlig med lagen om tillgänglighet till digital offentlig service" in sv
+    assert "Bristande förenlighet med lagkraven" in sv and "WCAG 1.2.5" in sv
+    assert ('Redogörelsen upprättades den <time datetime="2026-11-22">2026-11-22</time> och '
+            'granskades senast den <time datetime="2026-12-02">2026-12-02</time>.') in sv
+    en = (await (await client.get("/tillganglighet?lang=en")).get_data()).decode()
+    assert 'href="mailto:kungl.biblioteket@kb.se"' in en and "accessible format" in en
+    assert 'href="https://www.digg.se/tdosanmalan"' in en
+    assert "partially compliant" in en and "last reviewed on" in en
+
+
+async def test_staff_see_reported_accessibility_problems_escaped(app, client) -> None:
+    token = await get_csrf(client, "/tillganglighet")
+    hostile = '<script>alert("x")</script> Knappen saknar namn & fokus'
+    sent = await client.post("/tillganglighet", form={
+        "csrf_token": token, "description": hostile, "page": "/e/hosten-2020/<b>live</b>",
+        "contact": "kim@example.se"})
+    assert sent.status_code == 200
+    assert (await client.get("/tillganglighet/rapporter")).status_code == 401
+    participant = app.quart.test_client()
+    await register(participant)
+    refused = await participant.get("/tillganglighet/rapporter")
+    assert refused.status_code == 403
+    assert "Knappen saknar namn" not in (await refused.get_data()).decode()
+    async with app.platform.db.transaction() as db:
+        db.add(User(username="admin", display_name="Admin KB", role="admin",
+                    password_hash=hash_password("admin-lösenord-1")))
+    admin = app.quart.test_client()
+    token = await get_csrf(admin, "/login")
+    login = await admin.post("/login", form={
+        "csrf_token": token, "username": "admin", "password": "admin-lösenord-1"})
+    assert login.status_code == 302
+    statement = (await (await admin.get("/tillganglighet")).get_data()).decode()
+    assert 'href="/tillganglighet/rapporter"' in statement
+    page = await admin.get("/tillganglighet/rapporter")
+    html = (await page.get_data()).decode()
+    assert page.status_code == 200
+    assert "Antal rapporter: 1." in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; Knappen saknar namn &amp; fokus" in html
+    assert "<script>alert" not in html and "<b>live</b>" not in html
+    assert "/e/hosten-2020/&lt;b&gt;live&lt;/b&gt;" in html and "kim@example.se" in html
