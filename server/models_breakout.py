@@ -96,7 +96,7 @@ class NoteUpdate(Base):
 
 
 class NoteSnapshot(Base):
-    """The compacted state of a room's notes, covering every update with id <= upto."""
+    """A room's compacted notes; `upto` is its version, compare-and-swap for compactions."""
 
     __tablename__ = "note_snapshots"
     room_id: Mapped[int] = mapped_column(
