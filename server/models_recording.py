@@ -93,6 +93,12 @@ class Publication(Base):
     output_dir: Mapped[str] = mapped_column(String(500), default="")
     published_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    # Who last saved the edit form; never saved by a person (None), the draft follows the marks.
+    edited_by: Mapped[str] = mapped_column(String(120), default="")
+    edited_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    # An archivist's confirmation that no identifiable speaker appears (only with no speakers).
+    no_speakers_by: Mapped[str] = mapped_column(String(120), default="")
+    no_speakers_at: Mapped[datetime | None] = mapped_column(TZDateTime())
 
 
 class SpeakerConsent(Base):

@@ -41,7 +41,7 @@ from . import audit, events, feedback_report, notes, qa
 from .auth import Principal
 from .errors import DomainError, NotFound, log_unexpected
 from .models import Event, utcnow
-from .models_recording import Publication, Recording, SpeakerConsent
+from .models_recording import ChapterMark, Publication, Recording, SpeakerConsent
 from .platform import Platform
 from .recording import chapter_marks
 
@@ -172,30 +172,52 @@ async def recording_or_404(db: AsyncSession, recording_id: int) -> Recording:
     return row
 
 
-def programme_speakers(event: Event) -> list[str]:
-    return list(dict.fromkeys(s.name for item in event.items for s in item.speakers))
+def programme_speakers(event: Event, item_ids: set[int] | None = None) -> list[str]:
+    """The programme's speakers, in programme order; only those of `item_ids` if given."""
+    return list(dict.fromkeys(
+        s.name for item in event.items if item_ids is None or item.id in item_ids
+        for s in item.speakers
+    ))
+
+
+def recorded_items(marks: list[ChapterMark]) -> set[int]:
+    """The programme items on stage during the recording: each has a mark (the item current
+    when the recording started is marked at 0)."""
+    return {m.item_id for m in marks if m.item_id is not None}
+
+
+def _prefill(pub: Publication, event: Event, recording: Recording, marks: list[ChapterMark]
+             ) -> None:
+    """What the programme and the marks say: chapters, the recorded items' speakers (the
+    whole programme's if no item was marked) and the out point."""
+    items = recorded_items(marks)
+    pub.speakers = programme_speakers(event, items or None)
+    pub.chapters = [{"start": m.offset_seconds, "title": m.title} for m in marks]
+    pub.trim_out = recording.duration_seconds
 
 
 async def publication_for(db: AsyncSession, recording: Recording) -> Publication:
-    """The recording's publication, created prefilled from the programme and the marks."""
+    """The recording's publication, created prefilled from the programme and the marks.
+
+    Until an archivist first saves the edit, the draft keeps following the marks: a page
+    opened while the stage is still recorded shows the chapters made since."""
     pub = await db.scalar(select(Publication).where(Publication.recording_id == recording.id))
-    if pub is not None:
+    if pub is not None and (pub.edited_at is not None or pub.status != "draft"):
         return pub
     event = await events.get_event_by_id(db, recording.event_id)
     marks = await chapter_marks(db, recording.id)
-    pub = Publication(
-        recording_id=recording.id,
-        title=event.title,
-        description=event.description,
-        speakers=programme_speakers(event),
-        trim_in=0.0,
-        trim_out=recording.duration_seconds,
-        chapters=[{"start": m.offset_seconds, "title": m.title} for m in marks],
-        rights="© Kungliga biblioteket",
-        language="sv",
-        status="draft",
-    )
-    db.add(pub)
+    if pub is None:
+        pub = Publication(
+            recording_id=recording.id,
+            title=event.title,
+            description=event.description,
+            trim_in=0.0,
+            rights="© Kungliga biblioteket",
+            language="sv",
+            status="draft",
+        )
+        db.add(pub)
+    _prefill(pub, event, recording, marks)
     await db.flush()
     return pub
 
@@ -207,9 +229,12 @@ async def save_edit(db: AsyncSession, actor: Principal, pub: Publication, data: 
         raise DomainError("publication.bad_trim", "Utpunkten måste ligga efter inpunkten.")
     pub.title, pub.description, pub.rights = data.title, data.description, data.rights
     pub.speakers = list(dict.fromkeys(s.strip() for s in data.speakers if s.strip()))
+    if pub.speakers:  # someone identifiable is named: the "no speaker" confirmation is void
+        pub.no_speakers_by, pub.no_speakers_at = "", None
     pub.chapters = [c.model_dump() for c in sorted(data.chapters, key=lambda c: c.start)]
     pub.trim_in, pub.trim_out, pub.poster_at = data.trim_in, data.trim_out, data.poster_at
-    pub.updated_at = utcnow()
+    pub.updated_at = pub.edited_at = utcnow()
+    pub.edited_by = actor.name[:120]
     audit.record(db, actor, None, "publication.edit", f"publication:{pub.id}")
 
 
@@ -270,9 +295,57 @@ async def confirm_consent(
     )
 
 
-async def missing_consent(db: AsyncSession, pub: Publication) -> list[str]:
+async def required_speakers(db: AsyncSession, pub: Publication) -> list[str]:
+    """Whose consent publishing needs: the listed speakers and every programme speaker of
+    the recorded items (emptying the list does not remove the programme's)."""
+    recording = await recording_or_404(db, pub.recording_id)
+    items = recorded_items(await chapter_marks(db, recording.id))
+    programme = programme_speakers(await events.get_event_by_id(db, recording.event_id), items)
+    return list(dict.fromkeys([*pub.speakers, *programme]))
+
+
+@dataclass(frozen=True)
+class Blockers:
+    """What stands between a draft and "Publish"."""
+
+    missing: list[str]  # speakers without a confirmed consent
+    needs_no_speaker_confirmation: bool  # nobody to ask: an archivist must say nobody appears
+
+    @property
+    def any(self) -> bool:
+        return bool(self.missing) or self.needs_no_speaker_confirmation
+
+
+async def blockers(db: AsyncSession, pub: Publication) -> Blockers:
+    """Consent from every required speaker, or, with no speaker listed, the audited
+    confirmation that no identifiable speaker appears."""
+    if not pub.speakers and pub.no_speakers_at is not None:
+        return Blockers([], False)
     have = await consents(db, pub)
-    return [s for s in pub.speakers if s not in have]
+    required = await required_speakers(db, pub)
+    return Blockers([s for s in required if s not in have], not required)
+
+
+async def missing_consent(db: AsyncSession, pub: Publication) -> list[str]:
+    return (await blockers(db, pub)).missing
+
+
+async def confirm_no_speakers(
+    db: AsyncSession, actor: Principal, pub: Publication, given: bool
+) -> None:
+    """Record (or withdraw) that no identifiable speaker appears in the recording: allowed
+    only while no speaker is listed; stored with who and when, and audited."""
+    actor.require_role("archivist")
+    _not_running(pub)
+    if given and pub.speakers:
+        raise DomainError(
+            "publication.has_speakers",
+            "Talare är angivna: de måste samtycka. Töm listan först om ingen syns eller hörs.",
+        )
+    pub.no_speakers_by, pub.no_speakers_at = (actor.name[:120], utcnow()) if given else ("", None)
+    audit.record(
+        db, actor, None, "publication.no_speakers", f"publication:{pub.id}", given=given
+    )
 
 
 def _not_running(pub: Publication) -> None:
@@ -326,16 +399,26 @@ class PublishJobs:
         """Queue the publication of a recording: every speaker must have consented."""
         actor.require_role("archivist")
         async with self.platform.db.transaction() as db:
-            recording = await recording_or_404(db, recording_id)
+            # Locked: the retention purge locks the row too, so it never deletes a recording
+            # whose publish is being queued (it sees the job once this commits).
+            recording = await db.get(Recording, recording_id, with_for_update=True)
+            if recording is None:
+                raise NotFound("recording.not_found", "Inspelningen finns inte.")
             if recording.status == "recording":
                 raise DomainError("publication.still_recording", "Stoppa inspelningen först.")
             pub = await publication_for(db, recording)
             _not_running(pub)
-            if missing := await missing_consent(db, pub):
+            blocked = await blockers(db, pub)
+            if blocked.missing:
                 raise DomainError(
                     "publication.consent_missing",
-                    "Samtycke saknas från: " + ", ".join(missing),
-                    speakers=missing,
+                    "Samtycke saknas från: " + ", ".join(blocked.missing),
+                    speakers=blocked.missing,
+                )
+            if blocked.needs_no_speaker_confirmation:
+                raise DomainError(
+                    "publication.speakers_unconfirmed",
+                    "Ange talarna, eller bekräfta att ingen identifierbar talare syns eller hörs.",
                 )
             pub.status, pub.progress, pub.step = "queued", 0, "queued"
             pub.error_code = pub.error_message = ""
@@ -399,6 +482,7 @@ class PublishJobs:
 
     async def _record(self, event_id: int, bag_dir: Path) -> list[RecordPart]:
         """Write each part of the meeting record; return the parts absent on this install."""
+        await _flush_notes(self.platform)
         absent = []
         for part in record_parts(self.platform).parts:
             async with self.platform.db.session() as db:
@@ -431,6 +515,16 @@ class PublishJobs:
             pub = await db.get(Publication, pub_id)
             if pub is not None:
                 _fail(pub, code, message)
+
+
+async def _flush_notes(platform: Platform) -> None:
+    """Write this node's buffered note updates (server/notes.py writes behind) before the
+    notes part reads what is stored."""
+    from .sockets.notes import EXTRA
+
+    registry = platform.extras.get(EXTRA)
+    if registry is not None:
+        await registry.storage.flush()
 
 
 def _fail(pub: Publication, code: str, message: str) -> None:
@@ -507,8 +601,9 @@ def metadata(
             "name": event.title,
             "startDate": event.starts_at.isoformat(),
         },
-        "hasPart": [
-            {"@type": "Clip", "name": c["title"], "startOffset": c["start"]} for c in pub.chapters
+        "hasPart": [  # on the published video's timeline, like chapters.vtt
+            {"@type": "Clip", "name": c.title, "startOffset": c.start, "endOffset": c.end}
+            for c in result.chapters
         ],
         "caption": media.get("captions"),
         "associatedMedia": media,

@@ -316,7 +316,8 @@ class RecordingBus:
         return bool(await self._redis.exists(keys.node_alive_key(node_id)))
 
     async def stage_node(self, event_id: int) -> str | None:
-        return await self._redis.get(stage_node_key(event_id))  # type: ignore[no-any-return]
+        node = await self._redis.get(stage_node_key(event_id))
+        return str(node) if node else None
 
     async def set_stage_node(self, event_id: int) -> None:
         await self._redis.set(stage_node_key(event_id), self._node, ex=STAGE_NODE_TTL)

@@ -30,9 +30,11 @@ from .errors import StreamingError
 __all__ = [
     "Chapter",
     "CaptionsError",
+    "CutChapter",
     "PublishResult",
     "PublishSpec",
     "WriteBudget",
+    "chapters_on_cut",
     "chapters_vtt",
     "media_duration",
     "publish_media",
@@ -106,6 +108,7 @@ class PublishResult:
     width: int
     height: int
     files: dict[str, str] = field(default_factory=dict)
+    chapters: list[CutChapter] = field(default_factory=list)  # on the cut's timeline
 
 
 # -- probing -----------------------------------------------------------------------
@@ -378,15 +381,36 @@ def shift_captions(text: str, start: float, end: float) -> str:
     return _render(kept)
 
 
-def chapters_vtt(chapters: tuple[Chapter, ...], start: float, end: float) -> str:
-    """Chapters (recording time) as a WebVTT chapters track of the cut ``start``-``end``."""
+@dataclass(frozen=True)
+class CutChapter:
+    """A chapter on the cut's timeline: ``start``-``end`` seconds into the published video."""
+
+    start: float
+    end: float
+    title: str
+
+
+def chapters_on_cut(chapters: tuple[Chapter, ...], start: float, end: float) -> list[CutChapter]:
+    """Chapters timed on the recording, moved onto the cut ``start``-``end``.
+
+    A chapter that ends before the cut starts or begins at or after its end is dropped; one
+    that began before the cut starts at 0 (its title still describes what is on screen)."""
     inside = sorted((c for c in chapters if c.start < end), key=lambda c: c.start)
-    cues: list[Cue] = []
+    kept: list[CutChapter] = []
     for index, chapter in enumerate(inside):
         stop = inside[index + 1].start if index + 1 < len(inside) else end
         begin = max(chapter.start, start)
         if stop - begin > 0.05:
-            cues.append(Cue(begin - start, stop - start, "", [chapter.title], f"ch{index + 1}"))
+            kept.append(CutChapter(round(begin - start, 3), round(stop - start, 3), chapter.title))
+    return kept
+
+
+def chapters_vtt(chapters: tuple[Chapter, ...], start: float, end: float) -> str:
+    """Chapters (recording time) as a WebVTT chapters track of the cut ``start``-``end``."""
+    cues = [
+        Cue(c.start, c.end, "", [c.title], f"ch{index + 1}")
+        for index, c in enumerate(chapters_on_cut(chapters, start, end))
+    ]
     return _render(cues)
 
 
@@ -422,6 +446,7 @@ def _extras(
         spec.source, min(max(poster_at, start), end), spec.out_dir / POSTER_NAME
     )
     files["poster"] = POSTER_NAME
+    chapters = chapters_on_cut(spec.chapters, start, end)
     (spec.out_dir / CHAPTERS_NAME).write_text(chapters_vtt(spec.chapters, start, end), "utf-8")
     files["chapters"] = CHAPTERS_NAME
     if spec.captions_vtt:
@@ -431,4 +456,4 @@ def _extras(
     budget.check()
     report(0.75, "media")
     duration = media_duration(spec.out_dir / MP4_NAME)
-    return PublishResult(start, duration, width, height, files)
+    return PublishResult(start, duration, width, height, files, chapters)

@@ -122,6 +122,8 @@ async def _context(recording_id: int, **extra: Any) -> dict[str, Any]:
         event = await event_service.get_event_by_id(db, rec.event_id)
         consents = await pubs.consents(db, pub)
         marks = await recording.chapter_marks(db, rec.id)
+        required = await pubs.required_speakers(db, pub)
+        blocked = await pubs.blockers(db, pub)
     return {
         "rec": rec,
         "pub": pub,
@@ -129,7 +131,10 @@ async def _context(recording_id: int, **extra: Any) -> dict[str, Any]:
         "consents": consents,
         "marks": marks,
         "clock": clock,
-        "missing": [s for s in pub.speakers if s not in consents],
+        "required": required,
+        "from_programme": [s for s in required if s not in pub.speakers],
+        "missing": blocked.missing,
+        "needs_no_speakers": blocked.needs_no_speaker_confirmation,
         "errors": extra.pop("errors", []),
         "notice": extra.pop("notice", ""),
         "bag_name": pubs.bag_zip_name(pub),
@@ -213,9 +218,24 @@ async def consent(recording_id: int) -> Response:
     async with platform().db.transaction() as db:
         pub = await pubs.publication_for(db, await pubs.recording_or_404(db, recording_id))
         speaker = str(form.get("speaker", ""))
-        if speaker not in pub.speakers:
+        if speaker not in await pubs.required_speakers(db, pub):
             raise DomainError("publication.unknown_speaker", t("archive.error.speaker"))
         await pubs.confirm_consent(db, principal, pub, speaker, form.get("given") == "1")
+    return redirect(url_for("archive.edit", recording_id=recording_id) + "#consent")
+
+
+@archive.post("/archive/recordings/<int:recording_id>/no-speakers")
+async def no_speakers(recording_id: int) -> tuple[str, int] | Response:
+    """The archivist confirms (or withdraws) that no identifiable speaker appears."""
+    principal = await require_principal("archivist")
+    await check_csrf()
+    form = await request.form
+    try:
+        async with platform().db.transaction() as db:
+            pub = await pubs.publication_for(db, await pubs.recording_or_404(db, recording_id))
+            await pubs.confirm_no_speakers(db, principal, pub, form.get("given") == "1")
+    except DomainError as exc:
+        return await _edit_page(recording_id, exc.status, errors=[exc.message])
     return redirect(url_for("archive.edit", recording_id=recording_id) + "#consent")
 
 

@@ -107,6 +107,46 @@ async def consent_all(client: Any, csrf: str, recording_id: int, speakers: list[
         assert r.status_code == 302
 
 
+async def consent_required(app: Any, client: Any, csrf: str, recording_id: int) -> list[str]:
+    """Consent for every speaker publishing needs (listed and the recorded items')."""
+    async with app.platform.db.transaction() as db:
+        rec = await db.get(Recording, recording_id)
+        names = await pubs.required_speakers(db, await pubs.publication_for(db, rec))
+    await consent_all(client, csrf, recording_id, names)
+    return names
+
+
+NOTES_TEXT = "Rum Syd: Åsa och Örjan läser högt på måndagar; läsfrämjande i Ängelholm."
+
+
+async def room_with_buffered_notes(platform: Any) -> int:
+    """A breakout room whose notes are still in the node's write-behind buffer (not stored):
+    only a flush writes them."""
+    from pycrdt import Doc, Map, Text
+
+    from rooms.notes import THEMES
+    from server.models_breakout import BreakoutRoom, BreakoutRound
+    from server.sockets.notes import registry
+
+    async with platform.db.transaction() as db:
+        event = await get_event(db, "hosten-2020")
+        round_ = BreakoutRound(event_id=event.id, status="closed")
+        db.add(round_)
+        await db.flush()
+        room = BreakoutRoom(round_id=round_.id, event_id=event.id, key="syd", name="Rum Syd",
+                            regions=["M"])
+        db.add(room)
+        await db.flush()
+        room_id, theme = room.id, event.themes[0].key
+    doc: Doc = Doc()
+    doc.get(THEMES, type=Map)[theme] = Text(NOTES_TEXT)
+    storage = registry(platform).storage
+    storage._interval = 3600  # no timed write-behind during the test: the publish job flushes
+    await storage.append_update(str(room_id), doc.get_update())
+    assert storage.buffered(str(room_id))
+    return room_id
+
+
 async def edit(client: Any, csrf: str, recording_id: int, **fields: str) -> Any:
     form = {
         "csrf_token": csrf,
@@ -120,7 +160,7 @@ async def edit(client: Any, csrf: str, recording_id: int, **fields: str) -> Any:
     }
     form.update(fields)
     pairs = list(form.items())
-    for start, title in (("0", "Inledning"), ("0:00:04", "Samtal")):
+    for start, title in (("0", "Inledning"), ("0:00:04", "Samtal"), ("0:00:06.8", "Efteråt")):
         pairs += [("chapter_start", start), ("chapter_title", title)]
     return await client.post(
         f"/archive/recordings/{recording_id}",
@@ -152,6 +192,11 @@ async def test_recording_becomes_a_validated_publication(app, client, tmp_path: 
     page = (await (await client.get(f"/archive/recordings/{recording_id}")).get_data()).decode()
     assert marks[0].title in page  # chapters prefilled from the programme marks
     assert "Publicera" in page and 'id="publish-button" disabled' in page
+    async with platform.db.session() as db:
+        draft = await db.scalar(select(Publication).where(Publication.recording_id == recording_id))
+    # Speakers prefilled from the recorded items (the first two), not the whole programme.
+    assert draft.speakers == ["Anja Dahlstedt", "Oskar Laurin"]
+    await room_with_buffered_notes(platform)
 
     saved = await edit(client, csrf, recording_id)
     assert saved.status_code == 302, re.findall(
@@ -175,8 +220,17 @@ async def test_recording_becomes_a_validated_publication(app, client, tmp_path: 
         f"/archive/recordings/{recording_id}/publish", form={"csrf_token": csrf}
     )
     assert refused.status_code == 400
-    assert "Samtycke saknas från: Anna Andersson, Bo Berg" in (await refused.get_data()).decode()
-    await consent_all(client, csrf, recording_id, ["Anna Andersson", "Bo Berg"])
+    # The listed speakers and the programme's speakers of the recorded items.
+    assert (
+        "Samtycke saknas från: Anna Andersson, Bo Berg, Anja Dahlstedt, Oskar Laurin"
+        in (await refused.get_data()).decode()
+    )
+    await consent_all(client, csrf, recording_id, ["Anna Andersson", "Bo Berg", "Anja Dahlstedt"])
+    refused = await client.post(
+        f"/archive/recordings/{recording_id}/publish", form={"csrf_token": csrf}
+    )
+    assert "Samtycke saknas från: Oskar Laurin" in (await refused.get_data()).decode()
+    await consent_all(client, csrf, recording_id, ["Oskar Laurin"])
     page = (await (await client.get(f"/archive/recordings/{recording_id}")).get_data()).decode()
     assert "Samtycke bekräftat av Arkivarie" in page
 
@@ -201,6 +255,7 @@ async def test_recording_becomes_a_validated_publication(app, client, tmp_path: 
     assert (media / "poster.jpg").read_bytes()[:2] == b"\xff\xd8"
     chapters = (media / "chapters.vtt").read_text()
     assert "Inledning" in chapters and "Samtal" in chapters
+    assert "Efteråt" not in chapters  # starts after the out point
     assert "Välkomna" in (media / "captions.sv.vtt").read_text()
 
     validated = subprocess.run([str(BAGIT), "--validate", str(bag)], capture_output=True, text=True)
@@ -211,11 +266,27 @@ async def test_recording_becomes_a_validated_publication(app, client, tmp_path: 
     for term in ("title", "creator", "date", "description", "language", "rights"):
         assert meta[f"dcterms:{term}"], term
     assert meta["dcterms:creator"] == ["Anna Andersson", "Bo Berg"]
+    # Chapters on the published video's timeline, as in chapters.vtt: the cut starts at the
+    # key frame before the in point (3 s), 6.5 s - duration into the recording.
+    cut_start = 6.5 - duration
+    assert [c["name"] for c in meta["hasPart"]] == ["Inledning", "Samtal"]
+    inledning, samtal = meta["hasPart"]
+    assert inledning["startOffset"] == 0
+    assert samtal["startOffset"] == pytest.approx(4.0 - cut_start, abs=0.15)
+    assert samtal["startOffset"] < 4.0 - 0.5 and samtal["endOffset"] <= duration + 0.1
+    vtt = pubs.read_chapters(media / "chapters.vtt")
+    assert [(c["title"], c["start"]) for c in vtt] == [
+        (c["name"], pytest.approx(c["startOffset"], abs=0.002)) for c in meta["hasPart"]
+    ]
     programme = json.loads((bag / "data" / "record" / "programme.json").read_text())
     assert len(programme["items"]) == 8
     assert (bag / "data" / "record" / "qa.json").exists()
     assert (bag / "data" / "record" / "feedback.csv").exists()
     assert (bag / "data" / "record" / "notes.json").exists(), "each room's notes per theme"
+    notes = json.loads((bag / "data" / "record" / "notes.json").read_text("utf-8"))
+    # The buffered notes were flushed before the bag read them.
+    assert [n["room"] for n in notes if n["text"] == NOTES_TEXT] == ["Rum Syd"]
+    assert NOTES_TEXT in (bag / "data" / "record" / "notes.csv").read_text("utf-8")
     readme = (bag / "data" / "README.txt").read_text()
     assert "record/programme.json" in readme and "metadata.json" in readme
 
@@ -247,7 +318,8 @@ async def _failing_publish(app: Any, client: Any, tmp_path: Path, **fields: str)
     recording_id = await record_stage(app, seconds=4)
     await staff(app.platform, "arkivarie", "archivist")
     csrf = await login(client, "arkivarie")
-    assert (await edit(client, csrf, recording_id, speakers="", **fields)).status_code == 302
+    assert (await edit(client, csrf, recording_id, **fields)).status_code == 302
+    await consent_required(app, client, csrf, recording_id)
     async with app.platform.db.session() as db:
         rec = await db.get(Recording, recording_id)
     before = sha(tmp_path / "media" / rec.file_path)
@@ -278,3 +350,128 @@ async def test_full_disk_fails_on_the_page_and_keeps_the_recording(app, client, 
     code, state = await _failing_publish(app, client, tmp_path, trim_in="0", trim_out="")
     assert code == "publish.disk_full"
     assert "Disken är full" in state["error"]["message"]
+
+
+# -- consent and the draft, without a real stage (rows written directly) ----------------------
+
+
+async def _recording_row(app: Any, status: str = "stopped", item_ids: tuple[int, ...] = ()) -> int:
+    """A recording of the demo event with programme marks for `item_ids`."""
+    async with app.platform.db.transaction() as db:
+        event = await get_event(db, "hosten-2020")
+        rec = Recording(event_id=event.id, file_path="recordings/none.mp4", status=status,
+                        duration_seconds=None if status == "recording" else 60.0)
+        db.add(rec)
+        await db.flush()
+        for n, item_id in enumerate(item_ids):
+            item = next(i for i in event.items if i.id == item_id)
+            db.add(ChapterMark(recording_id=rec.id, offset_seconds=10.0 * n, title=item.title,
+                               item_id=item_id))
+        return rec.id
+
+
+async def _publish_refusal(client: Any, csrf: str, recording_id: int) -> str:
+    r = await client.post(f"/archive/recordings/{recording_id}/publish", form={"csrf_token": csrf})
+    assert r.status_code == 400
+    return (await r.get_data()).decode()
+
+
+async def test_emptying_the_speakers_does_not_skip_consent(app, client) -> None:
+    """The programme's speakers of the recorded items must consent even when the archivist
+    lists nobody; or the archivist confirms, audited, that no identifiable speaker appears."""
+    from server.models import AuditEntry
+
+    async with app.platform.db.session() as db:
+        event = await get_event(db, "hosten-2020")
+        first = event.items[0]
+    recording_id = await _recording_row(app, item_ids=(first.id,))
+    await staff(app.platform, "arkivarie", "archivist")
+    csrf = await login(client, "arkivarie")
+    await client.get(f"/archive/recordings/{recording_id}")
+    assert (await edit(client, csrf, recording_id, speakers="")).status_code == 302
+
+    page = await _publish_refusal(client, csrf, recording_id)
+    assert "Samtycke saknas från: Anja Dahlstedt" in page
+    page = (await (await client.get(f"/archive/recordings/{recording_id}")).get_data()).decode()
+    assert "Anja Dahlstedt" in page and 'id="publish-button" disabled' in page
+
+    # The confirmation "no identifiable speaker appears" is the other way, stored and audited.
+    r = await client.post(f"/archive/recordings/{recording_id}/no-speakers",
+                          form={"csrf_token": csrf, "given": "1"})
+    assert r.status_code == 302
+    async with app.platform.db.session() as db:
+        pub = await db.scalar(select(Publication).where(Publication.recording_id == recording_id))
+        assert pub.no_speakers_by == "Arkivarie" and pub.no_speakers_at is not None
+        assert not (await pubs.blockers(db, pub)).any
+        audited = await db.scalar(select(AuditEntry).where(
+            AuditEntry.action == "publication.no_speakers"))
+        assert audited is not None and audited.target == f"publication:{pub.id}"
+    page = (await (await client.get(f"/archive/recordings/{recording_id}")).get_data()).decode()
+    assert 'id="no-speakers-confirmed"' in page and 'id="publish-button" disabled' not in page
+
+    # Naming a speaker voids the confirmation: the named one must consent.
+    assert (await edit(client, csrf, recording_id, speakers="Anna Andersson")).status_code == 302
+    page = await _publish_refusal(client, csrf, recording_id)
+    assert "Samtycke saknas från: Anna Andersson, Anja Dahlstedt" in page
+    r = await client.post(f"/archive/recordings/{recording_id}/no-speakers",
+                          form={"csrf_token": csrf, "given": "1"})
+    assert r.status_code == 400 and "Talare är angivna" in (await r.get_data()).decode()
+    await consent_all(client, csrf, recording_id, ["Anna Andersson", "Anja Dahlstedt"])
+    async with app.platform.db.session() as db:
+        pub = await db.scalar(select(Publication).where(Publication.recording_id == recording_id))
+        assert not (await pubs.blockers(db, pub)).any
+
+
+async def test_nobody_listed_and_nothing_marked_needs_the_confirmation(app, client) -> None:
+    recording_id = await _recording_row(app)  # no programme item was marked
+    await staff(app.platform, "arkivarie", "archivist")
+    csrf = await login(client, "arkivarie")
+    await client.get(f"/archive/recordings/{recording_id}")
+    assert (await edit(client, csrf, recording_id, speakers="")).status_code == 302
+    page = await _publish_refusal(client, csrf, recording_id)
+    assert "bekräfta att ingen identifierbar talare syns eller hörs" in page
+    r = await client.post(f"/archive/recordings/{recording_id}/no-speakers",
+                          form={"csrf_token": csrf, "given": "1"})
+    assert r.status_code == 302
+    async with app.platform.db.session() as db:
+        pub = await db.scalar(select(Publication).where(Publication.recording_id == recording_id))
+        assert not (await pubs.blockers(db, pub)).any
+
+
+async def test_draft_opened_mid_recording_follows_later_marks_until_saved(app, client) -> None:
+    platform = app.platform
+    async with platform.db.session() as db:
+        event = await get_event(db, "hosten-2020")
+        items = event.items
+    recording_id = await _recording_row(app, status="recording", item_ids=(items[0].id,))
+    await staff(platform, "arkivarie", "archivist")
+    csrf = await login(client, "arkivarie")
+    page = (await (await client.get(f"/archive/recordings/{recording_id}")).get_data()).decode()
+    assert items[0].title in page and items[1].title not in page
+
+    # The programme moves on while the page is open (the moderator's set_current).
+    async with platform.db.transaction() as db:
+        await recording.mark_chapter(db, platform, event.id, item_id=items[1].id)
+    page = (await (await client.get(f"/archive/recordings/{recording_id}")).get_data()).decode()
+    assert items[1].title in page
+    async with platform.db.transaction() as db:
+        rec = await db.get(Recording, recording_id)
+        rec.status, rec.duration_seconds = "stopped", 95.0
+    await client.get(f"/archive/recordings/{recording_id}")
+    async with platform.db.session() as db:
+        pub = await db.scalar(select(Publication).where(Publication.recording_id == recording_id))
+    assert [c["title"] for c in pub.chapters] == [items[0].title, items[1].title]
+    assert pub.trim_out == 95.0  # the out point follows the finished recording too
+    speakers = [s.name for item in items[:2] for s in item.speakers]
+    assert pub.speakers == speakers and pub.edited_at is None
+
+    # Once an archivist saves, the draft is theirs: later marks change nothing.
+    assert (await edit(client, csrf, recording_id)).status_code == 302
+    async with platform.db.transaction() as db:
+        db.add(ChapterMark(recording_id=recording_id, offset_seconds=90.0, title="Sent märke"))
+    page = (await (await client.get(f"/archive/recordings/{recording_id}")).get_data()).decode()
+    assert "Sent märke" not in page
+    async with platform.db.session() as db:
+        pub = await db.scalar(select(Publication).where(Publication.recording_id == recording_id))
+    assert [c["title"] for c in pub.chapters] == ["Inledning", "Samtal", "Efteråt"]
+    assert pub.edited_by == "Arkivarie"
