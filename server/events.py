@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -18,6 +18,9 @@ from .feedback import form_row as feedback_form_row
 from .models import Event, ProgrammeItem, ProgrammeItemSpeaker, Region, Speaker, Theme
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")
+Organisation = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
 
 
 class SpeakerIn(BaseModel):
@@ -34,6 +37,10 @@ class ItemIn(BaseModel):
     starts_at: datetime | None = None
     duration_minutes: int | None = Field(None, ge=1, le=24 * 60)
     speakers: list[SpeakerIn] = Field(default_factory=list, max_length=20)
+    organisations: list[Organisation] = Field(
+        default_factory=list, max_length=20,
+        description="organisations of the item besides its speakers' own, e.g. a report's authors",
+    )
 
 
 class ThemeIn(BaseModel):
@@ -100,6 +107,7 @@ def _item(
     item = ProgrammeItem(
         position=position, title=data.title, description=data.description,
         starts_at=data.starts_at, duration_minutes=data.duration_minutes,
+        organisations=list(data.organisations),
     )
     for n, s in enumerate(data.speakers):
         key = (s.name, s.organisation)

@@ -131,6 +131,10 @@ class ProgrammeItem(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     starts_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    # Organisations of the item besides its speakers' own (e.g. who wrote a report presented).
+    organisations: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
     links: Mapped[list[ProgrammeItemSpeaker]] = relationship(
         order_by="ProgrammeItemSpeaker.position", cascade="all, delete-orphan", lazy="selectin"
     )

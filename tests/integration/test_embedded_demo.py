@@ -74,6 +74,9 @@ def test_demo_serves_the_autumn_2020_event_on_the_embedded_defaults(demo: Demo) 
     missing = [item["title"] for item in event["programme"]
                if str(escape(item["title"])) not in page.text]
     assert missing == []
+    assert '<p class="organisations">Övriga organisationer: stiftelsen Begripsam</p>' in page.text
+    assert "Johanna Rivano Eckerdal, Institutionen för kulturvetenskaper vid Lunds universitet" \
+        in page.text
     var = demo.cwd / "var"
     assert (var / "secret_key").is_file() and len((var / "secret_key").read_text().strip()) >= 32
     assert (var / "traffpunkt.db").is_file() and (var / "traffpunkt.db").stat().st_size > 0
