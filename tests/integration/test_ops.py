@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from server.app import create_app
-from tests.conftest import REDIS_URL, make_settings
+from tests.conftest import REDIS_URL, free_port, make_settings
 
 
 async def test_healthz_reports_database(client) -> None:
@@ -28,6 +31,70 @@ async def test_healthz_is_503_when_redis_is_unreachable(clean_db, tmp_path: Path
     response = await client.get("/healthz")
     assert response.status_code == 503
     assert (await response.get_json())["checks"]["redis"].startswith("error")
+
+
+class TcpProxy:
+    """A TCP relay to the real PostgreSQL that can be cut, like a database host going away."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = free_port()
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port,
+                                                 reuse_address=True)
+
+    async def cut(self) -> None:
+        """Stop listening and break every open connection."""
+        if self.server is None:
+            return
+        self.server.close()
+        for writer in self.writers:
+            writer.transport.abort()
+        await self.server.wait_closed()
+        self.server = None
+        self.writers.clear()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.writers += [writer, up_writer]
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.transport.abort()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+
+async def test_healthz_is_503_when_the_database_is_unreachable(clean_db, tmp_path: Path) -> None:
+    real = make_url(clean_db)
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
+    await proxy.start()
+    via_proxy = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    asgi = create_app(make_settings(via_proxy, tmp_path))
+    try:
+        async with asgi.quart.test_app():
+            client = asgi.quart.test_client()
+            assert (await client.get("/healthz")).status_code == 200
+            await proxy.cut()  # the database host is gone while the node serves
+            response = await client.get("/healthz")
+            body = await response.get_json()
+            assert response.status_code == 503
+            assert body["ok"] is False
+            assert body["checks"]["database"].startswith("error")
+            assert body["checks"]["redis"] == "not used"
+            await proxy.start()  # and back: the node recovers without a restart
+            assert (await client.get("/healthz")).status_code == 200
+    finally:
+        await proxy.cut()
 
 
 async def test_metrics_are_prometheus_text(client) -> None:
