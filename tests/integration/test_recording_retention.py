@@ -20,17 +20,19 @@ from tests.conftest import ROOT, seed, server_env
 pytestmark = pytest.mark.integration
 
 
-async def _recordings(url: str, media: Path) -> dict[str, int]:
+DEFAULT_SET = (("old", 91, None), ("kept", 89, None), ("published", 400, "published"))
+
+
+async def _recordings(
+    url: str, media: Path, rows: tuple[tuple[str, int, str | None], ...] = DEFAULT_SET
+) -> dict[str, int]:
+    """Recordings (name, age in days, publication status or None), files included."""
     await seed(url)
     db = Database(url)
     ids = {}
     async with db.transaction() as session:
         event = await session.scalar(select(Event).where(Event.slug == "hosten-2020"))
-        for name, age, published in (
-            ("old", 91, False),
-            ("kept", 89, False),
-            ("published", 400, True),
-        ):
+        for name, age, publication in rows:
             path = media / "recordings" / f"{name}.mp4"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"fragment")
@@ -42,8 +44,8 @@ async def _recordings(url: str, media: Path) -> dict[str, int]:
             )
             session.add(rec)
             await session.flush()
-            if published:
-                session.add(Publication(recording_id=rec.id, status="published"))
+            if publication:
+                session.add(Publication(recording_id=rec.id, status=publication))
             ids[name] = rec.id
     await db.close()
     return ids
@@ -80,6 +82,24 @@ async def test_purge_deletes_unpublished_recordings_past_the_default_90_days(
     assert await _left(clean_db) == {"kept", "published"}
     assert not (media / "recordings" / "old.mp4").exists()
     assert (media / "recordings" / "published.mp4").exists()
+
+
+async def test_purge_skips_recordings_whose_publish_job_is_queued_or_running(
+    clean_db: str, tmp_path: Path
+) -> None:
+    """A publish job reads the recording: deleting it under the job would break the job (and
+    lose what the archivist is publishing). A failed or draft publication does not protect."""
+    media = tmp_path / "media"
+    await _recordings(clean_db, media, (
+        ("queued", 120, "queued"),
+        ("running", 120, "running"),
+        ("failed", 120, "failed"),
+        ("draft", 120, "draft"),
+    ))
+    assert "2 inspelningar raderade" in _purge(clean_db, media)
+    assert await _left(clean_db) == {"queued", "running"}
+    assert (media / "recordings" / "running.mp4").exists()
+    assert not (media / "recordings" / "failed.mp4").exists()
 
 
 async def test_admin_shortens_retention_and_the_next_purge_follows_it(
