@@ -1,6 +1,10 @@
 // @ts-check
-/** The "this stage is being recorded" banner on every live page of an event. */
-import { socket } from './session.js';
+/**
+ * The "this stage is being recorded" banner on every page of an event (templates/base.html
+ * loads it wherever an event is shown). Pages with the event's socket (an element with
+ * `data-event-slug`, see session.js) follow `recording.state` live; others keep the banner the
+ * server rendered and open no socket of their own.
+ */
 import { getState, onState } from './archive-protocol.js';
 
 const i18n = JSON.parse(document.getElementById('recording-i18n')?.textContent ?? '{}');
@@ -14,5 +18,12 @@ export function showBanner(state) {
   banner.textContent = state.recording ? (state.paused ? i18n.paused : i18n.banner) : '';
 }
 
-onState(socket, showBanner);
-socket.on('connect', () => { getState(socket).then(showBanner, () => {}); });
+if (banner && document.querySelector('[data-event-slug]')) {
+  // The page's one shared socket (session.js connects it once every module has run).
+  import('./session.js').then(({ socket }) => {
+    const refresh = () => { getState(socket).then(showBanner, () => {}); };
+    onState(socket, showBanner);
+    socket.on('connect', refresh);
+    if (socket.connected) refresh();
+  });
+}

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from server.db import Database
 from server.models import Event
 from server.models_recording import Recording
-from tests.conftest import ARCHIVIST
+from tests.conftest import ARCHIVIST, MODERATOR
 from tests.e2e.conftest import axe_check, login, new_page
 from tests.helpers import Browser
 
@@ -168,3 +168,38 @@ async def test_play_page_plays_with_chapters_and_captions(
     await axe_check(page)
     await page.goto("/archive")
     await axe_check(page)
+
+
+async def test_recording_banner_appears_live_on_pages_other_than_the_live_page(
+    demo_server, browser
+) -> None:
+    """Every event page with a socket follows `recording.state`, not only the live page and
+    the console: here the notes overview and the producer page, open before the start."""
+    from playwright.async_api import expect
+
+    page = await new_page(browser, demo_server.url)
+    await login(page, *MODERATOR)
+    producer = await page.context.new_page()
+    await page.goto("/e/hosten-2020/notes")
+    await producer.goto("/e/hosten-2020/produce")
+    for p in (page, producer):
+        await expect(p.locator("#status-banner")).to_be_hidden()
+
+    mod = Browser(demo_server.url)
+    await mod.login(*MODERATOR)
+    client = await mod.connect()
+    try:
+        # A page whose socket connects after this hears the state in `recording.get`.
+        started = await client.call("recording.start", {})
+        assert started["ok"], started
+        for p in (page, producer):
+            banner = p.locator("#status-banner")
+            await expect(banner).to_be_visible()
+            await expect(banner).to_have_class("status-banner recording")
+            await expect(banner).to_contain_text("Scenen spelas in")
+        assert (await client.call("recording.stop", {}))["ok"]
+        for p in (page, producer):
+            await expect(p.locator("#status-banner")).to_be_hidden()
+    finally:
+        await client.close()
+        await mod.close()
