@@ -191,9 +191,14 @@ def _prefill(pub: Publication, event: Event, recording: Recording, marks: list[C
     """What the programme and the marks say: chapters, the recorded items' speakers (the
     whole programme's if no item was marked) and the out point."""
     items = recorded_items(marks)
-    pub.speakers = programme_speakers(event, items or None)
-    pub.chapters = [{"start": m.offset_seconds, "title": m.title} for m in marks]
-    pub.trim_out = recording.duration_seconds
+    prefill = {
+        "speakers": programme_speakers(event, items or None),
+        "chapters": [{"start": m.offset_seconds, "title": m.title} for m in marks],
+        "trim_out": recording.duration_seconds,
+    }
+    for name, value in prefill.items():
+        if getattr(pub, name) != value:  # an unchanged draft is not written again
+            setattr(pub, name, value)
 
 
 async def publication_for(db: AsyncSession, recording: Recording) -> Publication:
