@@ -339,19 +339,24 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         env = {**os.environ, "TRAFFPUNKT_ENV": "test", "DATABASE_URL": url, "SECRET_KEY": SECRET,
                "MEDIA_ROOT": f"{tmp}/media", "PUBLIC_URL": f"http://127.0.0.1:{port}"}
         env.pop("REDIS_URL", None)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        log_path = Path(tmp) / "server.log"  # a file, never an unread pipe that fills and blocks
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
         try:
             wait_port(port, proc)
             run = Run("traffpunkt", proc, f"http://127.0.0.1:{port}", args,
                       setup["participants"], subscribe=True)
             ours = await measure(run, setup["moderator"], "qa.approve", setup["question_ids"])
+        except Exception:
+            print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
+            raise
         finally:
             stop(proc)
         port = free_port()
         proc = subprocess.Popen([sys.executable, __file__, "--bare-server", str(port)], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(port, proc)
             run = Run("bare", proc, f"http://127.0.0.1:{port}", args, setup["participants"],

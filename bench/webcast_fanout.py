@@ -39,7 +39,9 @@ BITRATE = 1_500_000
 WARMUP_S, WINDOW_S = 2.0, 5.0
 ON_TIME_S = 0.2
 GOAL = 0.95
-STEPS = {"encode_once": [5, 10, 15, 20, 30, 40, 50, 60, 80, 100], "relay": [1, 2, 3, 4, 6, 8]}
+STEPS = {"encode_once": [5, 10, 20, 30, 35, 40, 45, 50, 60, 80, 100],
+         "relay": [1, 2, 3, 4, 5, 6, 8]}
+VIEWER_PROCESSES = 2  # one aiortc process receiving 30 streams saturates its core before we do
 
 
 # --------------------------------------------------------------------------- viewer process
@@ -158,6 +160,51 @@ def _client_main(conn: Connection) -> None:
     asyncio.run(_client(conn))
 
 
+class ViewerPool:
+    """Viewer processes; `add` spreads new viewers over them, `measure` asks them all at once."""
+
+    def __init__(self, count: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.procs: list[psutil.Process] = []
+        self._workers = []
+        for _ in range(count):
+            parent, child_end = ctx.Pipe()
+            worker = ctx.Process(target=_client_main, args=(child_end,), daemon=True)
+            worker.start()
+            self.pipes.append(parent)
+            self._workers.append(worker)
+            self.procs.append(psutil.Process(worker.pid))
+        self._next = 0
+
+    async def add(self, url: str, count: int) -> None:
+        shares = [0] * len(self.pipes)
+        for _ in range(count):
+            shares[self._next] += 1
+            self._next = (self._next + 1) % len(self.pipes)
+        await asyncio.gather(*(_ask(pipe, "add", (url, n))
+                               for pipe, n in zip(self.pipes, shares, strict=True) if n))
+
+    async def measure(self, seconds: float) -> list[int]:
+        answers = await asyncio.gather(*(_ask(pipe, "measure", seconds) for pipe in self.pipes))
+        return [n for answer in answers for n in answer]
+
+    async def reset(self) -> None:
+        await asyncio.gather(*(_ask(pipe, "reset") for pipe in self.pipes))
+        self._next = 0
+
+    async def latency(self, arg: Any) -> Any:
+        return await _ask(self.pipes[0], "latency", arg)
+
+    def cpu_percent(self) -> float:
+        return sum(p.cpu_percent(None) for p in self.procs)
+
+    async def quit(self) -> None:
+        await asyncio.gather(*(_ask(pipe, "quit") for pipe in self.pipes))
+        for worker in self._workers:
+            worker.join(timeout=10)
+
+
 # --------------------------------------------------------------------------- media process
 
 
@@ -168,7 +215,6 @@ class Media:
         self.root = root
         self.engines: dict[str, MediaEngine] = {}
         self.proc = psutil.Process()
-        self.client = self.proc
 
     async def start(self) -> str:
         for mode in ("encode_once", "relay"):
@@ -213,7 +259,7 @@ async def _ask(conn: Connection, cmd: str, arg: Any = None) -> Any:
     return await asyncio.to_thread(conn.recv)
 
 
-async def _search(media: Media, conn: Connection, base: str, mode: str) -> dict[str, Any]:
+async def _search(media: Media, viewers: ViewerPool, base: str, mode: str) -> dict[str, Any]:
     from aiortc.mediastreams import AudioStreamTrack
 
     stage = media.engines[mode].stage("fanout")
@@ -221,14 +267,14 @@ async def _search(media: Media, conn: Connection, base: str, mode: str) -> dict[
     await asyncio.sleep(1.0)
     best, best_cpu, have, steps = 0, 0.0, 0, []
     for target in STEPS[mode]:
-        await _ask(conn, "add", (f"{base}/{mode}/fanout/view", target - have))
+        await viewers.add(f"{base}/{mode}/fanout/view", target - have)
         have = target
         await asyncio.sleep(WARMUP_S)
         media.proc.cpu_percent(None)
-        media.client.cpu_percent(None)
-        on_time = await _ask(conn, "measure", WINDOW_S)
+        viewers.cpu_percent()
+        on_time = await viewers.measure(WINDOW_S)
         cpu = media.proc.cpu_percent(None)
-        client_cpu = media.client.cpu_percent(None)
+        client_cpu = viewers.cpu_percent()
         dropped = stage.hub.viewer_packets_dropped
         ratio = sum(on_time) / (target * FPS * WINDOW_S)
         steps.append(
@@ -236,21 +282,31 @@ async def _search(media: Media, conn: Connection, base: str, mode: str) -> dict[
                 "viewers": target,
                 "on_time": round(ratio, 3),
                 "media_cpu_pct": round(cpu),
-                "viewer_process_cpu_pct": round(client_cpu),
+                "viewer_processes_cpu_pct": round(client_cpu),
             }
         )
         print(
             f"  {mode:11s} {target:4d} viewers: {ratio:6.1%} frames on time,"
-            f" media CPU {cpu:4.0f}%, viewer process CPU {client_cpu:4.0f}%,"
+            f" media CPU {cpu:4.0f}%, viewer processes CPU {client_cpu:4.0f}%,"
             f" dropped {dropped}",
             flush=True,
         )
         if ratio < GOAL:
             break
         best, best_cpu = target, cpu
-    await _ask(conn, "reset")
+    await viewers.reset()
     await media.engines[mode].close_stage("fanout")
     return {"max_viewers": best, "media_cpu_pct_at_max": round(best_cpu), "steps": steps}
+
+
+def per_viewer_cpu(steps: list[dict[str, Any]]) -> float | None:
+    """Media CPU (% of a core) each added viewer costs: the slope over the steps that held."""
+    held = [s for s in steps if s["on_time"] >= GOAL]
+    if len(held) < 2:
+        return None
+    first, last = held[0], held[-1]
+    return round((last["media_cpu_pct"] - first["media_cpu_pct"])
+                 / (last["viewers"] - first["viewers"]), 2)
 
 
 async def _hls_watch(playlist: Path, stop: asyncio.Event) -> list[tuple[float, float]]:
@@ -277,16 +333,13 @@ async def _hls_watch(playlist: Path, stop: asyncio.Event) -> list[tuple[float, f
     return ages[1:]  # the first segment may predate the watch
 
 
-async def _latency(media: Media, conn: Connection, base: str) -> dict[str, Any]:
+async def _latency(media: Media, viewers: ViewerPool, base: str) -> dict[str, Any]:
     stage = media.engines["encode_once"].stage("latency")
     assert stage.hls_playlist is not None
     stop = asyncio.Event()
     watcher = asyncio.ensure_future(_hls_watch(stage.hls_playlist, stop))
-    ms = await _ask(
-        conn,
-        "latency",
-        (f"{base}/encode_once/latency/publish", f"{base}/encode_once/latency/view", 12.0),
-    )
+    ms = await viewers.latency(
+        (f"{base}/encode_once/latency/publish", f"{base}/encode_once/latency/view", 12.0))
     stop.set()
     hls = await watcher
     segment = media.engines["encode_once"].config.hls_segment_seconds
@@ -303,29 +356,29 @@ async def _latency(media: Media, conn: Connection, base: str) -> dict[str, Any]:
 
 async def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
-    ctx = mp.get_context("spawn")
-    parent, child_end = ctx.Pipe()
-    client = ctx.Process(target=_client_main, args=(child_end,), daemon=True)
-    client.start()
+    viewers = ViewerPool(VIEWER_PROCESSES)
     media = Media(root)
-    media.client = psutil.Process(client.pid)
     base = await media.start()
     try:
-        print(f"media pid {media.proc.pid}, viewers pid {client.pid}, {WIDTH}x{HEIGHT}@{FPS}")
-        relay = await _search(media, parent, base, "relay")
-        once = await _search(media, parent, base, "encode_once")
-        latency = await _latency(media, parent, base)
-        await _ask(parent, "quit")
+        print(f"media pid {media.proc.pid}, viewer pids {[p.pid for p in viewers.procs]},"
+              f" {WIDTH}x{HEIGHT}@{FPS}")
+        relay = await _search(media, viewers, base, "relay")
+        once = await _search(media, viewers, base, "encode_once")
+        latency = await _latency(media, viewers, base)
+        await viewers.quit()
     finally:
         await media.stop()
-        client.join(timeout=10)
         shutil.rmtree(root, ignore_errors=True)
     ratio = once["max_viewers"] / max(1, relay["max_viewers"])
+    cost_once, cost_relay = per_viewer_cpu(once["steps"]), per_viewer_cpu(relay["steps"])
+    cost_ratio = round(cost_relay / cost_once, 1) if cost_once and cost_relay else None
     capped = once["max_viewers"] == STEPS["encode_once"][-1]
     print(
         f"encode once: {once['max_viewers']}{'+' if capped else ''} viewers; "
         f"MediaRelay per-viewer encode: {relay['max_viewers']}; ratio {ratio:.1f}x (goal >= 10x)"
     )
+    print(f"media CPU per added viewer: encode once {cost_once}%, per-viewer encode"
+          f" {cost_relay}% of a core (ratio {cost_ratio}x)")
     print(f"latency: {latency}")
     print(
         json.dumps(
@@ -336,6 +389,11 @@ async def main() -> None:
                 "encode_once_capped": capped,
                 "relay_max_viewers": relay["max_viewers"],
                 "ratio": round(ratio, 1),
+                "goal_ratio": 10,
+                "media_cpu_pct_per_viewer_encode_once": cost_once,
+                "media_cpu_pct_per_viewer_relay": cost_relay,
+                "per_viewer_cpu_ratio": cost_ratio,
+                "viewer_processes": VIEWER_PROCESSES,
                 "encode_once_steps": once["steps"],
                 "relay_steps": relay["steps"],
                 **latency,
