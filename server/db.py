@@ -75,7 +75,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     # process loses nothing (the WAL is in the OS's hands); only a power cut can take the last
     # commits. That is the embedded single-machine default; production runs PostgreSQL.
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
 
