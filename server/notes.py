@@ -788,10 +788,12 @@ def _only_reading(message: bytes) -> None:
 
 async def _writable(db: AsyncSession, principal: Principal, event_id: int, room_id: int) -> bool:
     """Raise ``room.not_member`` / ``room.not_found`` unless the caller may read; True if write."""
-    await room_access(db, principal, event_id, room_id, write=False)
-    try:
+    try:  # members and moderators, the common case: one check
         await room_access(db, principal, event_id, room_id, write=True)
-    except DomainError:
+    except DomainError as refused:
+        if refused.code != "room.not_member":
+            raise
+        await room_access(db, principal, event_id, room_id, write=False)  # readers, or raise
         return False
     return True
 
