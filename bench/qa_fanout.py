@@ -8,9 +8,9 @@ Run with no arguments (1,000 clients). Measures, in one run and on the same clie
   2. a bare python-socketio broadcast server (same ASGI server, Hypercorn) that broadcasts a
      payload of the same shape and size on each request: the ceiling for (1).
 Latency is from the moderator's emit to each client's receipt (CLOCK_MONOTONIC is one clock
-for all processes of the machine). Clients are raw engine.io v4 / socket.io v5 websocket
-clients on aiohttp, spread over a few worker processes: 1,000 python-socketio AsyncClients in
-one process would measure the client, not the server.
+for all processes of the machine). Clients are bench/rawsio.py's raw engine.io v4 / socket.io
+v5 websocket clients on aiohttp, spread over a few worker processes: 1,000 python-socketio
+AsyncClients in one process would measure the client, not the server.
 Last line: one JSON object with the figures.
 """
 
@@ -37,6 +37,9 @@ import socketio
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.rawsio import RawSocket  # noqa: E402
+
 SECRET = "bench-secret-key-not-for-production"
 EVENT = "qa.question"
 WARMUP = 3  # approvals sent before measuring, on both servers alike
@@ -45,49 +48,24 @@ WARMUP = 3  # approvals sent before measuring, on both servers alike
 # --------------------------------------------------------------------------- raw clients
 
 
-class RawClient:
-    """One participant: engine.io v4 over a websocket, speaking just enough socket.io."""
+class Participant:
+    """One participant on a raw socket.io connection (bench/rawsio.py), noting arrivals."""
 
     def __init__(self, http: aiohttp.ClientSession, url: str, token: str,
                  arrivals: list[tuple[int, float]]) -> None:
-        self.http, self.url, self.token, self.arrivals = http, url, token, arrivals
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self.acked = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
+        self.token, self.arrivals = token, arrivals
+        self.sock = RawSocket(http, url, self.on_event)
 
     async def start(self, subscribe: bool) -> bool:
-        ws = await self.http.ws_connect(
-            f"{self.url}/socket.io/?EIO=4&transport=websocket", max_msg_size=0)
-        self.ws = ws
-        opened = await ws.receive_str()
-        assert opened.startswith("0"), opened
-        await ws.send_str("40" + json.dumps({"token": self.token}))
-        answer = await ws.receive_str()
-        if not answer.startswith("40"):
+        if not await self.sock.connect({"token": self.token}):
             return False
-        self.task = asyncio.create_task(self._loop())
         if subscribe:  # join the Q&A audience the way the live page does
-            await ws.send_str('421["qa.snapshot",{}]')
-            await asyncio.wait_for(self.acked.wait(), 60)
+            await self.sock.call("qa.snapshot", {})
         return True
 
-    async def _loop(self) -> None:
-        assert self.ws is not None
-        async for msg in self.ws:
-            data = msg.data
-            if data == "2":
-                await self.ws.send_str("3")
-            elif data.startswith('42["' + EVENT):
-                arrived = time.monotonic()
-                self.arrivals.append((json.loads(data[2:])[1]["question"]["id"], arrived))
-            elif data.startswith("431"):
-                self.acked.set()
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
-        if self.task:
-            self.task.cancel()
+    async def on_event(self, name: str, data: Any) -> None:
+        if name == EVENT:
+            self.arrivals.append((data["question"]["id"], time.monotonic()))
 
 
 def worker(conn: Connection, url: str, tokens: list[str], subscribe: bool) -> None:
@@ -99,9 +77,9 @@ async def _worker(conn: Connection, url: str, tokens: list[str], subscribe: bool
     gate = asyncio.Semaphore(20)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
-        clients = [RawClient(http, url, t, arrivals) for t in tokens]
+        clients = [Participant(http, url, t, arrivals) for t in tokens]
 
-        async def start(c: RawClient) -> bool:
+        async def start(c: Participant) -> bool:
             async with gate:
                 return await c.start(subscribe)
 
@@ -109,7 +87,7 @@ async def _worker(conn: Connection, url: str, tokens: list[str], subscribe: bool
         conn.send(("ready", sum(1 for r in ok if r is True)))
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)
         conn.send(("arrivals", arrivals))
-        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+        await asyncio.gather(*(c.sock.close() for c in clients), return_exceptions=True)
 
 
 # --------------------------------------------------------------------------- bare server
