@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from server.db import Database
 from server.models import Event
-from server.models_recording import ChapterMark, Recording
+from server.models_recording import Recording
 from tests.conftest import (
     MODERATOR,
     REDIS_URL,
@@ -32,6 +32,7 @@ from tests.conftest import (
     wait_for_port,
 )
 from tests.helpers import Browser
+from tests.integration.test_recording_server import recording_rows
 from tests.media import probe
 
 pytestmark = pytest.mark.integration
@@ -82,15 +83,6 @@ async def _event_id(url: str) -> int:
     return event_id
 
 
-async def _rows(url: str) -> tuple[list[Recording], list[ChapterMark]]:
-    db = Database(url)
-    async with db.session() as session:
-        recs = list(await session.scalars(select(Recording).order_by(Recording.id)))
-        marks = list(await session.scalars(select(ChapterMark).order_by(ChapterMark.id)))
-    await db.close()
-    return recs, marks
-
-
 def _start_media_node(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:  # a file, not a pipe: an unread pipe blocks the child
         child = subprocess.Popen(
@@ -130,7 +122,7 @@ async def test_web_node_starts_marks_and_stops_the_media_nodes_recording(
         assert started["state"]["recording"]
         heard = await client.wait_for("recording.state", lambda d: d["recording"])
         assert heard["recording_id"] == started["state"]["recording_id"]
-        recs, _ = await _rows(clean_db)
+        recs, _ = await recording_rows(clean_db)
         assert [(r.status, r.node_id) for r in recs] == [("recording", "media-1")]
         again = await client.call("recording.start", {})
         assert again["error"]["code"] == "recording.active"
@@ -157,7 +149,7 @@ async def test_web_node_starts_marks_and_stops_the_media_nodes_recording(
         assert stopped["ok"], stopped
         assert not stopped["state"]["recording"]
         await client.wait_for("recording.state", lambda d: not d["recording"])
-        recs, marks = await _rows(clean_db)
+        recs, marks = await recording_rows(clean_db)
         assert recs[0].status == "stopped"  # the recorder was stopped, not given up on
         assert recs[0].duration_seconds and recs[0].duration_seconds > 4.0
         assert [m.source for m in marks] == ["programme", "manual", "programme"]
@@ -173,7 +165,7 @@ async def test_web_node_starts_marks_and_stops_the_media_nodes_recording(
         restarted = await client.call("recording.start", {})
         assert restarted["ok"], restarted
         assert (await client.call("recording.stop", {}))["ok"]
-        recs, _ = await _rows(clean_db)
+        recs, _ = await recording_rows(clean_db)
         assert [r.status for r in recs] == ["stopped", "stopped"]
     finally:
         if client is not None:
@@ -203,7 +195,7 @@ async def test_web_node_without_media_or_redis_refuses_and_keeps_the_row(
         client = await mod.connect()
         refused = await client.call("recording.start", {})
         assert refused["error"]["code"] == "recording.no_media_node"
-        assert await _rows(clean_db) == ([], [])
+        assert await recording_rows(clean_db) == ([], [])
 
         # A recording some media node runs: this node cannot reach it, so it says so.
         db = Database(clean_db)
@@ -213,7 +205,7 @@ async def test_web_node_without_media_or_redis_refuses_and_keeps_the_row(
         await db.close()
         refused = await client.call("recording.stop", {})
         assert refused["error"]["code"] == "recording.no_media_node"
-        recs, _ = await _rows(clean_db)
+        recs, _ = await recording_rows(clean_db)
         assert [r.status for r in recs] == ["recording"]
     finally:
         if client is not None:

@@ -63,10 +63,11 @@ async def _prepare(url: str) -> int:
     return event_id
 
 
-async def _rows(url: str) -> tuple[list[Recording], list[ChapterMark]]:
+async def recording_rows(url: str) -> tuple[list[Recording], list[ChapterMark]]:
+    """The stored recordings and chapter marks, oldest first (also for test_recording_nodes)."""
     db = Database(url)
     async with db.session() as session:
-        recs = list(await session.scalars(select(Recording)))
+        recs = list(await session.scalars(select(Recording).order_by(Recording.id)))
         marks = list(await session.scalars(select(ChapterMark).order_by(ChapterMark.id)))
     await db.close()
     return recs, marks
@@ -128,7 +129,7 @@ async def test_sigkill_mid_recording_leaves_a_playable_file(clean_db: str, tmp_p
             assert (await client.call("programme.set_current", {"item_id": item_id}))["ok"]
         manual = await client.call("recording.mark", {"title": "Paneldebatt börjar"})
         assert manual["ok"] and manual["mark"]["offset"] > 2.5
-        recs, _ = await _rows(clean_db)
+        recs, _ = await recording_rows(clean_db)
         path = media / recs[0].file_path
         deadline = time.monotonic() + 20
         while path.stat().st_size < 150_000 and time.monotonic() < deadline:
@@ -147,7 +148,7 @@ async def test_sigkill_mid_recording_leaves_a_playable_file(clean_db: str, tmp_p
         ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True
     )
     assert decoded.returncode == 0
-    recs, marks = await _rows(clean_db)
+    recs, marks = await recording_rows(clean_db)
     assert [r.status for r in recs] == ["recording"]  # the process died before it could say so
     assert [m.source for m in marks] == ["programme", "programme", "manual"]
     # Offsets are the recorder's file time, to a frame: the manual mark right after the
@@ -157,7 +158,7 @@ async def test_sigkill_mid_recording_leaves_a_playable_file(clean_db: str, tmp_p
     # The next start of the same node finds the orphan and records what the file holds.
     server = LiveServer({**server_env(clean_db, media), "NODE_ID": "media-1"}).start()
     try:
-        recs, _ = await _rows(clean_db)
+        recs, _ = await recording_rows(clean_db)
         assert recs[0].status == "interrupted"
         assert recs[0].duration_seconds == pytest.approx(float(info["format"]["duration"]), abs=1.5)  # type: ignore[index]
         # At most the last fragment is lost (half a second of slack for the kill itself).
