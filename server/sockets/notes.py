@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from quart import Quart
 
 from .. import keys
+from ..errors import log_unexpected
 from ..feedback import FeedbackPorts, RoomMembership
 from ..notes import NotesRegistry, StoredNotesSource, make_bus
 from ..platform import Platform
@@ -101,7 +102,13 @@ class SocketTransport:
     def _flush_soon(self, room_id: int) -> None:
         task = asyncio.get_running_loop().create_task(self.flush(room_id))
         self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
+        task.add_done_callback(self._flushed)
+
+    def _flushed(self, task: asyncio.Task[None]) -> None:
+        self._flushing.discard(task)
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            log_unexpected("notes batch", failure)
 
     async def flush(self, room_id: int) -> None:
         """Send what waits for the room now (also on shutdown)."""
