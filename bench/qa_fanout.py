@@ -196,6 +196,7 @@ class Run:
         self.workers: list[mp.Process] = []
         self.rss_peak = 0
         self.sends: dict[int, tuple[str, float]] = {}
+        self.burst_cpu = 0.0
 
     def start_clients(self) -> int:
         chunks = [self.tokens[i::self.args.workers] for i in range(self.args.workers)]
@@ -214,6 +215,11 @@ class Run:
             c.memory_info().rss for c in proc.children(recursive=True))
         self.rss_peak = max(self.rss_peak, total)
         return total
+
+    def cpu(self) -> float:
+        """CPU seconds the server process has used so far (user + system)."""
+        t = psutil.Process(self.proc.pid).cpu_times()
+        return t.user + t.system
 
     async def drive(self, moderator: socketio.AsyncClient, event: str, ids: list[int]) -> None:
         steady_n = int(self.args.rate * self.args.seconds)
@@ -240,7 +246,9 @@ class Run:
                 self.sends[qid] = ("burst", time.monotonic())
                 await self._call(moderator, event, qid)
 
+        cpu0 = self.cpu()
         await asyncio.gather(*(one(q) for q in burst))
+        self.burst_cpu = self.cpu() - cpu0
         self.rss()
         await asyncio.sleep(3)
 
@@ -278,6 +286,8 @@ class Run:
             "msgs_per_s": round(len(burst) / (last - first)),
             "approvals_per_s": round(n_burst / (last - first), 1),
             "server_rss_mb": round(self.rss_peak / 2**20, 1),
+            "server_cpu_ms_per_approval": round(self.burst_cpu * 1000 / n_burst, 1),
+            "server_cpu_share": round(self.burst_cpu / (last - first), 2),
         }
 
 
@@ -306,6 +316,42 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
+async def measure_ours(args: argparse.Namespace, tmp: str, url: str,
+                       setup: dict[str, Any]) -> dict[str, Any]:
+    port = free_port()
+    env = {**os.environ, "TRAFFPUNKT_ENV": "test", "DATABASE_URL": url, "SECRET_KEY": SECRET,
+           "MEDIA_ROOT": f"{tmp}/media", "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    env.pop("REDIS_URL", None)
+    log_path = Path(tmp) / "server.log"  # a file, never an unread pipe that fills and blocks
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        wait_port(port, proc)
+        run = Run("traffpunkt", proc, f"http://127.0.0.1:{port}", args,
+                  setup["participants"], subscribe=True)
+        return await measure(run, setup["moderator"], "qa.approve", setup["question_ids"])
+    except Exception:
+        print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
+        raise
+    finally:
+        stop(proc)
+
+
+async def measure_bare(args: argparse.Namespace, setup: dict[str, Any]) -> dict[str, Any]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--bare-server", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc)
+        run = Run("bare", proc, f"http://127.0.0.1:{port}", args, setup["participants"],
+                  subscribe=False)
+        return await measure(run, None, "approve", list(range(1, len(setup["question_ids"]) + 1)))
+    finally:
+        stop(proc)
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     total_q = WARMUP + int(args.rate * args.seconds) + args.burst
     with tempfile.TemporaryDirectory(prefix="qa-bench-") as tmp:
@@ -313,35 +359,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.monotonic()
         setup = await prepare(url, args.clients, total_q)
         print(f"setup {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
-        port = free_port()
-        env = {**os.environ, "TRAFFPUNKT_ENV": "test", "DATABASE_URL": url, "SECRET_KEY": SECRET,
-               "MEDIA_ROOT": f"{tmp}/media", "PUBLIC_URL": f"http://127.0.0.1:{port}"}
-        env.pop("REDIS_URL", None)
-        log_path = Path(tmp) / "server.log"  # a file, never an unread pipe that fills and blocks
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-        try:
-            wait_port(port, proc)
-            run = Run("traffpunkt", proc, f"http://127.0.0.1:{port}", args,
-                      setup["participants"], subscribe=True)
-            ours = await measure(run, setup["moderator"], "qa.approve", setup["question_ids"])
-        except Exception:
-            print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
-            raise
-        finally:
-            stop(proc)
-        port = free_port()
-        proc = subprocess.Popen([sys.executable, __file__, "--bare-server", str(port)], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_port(port, proc)
-            run = Run("bare", proc, f"http://127.0.0.1:{port}", args, setup["participants"],
-                      subscribe=False)
-            bare = await measure(run, None, "approve", list(range(1, total_q + 1)))
-        finally:
-            stop(proc)
+        ours = await measure_ours(args, tmp, url, setup)  # the order was measured not to matter
+        bare = await measure_bare(args, setup)
     return {
         "bench": "qa_fanout", "clients": args.clients, "workers": args.workers,
         "rate_per_s": args.rate, "cores": os.cpu_count(), "traffpunkt": ours, "bare": bare,

@@ -103,10 +103,16 @@ def _require_state(q: Question, *states: str) -> None:
 
 
 async def bump(db: AsyncSession, event_id: int) -> int:
-    """Increment and return the event's Q&A version (row lock: concurrent changes serialise)."""
+    """Increment and return the event's Q&A version (row lock: concurrent changes serialise).
+
+    A Core UPDATE on the table, not an ORM-enabled one: the ORM path evaluates the criteria
+    against every object in the session to synchronise them, a few milliseconds per change on
+    the hot path of Q&A (bench/qa_fanout.py), and nothing in a transaction reads an `Event`'s
+    `qa_version` after bumping it."""
+    events = Event.__table__
     version = await db.scalar(
-        update(Event).where(Event.id == event_id)
-        .values(qa_version=Event.qa_version + 1).returning(Event.qa_version)
+        update(events).where(events.c.id == event_id)
+        .values(qa_version=events.c.qa_version + 1).returning(events.c.qa_version)
     )
     if version is None:
         raise NotFound("event.not_found", "Evenemanget finns inte.")
