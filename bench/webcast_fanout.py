@@ -20,6 +20,7 @@ import asyncio
 import io
 import json
 import multiprocessing as mp
+import re
 import shutil
 import statistics
 import sys
@@ -45,7 +46,21 @@ ON_TIME_S = 0.2
 GOAL = 0.95
 STEPS = {"encode_once": [10, 20, 40, 60, 70, 80, 90, 100, 110, 120, 140, 160],
          "relay": [1, 2, 3, 4, 5, 6, 7, 8, 10]}
-HLS_JOIN_S, HLS_PLAY_S = 10, 16  # the HLS player joins a stream this old, then watches
+HLS_JOIN_S, HLS_PLAY_S = 10, 16  # the HLS players join a stream this old, then watch
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def player_sync_count() -> int:
+    """How many target durations behind the live edge our viewer page's hls.js starts."""
+    source = (ROOT / "static/js/webcast_player.js").read_text()
+    found = re.search(r"liveSyncDurationCount:\s*(\d+)", source)
+    if found is None:
+        raise SystemExit("static/js/webcast_player.js no longer sets liveSyncDurationCount")
+    return int(found.group(1))
+
+
+# The viewer page's setting, and 3: hls.js's default and where Safari's native player starts.
+HLS_SYNC_COUNTS = (player_sync_count(), 3)
 VIEWER_PROCESSES = 2  # one aiortc process receiving 30 streams saturates its core before we do
 
 
@@ -148,7 +163,9 @@ async def _client(conn: Connection) -> None:
             elif cmd == "latency":
                 conn.send(await _latency_client(http, *arg))
             elif cmd == "hls":
-                conn.send(await _hls_player(http, *arg))
+                url, join_after, seconds, counts = arg
+                conn.send(await asyncio.gather(
+                    *(_hls_player(http, url, join_after, seconds, n) for n in counts)))
             elif cmd == "quit":
                 conn.send("ok")
                 return
@@ -200,10 +217,12 @@ def _parse_playlist(text: str) -> tuple[float, list[tuple[int, float, str]]]:
     return target, segments
 
 
-def _join_point(target: float, segments: list[tuple[int, float, str]]) -> tuple[int, float | None]:
-    """hls.js's live start: ``liveSyncDurationCount`` (3) target durations before the end of
-    the playlist. Returns the segment holding it and the seconds to skip into that segment."""
-    start = max(0.0, sum(duration for _, duration, _ in segments) - 3 * target)
+def _join_point(
+    target: float, segments: list[tuple[int, float, str]], sync_count: int
+) -> tuple[int, float | None]:
+    """hls.js's live start: ``liveSyncDurationCount`` target durations before the end of the
+    playlist. Returns the segment holding it and the seconds to skip into that segment."""
+    start = max(0.0, sum(duration for _, duration, _ in segments) - sync_count * target)
     position = 0.0
     for sequence, duration, _ in segments:
         if position + duration > start:
@@ -213,15 +232,15 @@ def _join_point(target: float, segments: list[tuple[int, float, str]]) -> tuple[
 
 
 async def _hls_player(http: ClientSession, playlist_url: str, join_after: int,
-                      seconds: float) -> dict[str, Any]:
-    """Watch the live playlist the way hls.js does by default, and measure at presentation.
+                      seconds: float, sync_count: int) -> dict[str, Any]:
+    """Watch the live playlist the way hls.js does, and measure at presentation.
 
-    Joins once ``join_after`` segments are listed, starts ``liveSyncDurationCount`` (3) target
-    durations behind the live edge, reloads the playlist every target duration (half of it
-    when nothing changed), fetches and decodes each new segment over HTTP, and presents its
-    frames at 1x on the wall clock, stalling when the buffer runs dry (hls.js neither skips
-    ahead nor speeds up by default). Each presented frame's age is read from the capture
-    stamp in its picture.
+    Joins once ``join_after`` segments are listed, starts ``sync_count`` (hls.js's
+    ``liveSyncDurationCount``) target durations behind the live edge, reloads the playlist
+    every target duration (half of it when nothing changed), fetches and decodes each new
+    segment over HTTP, and presents its frames at 1x on the wall clock, stalling when the
+    buffer runs dry (hls.js neither skips ahead nor speeds up by default). Each presented
+    frame's age is read from the capture stamp in its picture.
     """
     import av
 
@@ -242,7 +261,7 @@ async def _hls_player(http: ClientSession, playlist_url: str, join_after: int,
                 target, segments = _parse_playlist((await get(playlist_url)).decode())
             except Exception:  # not written yet
                 continue
-        next_sequence, skip = _join_point(target, segments)
+        next_sequence, skip = _join_point(target, segments, sync_count)
         while True:
             fresh = [s for s in segments if s[0] >= next_sequence]
             for sequence, _, uri in fresh:
@@ -451,21 +470,27 @@ async def _latency(media: Media, viewers: ViewerPool, base: str) -> dict[str, An
     stage = media.engines["encode_once"].stage("latency")
     assert stage.hls_playlist is not None
     playlist = f"{base}/media/{stage.hls_playlist.relative_to(media.root).as_posix()}"
-    webrtc, hls = await asyncio.gather(
+    webrtc, players = await asyncio.gather(
         viewers.latency((f"{base}/encode_once/latency/publish",
                          f"{base}/encode_once/latency/view", HLS_JOIN_S + HLS_PLAY_S + 4)),
-        viewers.hls((playlist, round(HLS_JOIN_S / 2), HLS_PLAY_S)),
+        viewers.hls((playlist, round(HLS_JOIN_S / 2), HLS_PLAY_S, HLS_SYNC_COUNTS)),
     )
-    ages = hls["ages_ms"]
-    return {
+    figures: dict[str, Any] = {
         "webrtc_glass_to_glass_ms_p50": statistics.median(webrtc) if webrtc else None,
         "webrtc_glass_to_glass_ms_p95": _percentile(webrtc, 0.95),
-        "hls_player_latency_s": round(statistics.median(ages) / 1000, 2) if ages else None,
-        "hls_player_latency_s_max": round(max(ages) / 1000, 2) if ages else None,
-        "hls_player_frames": len(ages),
-        "hls_player_stalls": hls["stalls"],
-        "goal_hls_latency_s": 8,
     }
+    for count, player in zip(HLS_SYNC_COUNTS, players, strict=True):
+        ages = player["ages_ms"]
+        name = "hls_player_latency" if count == HLS_SYNC_COUNTS[0] else f"hls_sync{count}_latency"
+        figures |= {
+            f"{name}_s": round(statistics.median(ages) / 1000, 2) if ages else None,
+            f"{name}_s_max": round(max(ages) / 1000, 2) if ages else None,
+            f"{name}_frames": len(ages),
+            f"{name}_stalls": player["stalls"],
+        }
+    figures["hls_player_sync_count"] = HLS_SYNC_COUNTS[0]
+    figures["goal_hls_latency_s"] = 8
+    return figures
 
 
 async def main() -> None:
