@@ -158,6 +158,8 @@ def programme_view(event: Event) -> dict[str, Any]:
             {
                 "id": i.id, "position": i.position, "title": i.title, "description": i.description,
                 "starts_at": i.starts_at.isoformat() if i.starts_at else None,
+                "duration_minutes": i.duration_minutes,
+                "organisations": list(i.organisations),
                 "speakers": [
                     {"name": s.name, "title": s.title, "organisation": s.organisation}
                     for s in i.speakers

@@ -27,6 +27,8 @@ class ItemOut(BaseModel):
     title: str
     description: str
     starts_at: str | None
+    duration_minutes: int | None
+    organisations: list[str]  # besides the speakers' own, e.g. who wrote a report presented
     speakers: list[SpeakerOut]
 
 

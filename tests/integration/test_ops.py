@@ -113,6 +113,9 @@ async def test_openapi_documents_the_json_api(client) -> None:
     assert "/api/events/{slug}/socket-token" in spec["paths"]
     programme = await (await client.get("/api/events/hosten-2020")).get_json()
     assert [i["title"] for i in programme["items"]][:2] == ["Välkomna!", "Introduktion"]
+    covid = next(i for i in programme["items"] if "covid-19" in i["title"])
+    assert covid["organisations"] == ["stiftelsen Begripsam"]
+    assert [s["organisation"] for s in covid["speakers"]] == ["MTM", "MTM"]
     assert len(programme["themes"]) == 4
     missing = await client.get("/api/events/finns-inte")
     assert missing.status_code == 404

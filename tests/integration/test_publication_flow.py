@@ -280,6 +280,7 @@ async def test_recording_becomes_a_validated_publication(app, client, tmp_path: 
     ]
     programme = json.loads((bag / "data" / "record" / "programme.json").read_text())
     assert len(programme["items"]) == 8
+    assert ["stiftelsen Begripsam"] in [i["organisations"] for i in programme["items"]]
     assert (bag / "data" / "record" / "qa.json").exists()
     assert (bag / "data" / "record" / "feedback.csv").exists()
     assert (bag / "data" / "record" / "notes.json").exists(), "each room's notes per theme"
