@@ -44,8 +44,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             feature.install(platform, quart)
     _lifecycle(quart, platform, presence)
     asgi = socketio.ASGIApp(platform.sio, other_asgi_app=quart)
-    asgi.quart = quart  # type: ignore[attr-defined]
-    asgi.platform = platform  # type: ignore[attr-defined]
+    asgi.quart = quart
+    asgi.platform = platform
     return asgi
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from . import keys
 
@@ -67,7 +67,7 @@ class RedisRoomPresence:
         await self._redis.hdel(keys.room_presence_key(room_id), sid)
 
     async def entries(self, room_id: int) -> dict[str, dict[str, Any]]:
-        raw = await self._redis.hgetall(keys.room_presence_key(room_id))
+        raw = cast(dict[str, str], await self._redis.hgetall(keys.room_presence_key(room_id)))
         entries = {sid: json.loads(v) for sid, v in raw.items()}
         nodes = {e["node"] for e in entries.values()}
         alive = {n for n in nodes if await self._redis.exists(keys.node_alive_key(n))}

@@ -78,7 +78,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(Settings().model_copy(update=_node_role(args)))
     print(f"Träffpunkt: http://{args.host}:{args.port}/", flush=True)
     tune_gc()
-    asyncio.run(serve(app, config))  # type: ignore[arg-type]
+    asyncio.run(serve(app, config))
     return 0
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import Table, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import audit
@@ -109,7 +109,7 @@ async def bump(db: AsyncSession, event_id: int) -> int:
     against every object in the session to synchronise them, a few milliseconds per change on
     the hot path of Q&A (bench/qa_fanout.py), and nothing in a transaction reads an `Event`'s
     `qa_version` after bumping it."""
-    events = Event.__table__
+    events = cast(Table, Event.__table__)
     version = await db.scalar(
         update(events).where(events.c.id == event_id)
         .values(qa_version=events.c.qa_version + 1).returning(events.c.qa_version)

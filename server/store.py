@@ -117,7 +117,9 @@ class RedisStore:
     async def hit(self, action: str, who: str, limit: int, window: int) -> bool:
         key = f"{keys.rate_key(action, who)}:{int(time.time()) // window}"
         async with self._redis.pipeline(transaction=True) as pipe:
-            count, _ = await pipe.incr(key).expire(key, window * 2).execute()
+            pipe.incr(key)
+            pipe.expire(key, window * 2)
+            count, _ = await pipe.execute()
         return int(count) <= limit
 
     async def join(self, event_id: int, sid: str, person: dict[str, Any]) -> None:

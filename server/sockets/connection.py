@@ -18,7 +18,6 @@ from ..web import principal_for_registration, principal_for_user
 def mount_connection(platform: Platform, presence: Presence) -> None:
     sio = platform.sio
 
-    @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         try:
             principal, event_id = await authenticate(platform, auth)
@@ -30,7 +29,6 @@ def mount_connection(platform: Platform, presence: Presence) -> None:
         platform.metrics.socket_connections.inc()
         await presence.joined(sid, principal, event_id)
 
-    @sio.event
     async def disconnect(sid: str, *_: Any) -> None:
         session = await sio.get_session(sid)
         platform.metrics.socket_connections.dec()
@@ -38,6 +36,9 @@ def mount_connection(platform: Platform, presence: Presence) -> None:
             await presence.left(sid, session["event_id"])
         for hook in platform.extras.get("disconnect_hooks", ()):  # features' own clean-up
             await hook(sid)
+
+    sio.on("connect", connect)
+    sio.on("disconnect", disconnect)
 
 
 async def _enter_rooms(
