@@ -8,4 +8,8 @@ scripts/setup.sh --test
 scripts/services.sh
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test}"
 export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
+if [ $# -eq 0 ]; then  # the whole suite starts with the linters; a run of chosen tests does not
+  .venv/bin/ruff check .
+  .venv/bin/mypy -p server -p rooms -p streaming
+fi
 exec .venv/bin/python -m pytest -p no:cacheprovider "${@:-tests}"

@@ -79,7 +79,9 @@ class Tokens:
         try:
             data = self._socket.loads(token, max_age=SOCKET_TOKEN_AGE)
         except BadSignature as exc:
-            raise DomainError("auth.invalid_session", "Sessionen är ogiltig eller för gammal.") from exc
+            raise DomainError(
+                "auth.invalid_session", "Sessionen är ogiltig eller för gammal."
+            ) from exc
         if not isinstance(data, dict) or data.get("k") not in ("p", "u"):
             raise DomainError("auth.invalid_session", "Sessionen är ogiltig.")
         return data

@@ -119,7 +119,9 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     password = password or getpass.getpass("Lösenord: ")
     if len(password) < 10:
         raise DomainError("user.weak_password", "Lösenordet måste ha minst 10 tecken.")
-    asyncio.run(_create_user(Settings().database_url, args.username, args.name, args.role, password))
+    asyncio.run(
+        _create_user(Settings().database_url, args.username, args.name, args.role, password)
+    )
     print(f"användaren '{args.username}' ({args.role}) är skapad")
     return 0
 

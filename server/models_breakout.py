@@ -41,7 +41,9 @@ class BreakoutRoom(Base):
     __tablename__ = "breakout_rooms"
     __table_args__ = (UniqueConstraint("round_id", "key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    round_id: Mapped[int] = mapped_column(ForeignKey("breakout_rounds.id", ondelete="CASCADE"), index=True)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("breakout_rounds.id", ondelete="CASCADE"), index=True
+    )
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(80))
     name: Mapped[str] = mapped_column(String(120))
@@ -60,7 +62,9 @@ class BreakoutAssignment(Base):
         ForeignKey("breakout_rounds.id", ondelete="CASCADE"), primary_key=True)
     registration_id: Mapped[int] = mapped_column(
         ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True)
-    room_id: Mapped[int] = mapped_column(ForeignKey("breakout_rooms.id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[int] = mapped_column(
+        ForeignKey("breakout_rooms.id", ondelete="CASCADE"), index=True
+    )
 
 
 class BreakoutTemplate(Base):
@@ -76,7 +80,9 @@ class BreakoutTemplate(Base):
 class ChatMessage(Base):
     __tablename__ = "chat_messages"
     id: Mapped[int] = mapped_column(primary_key=True)
-    room_id: Mapped[int] = mapped_column(ForeignKey("breakout_rooms.id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[int] = mapped_column(
+        ForeignKey("breakout_rooms.id", ondelete="CASCADE"), index=True
+    )
     registration_id: Mapped[int | None] = mapped_column(
         ForeignKey("registrations.id", ondelete="SET NULL"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -90,7 +96,9 @@ class NoteUpdate(Base):
 
     __tablename__ = "note_updates"
     id: Mapped[int] = mapped_column(primary_key=True)
-    room_id: Mapped[int] = mapped_column(ForeignKey("breakout_rooms.id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[int] = mapped_column(
+        ForeignKey("breakout_rooms.id", ondelete="CASCADE"), index=True
+    )
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 

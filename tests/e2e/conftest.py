@@ -38,7 +38,9 @@ async def new_page(browser: Browser, base_url: str, **context: Any) -> Page:
     return page
 
 
-async def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[Any]:
+async def axe_violations(
+    page: Page, impacts: tuple[str, ...] = ("serious", "critical")
+) -> list[Any]:
     """axe-core's WCAG 2.1 A/AA rules on the page as it is now; violations of those impacts."""
     await page.add_script_tag(path=str(AXE))
     result = await page.evaluate(

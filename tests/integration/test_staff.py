@@ -15,14 +15,18 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 async def test_created_moderator_logs_in_and_opens_the_console(app, client, clean_db) -> None:
-    env = {"DATABASE_URL": clean_db, "SECRET_KEY": "x", "TRAFFPUNKT_ENV": "test", "PW": "ett-långt-lösenord"}
-    made = cli("create-user", "lotta", "--role", "moderator", "--name", "Lotta B", "--password-env", "PW", env=env)
+    env = {"DATABASE_URL": clean_db, "SECRET_KEY": "x", "TRAFFPUNKT_ENV": "test",
+           "PW": "ett-långt-lösenord"}
+    made = cli("create-user", "lotta", "--role", "moderator", "--name", "Lotta B",
+               "--password-env", "PW", env=env)
     assert made.returncode == 0, made.stderr
     again = cli("create-user", "lotta", "--role", "moderator", "--password-env", "PW", env=env)
     assert again.returncode == 2 and "finns redan" in again.stderr
     assert (await client.get("/e/hosten-2020/moderate")).status_code == 401
     token = await get_csrf(client, "/login")
-    wrong = await client.post("/login", form={"csrf_token": token, "username": "lotta", "password": "fel"})
+    wrong = await client.post(
+        "/login", form={"csrf_token": token, "username": "lotta", "password": "fel"}
+    )
     assert wrong.status_code == 401
     ok = await client.post("/login", form={"csrf_token": token, "username": "lotta",
                                            "password": "ett-långt-lösenord"})

@@ -32,7 +32,9 @@ def imported_roots(path: Path) -> set[str]:
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_core_packages_stay_framework_free(package: str) -> None:
     offenders = {
-        str(path.relative_to(ROOT)): sorted(imported_roots(path) & (FORBIDDEN[package] | {"..relative-out-of-package"}))
+        str(path.relative_to(ROOT)): sorted(
+            imported_roots(path) & (FORBIDDEN[package] | {"..relative-out-of-package"})
+        )
         for path in (ROOT / package).rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}

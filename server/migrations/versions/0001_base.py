@@ -1,7 +1,7 @@
 """base: events, programme, regions, registrations, users, audit, q&a
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 00:39:41.909248
 """
 
