@@ -19,7 +19,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from quart import Blueprint, Response, request, url_for
 
 from .. import events as event_service
-from .. import qa
+from .. import qa, recording
 from ..auth import Principal
 from ..errors import Forbidden
 from ..web import current_principal, platform, render, require_principal
@@ -72,9 +72,11 @@ async def presenter(slug: str) -> tuple[str, int]:
     async with platform().db.session() as db:
         event = await event_service.get_event(db, slug)
         state = await qa.on_screen(db, event.id)
+        recording_on = await recording.is_recording(db, event.id)
     await _presenter_allowed(event.id)
     return await render(
         "qa/presenter.html", event=event, state=state, key=request.args.get("key", ""),
+        recording_on=recording_on,
         transparent=request.args.get("transparent") in ("1", "true"),
     )
 
@@ -85,7 +87,9 @@ async def presenter_state(slug: str) -> Response:
         event = await event_service.get_event(db, slug)
         await _presenter_allowed(event.id)
         state = await qa.on_screen(db, event.id)
-    etag = f'"qa-{state["version"]}"'
+        # The projector in the hall tells those on site that the stage is being recorded.
+        state["recording"] = await recording.is_recording(db, event.id)
+    etag = f'"qa-{state["version"]}-{"r" if state["recording"] else "n"}"'
     if request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     body = json.dumps(state, ensure_ascii=False)

@@ -21,8 +21,10 @@ function p(tag, cls, id, text) {
   return el;
 }
 
-/** @param {{question: {text: string, author: string|null} | null}} state */
+/** @param {{question: {text: string, author: string|null} | null, recording: boolean}} state */
 function show(state) {
+  const badge = document.getElementById('presenter-recording');
+  if (badge) badge.hidden = !state.recording;
   const card = /** @type {HTMLElement} */ (document.getElementById('presenter'));
   const q = state.question;
   card.classList.toggle('empty-card', !q);

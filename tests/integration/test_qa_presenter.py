@@ -1,0 +1,47 @@
+"""The presenter view on the venue's projector says when the stage is being recorded."""
+
+from __future__ import annotations
+
+import pytest
+from itsdangerous import URLSafeSerializer
+from sqlalchemy import select, update
+
+from server.models import Event
+from server.models_recording import Recording
+from server.views.qa import PRESENTER_SALT
+
+pytestmark = pytest.mark.integration
+
+
+async def _setup(app) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    async with app.platform.db.session() as db:
+        event_id = await db.scalar(select(Event.id).where(Event.slug == "hosten-2020"))
+    key = URLSafeSerializer(app.platform.settings.secret_key, salt=PRESENTER_SALT).dumps(
+        {"e": event_id})
+    return key, event_id
+
+
+async def test_projector_shows_the_recording_and_its_end(app, client) -> None:
+    key, event_id = await _setup(app)
+    state_url = f"/e/hosten-2020/presenter/state?key={key}"
+    before = await client.get(state_url)
+    assert (await before.get_json())["recording"] is False
+    page = (await (await client.get(f"/e/hosten-2020/presenter?key={key}")).get_data()).decode()
+    assert 'id="presenter-recording" class="recording" role="status" hidden' in page
+
+    async with app.platform.db.transaction() as db:
+        db.add(Recording(event_id=event_id, file_path="recordings/r.mp4", status="recording"))
+    # The projector polls with the last ETag: a recording that starts must not be a 304.
+    during = await client.get(state_url, headers={"If-None-Match": before.headers["ETag"]})
+    assert during.status_code == 200
+    assert (await during.get_json())["recording"] is True
+    page = (await (await client.get(f"/e/hosten-2020/presenter?key={key}")).get_data()).decode()
+    assert 'role="status">Scenen spelas in</p>' in page
+
+    async with app.platform.db.transaction() as db:
+        await db.execute(update(Recording).values(status="stopped"))
+    after = await client.get(state_url, headers={"If-None-Match": during.headers["ETag"]})
+    assert after.status_code == 200
+    assert (await after.get_json())["recording"] is False
+    unchanged = await client.get(state_url, headers={"If-None-Match": after.headers["ETag"]})
+    assert unchanged.status_code == 304
