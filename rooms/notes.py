@@ -6,15 +6,14 @@ because pycrdt 0.14 counts positions in UTF-8 bytes where Yjs counts UTF-16 unit
 
 Who creates the sections: the server, once. Two sides creating the same map entries
 concurrently would conflict (one ``Text`` wins, edits made in the other are lost), so browsers
-must never create them; they wait for sync step 2 and look the texts up. The server builds the
-sections as a *genesis* update written by a fixed client id in sorted theme order, so the bytes
-are identical whichever node builds them: two nodes racing to open the same room store the same
-items twice, which Yjs merges as one. The genesis is stored as the room's first update.
-
-A theme added to the event after a room's notes exist gets its section when a node next opens
-the room (or seats someone in it): a *section* update written by a client id derived from the
-theme key alone (:func:`section_client_id`), so it too is byte-identical on every node and
-independent of which other sections exist, and two nodes adding it at once add one section.
+must never create them; they wait for sync step 2 and look the texts up. The server writes each
+section with a Yjs client id derived from the theme key alone (:func:`section_client_id`), so a
+section's bytes are identical whichever node builds them and independent of which other
+sections exist: two nodes racing to open the same room, even with different theme lists, store
+the same items twice, which Yjs merges as one. A new room's first stored update, its
+*genesis*, is all its sections; a theme added to the event later gets its section when a node
+next opens the room (or seats someone in it). (Rooms stored by earlier versions have all
+their first sections written by client id 1; they load and work as they are.)
 
 The transport is not ours: :meth:`NotesRoom.handle` takes the bytes a peer sent and returns
 ``(target, bytes)`` pairs, ``target`` being ``"sender"`` or ``"others"``; the server emits them
@@ -48,9 +47,6 @@ from rooms.ysync import (
 
 THEMES = "themes"
 """Name of the root map, shared with the browser code."""
-
-GENESIS_CLIENT_ID = 1
-"""Fixed Yjs client id of the server-built sections (a browser picks 1 with odds 2**-32)."""
 
 SECTION_CLIENT_BASE = 2**32
 """Client ids of sections added later lie in [2**32, 2**32 + 2**52): never a browser's (Yjs
@@ -88,13 +84,15 @@ DEFAULT_POLICY = CompactionPolicy()
 
 
 def build_genesis(theme_ids: Sequence[str]) -> bytes:
-    """The update that creates one empty ``Text`` per theme, byte-identical on every node."""
-    doc: Doc[Map[Text]] = Doc(client_id=GENESIS_CLIENT_ID)
-    themes = doc.get(THEMES, type=Map)
-    with doc.transaction():
-        for theme_id in sorted(set(theme_ids)):
-            themes[theme_id] = Text()
-    return doc.get_update()
+    """The update that creates one empty ``Text`` per theme: the sections of a new room.
+
+    Each section is written by its own key-derived client id (:func:`build_section`), never by
+    one shared id: two nodes that open a new room with different theme lists (a theme added to
+    the event meanwhile) would otherwise store different items under the same ids, and Yjs,
+    which takes an id to name one item, would keep one node's sections and drop the edits
+    made in the other's (measured: tests/unit/test_notes_sync.py).
+    """
+    return merge_all([build_section(theme_id) for theme_id in sorted(set(theme_ids))])
 
 
 def section_client_id(theme_id: str) -> int:

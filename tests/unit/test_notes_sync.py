@@ -136,6 +136,30 @@ async def test_two_nodes_opening_the_same_room_at_once_lose_nothing() -> None:
     assert (await open_room(storage)).texts() == node_a.texts()
 
 
+async def test_two_nodes_opening_a_new_room_with_different_theme_lists_lose_nothing() -> None:
+    """A theme added to the event while two nodes open a new room: one sees it, one not yet."""
+    storage = YieldingStorage()
+    node_a, node_b = await asyncio.gather(
+        NotesRoom.open("rum-1", THEMES, storage),
+        NotesRoom.open("rum-1", [*THEMES, "kris"], storage))
+    hub_a, hub_b = Hub(node_a), Hub(node_b)
+    anna, bo = await hub_a.connect("anna"), await hub_b.connect("bo")
+    anna.section("samverkan").insert(0, "Anna på nod A, åäö ")
+    bo.section("samverkan").insert(0, "Bo på nod B ")
+    bo.section("kris").insert(0, "Krisberedskap")
+    for hub, peer, other in [(hub_a, "anna", node_b), (hub_b, "bo", node_a)]:
+        for message in hub.clients[peer].take_outbox():
+            await hub.send(peer, message)
+            other.apply_update(parse_message(message).payload)  # what Redis would carry
+    reopened = await NotesRoom.open("rum-1", [*THEMES, "kris"], storage)
+    for node in (node_b, reopened):
+        texts = node.texts()
+        assert "Anna på nod A, åäö " in texts["samverkan"]
+        assert "Bo på nod B " in texts["samverkan"]
+        assert texts["kris"] == "Krisberedskap"
+    assert node_a.texts()["samverkan"] == node_b.texts()["samverkan"]
+
+
 def test_genesis_is_byte_identical_whatever_the_theme_order() -> None:
     assert build_genesis(["b", "a", "c"]) == build_genesis(["c", "b", "a"])
 
