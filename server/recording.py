@@ -17,10 +17,7 @@ node) everything stays in this process; a web node without media and without Red
 from __future__ import annotations
 
 import asyncio
-import json
-import secrets
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,6 +41,7 @@ from .models_recording import (
     RecordingOptions,
     RecordingPolicy,
 )
+from .node_bus import NodeRequests
 from .platform import Platform
 
 SERVICE_KEY = "recording"
@@ -51,14 +49,9 @@ PURGE_EVERY_SECONDS = 3600
 
 COMMAND_CHANNEL = "tp:recording"
 """Redis channel on which nodes ask the node serving a stage to start, stop or report a
-recording (RecordingBus); each node hears its answers on `reply_channel(node)`."""
-REPLY_TIMEOUT = 8.0
+recording (RecordingBus)."""
 PROBE_TIMEOUT = 2.0
 STAGE_NODE_TTL = 24 * 3600
-
-
-def reply_channel(node_id: str) -> str:
-    return f"tp:recording:reply:{node_id}"
 
 
 def stage_node_key(event_id: int) -> str:
@@ -69,10 +62,6 @@ def stage_node_key(event_id: int) -> str:
 def paused_key(recording_id: int) -> str:
     """Set while the node recording it waits for the publisher to come back."""
     return f"tp:recording:{recording_id}:paused"
-
-
-def claim_key(message_id: str) -> str:
-    return f"tp:recording:claim:{message_id}"
 
 
 @dataclass
@@ -246,71 +235,25 @@ async def purge_expired(
 
 # -- between nodes ------------------------------------------------------------------------
 
-Command = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-class RecordingBus:
-    """Request and reply between nodes over Redis pub/sub.
-
-    A request is `{"id", "from", "to", "k", "d"}` on `COMMAND_CHANNEL`, which only nodes with a
-    media engine hear; `to` names one node, or is empty for "any media node" (the first to
-    claim the id answers). The answer `{"id", "ok", "r" | "error"}` goes to the asker's
-    `reply_channel`. No listener at all is `recording.no_media_node`; no answer in time is
-    `recording.media_unreachable`. Also the small shared facts: which node has the stage
-    live, and whether a recording is paused.
+class RecordingBus(NodeRequests):
+    """Request and reply between nodes (server/node_bus.py) on `COMMAND_CHANNEL`, which only
+    nodes with a media engine hear. No listener at all is `recording.no_media_node`; no answer
+    in time is `recording.media_unreachable`. Also the small shared facts: which node has the
+    stage live, and whether a recording is paused.
     """
 
     def __init__(self, url: str, node_id: str, serves: bool) -> None:
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(url, decode_responses=True)
-        self._node = node_id
-        self._serves = serves
-        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._handlers: set[asyncio.Task[None]] = set()
-        self._task: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
-
-    async def start(self, command: Command) -> None:
-        self._task = asyncio.create_task(self._listen(command))
-        try:
-            await asyncio.wait_for(self._subscribed.wait(), 10)
-        except TimeoutError:  # Redis not there yet: the listener keeps trying
-            log_unexpected("recording bus", TimeoutError("not subscribed after 10 s"))
-
-    async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._handlers) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self._redis.aclose()
-
-    async def request(
-        self, to: str | None, kind: str, timeout: float = REPLY_TIMEOUT, **data: Any
-    ) -> dict[str, Any]:
-        message_id = secrets.token_hex(8)
-        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiting[message_id] = answer
-        message = {"id": message_id, "from": self._node, "to": to or "", "k": kind, "d": data}
-        try:
-            heard = await self._redis.publish(COMMAND_CHANNEL, json.dumps(message))
-            if not heard:
-                raise DomainError(
-                    "recording.no_media_node",
-                    "Ingen medienod är igång: inspelningen kan inte styras just nu.",
-                )
-            reply = await asyncio.wait_for(answer, timeout)
-        except TimeoutError as exc:
-            raise DomainError(
+        super().__init__(
+            url, node_id, serves=serves, channel=COMMAND_CHANNEL,
+            no_listener=(
+                "recording.no_media_node",
+                "Ingen medienod är igång: inspelningen kan inte styras just nu.",
+            ),
+            unreachable=(
                 "recording.media_unreachable",
                 "Medienoden svarade inte. Inspelningen är oförändrad; försök igen.",
-            ) from exc
-        finally:
-            self._waiting.pop(message_id, None)
-        if not reply.get("ok"):
-            error = reply.get("error") or {}
-            raise DomainError(str(error.get("code", "server.error")), str(error.get("message", "")))
-        return reply.get("r") or {}
+            ),
+        )
 
     async def node_alive(self, node_id: str) -> bool:
         return bool(await self._redis.exists(keys.node_alive_key(node_id)))
@@ -330,53 +273,6 @@ class RecordingBus:
 
     async def paused(self, recording_id: int) -> bool:
         return bool(await self._redis.exists(paused_key(recording_id)))
-
-    async def _listen(self, command: Command) -> None:
-        channels = [reply_channel(self._node)] + ([COMMAND_CHANNEL] if self._serves else [])
-        backoff = 1.0
-        while True:
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(*channels)
-                    self._subscribed.set()
-                    backoff = 1.0
-                    async for raw in pubsub.listen():
-                        if raw.get("type") == "message":
-                            self._received(raw["channel"], json.loads(raw["data"]), command)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis gone: retry; this node's own recordings go on
-                log_unexpected("recording bus", exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
-
-    def _received(self, channel: str, message: dict[str, Any], command: Command) -> None:
-        if channel != COMMAND_CHANNEL:
-            answer = self._waiting.get(str(message.get("id")))
-            if answer is not None and not answer.done():
-                answer.set_result(message)
-            return
-        if message.get("from") == self._node or message.get("to") not in ("", self._node):
-            return
-        task = asyncio.create_task(self._serve(message, command))
-        self._handlers.add(task)
-        task.add_done_callback(self._handlers.discard)
-
-    async def _serve(self, message: dict[str, Any], command: Command) -> None:
-        if not message["to"] and not await self._redis.set(
-            claim_key(message["id"]), self._node, nx=True, ex=60
-        ):
-            return  # another media node took it
-        try:
-            reply: dict[str, Any] = {"ok": True, "r": await command(message["k"], message["d"])}
-        except DomainError as exc:
-            reply = {"ok": False, "error": {"code": exc.code, "message": exc.message}}
-        except Exception as exc:
-            log_unexpected(f"recording command {message.get('k')}", exc)
-            reply = {"ok": False, "error": {"code": "server.error", "message": "Oväntat fel."}}
-        await self._redis.publish(
-            reply_channel(message["from"]), json.dumps({"id": message["id"], **reply})
-        )
 
 
 # -- the service ----------------------------------------------------------------------------
