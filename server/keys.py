@@ -81,6 +81,18 @@ ROOM_MEDIA_CHANNEL = "tp:room_media"
 """Redis channel: hang up a person or a room on the node that holds its media (room_media.py)."""
 
 
+ROOM_MEDIA_RPC_CHANNEL = "tp:room_media:rpc"
+"""Redis channel: a node passes a person's media signalling to the node hosting the room."""
+
+ROOM_MEDIA_LOAD = "tp:room_media:load"
+"""Redis hash: media-serving node -> people whose room media it hosts (least loaded hosts next)."""
+
+
+def room_media_host_key(room_id: int) -> str:
+    """Which node hosts one breakout room's media (all of the room's peer connections)."""
+    return f"tp:room_media:host:{room_id}"
+
+
 def room_media(room_id: int) -> str:
     """Everyone connected to one breakout room's audio and video (media.* events)."""
     return f"room:{room_id}:media"

@@ -7,10 +7,17 @@ moved and `close_room` when the round closes; both hang up the peer connections 
 
 People are keyed like the room's participant list (`participant:<id>`, `user:<id>`). Mute and
 camera-off are the browser's (track.enabled); the server only relays the flags so others see
-them. Media state lives in the memory of the node that serves the person's socket (see
-docs/protocol/room_media.md for the multi-node limit); `evict` and `close_room` reach every
-node over `MediaBus` (Redis pub/sub when REDIS_URL is set), because the person's media may be
-on another node than the moderator who moved them.
+them.
+
+Several nodes: all of one room's peer connections must meet in one media engine, so each room
+has one *host* node, named in Redis (`RoomMediaHosts`): the least loaded live node that serves
+media (`--no-media` web nodes never host), claimed atomically by whoever first needs it and
+kept while the host is alive. A person's socket may be on any node; `RoomMediaRouter` checks
+the membership rule there and passes join, offer, flags and leave to the host over
+`NodeRequests` (server/node_bus.py). The host emits `media.*` through socket.io's Redis
+manager, which reaches sockets on every node. `evict`, `close_room` and a disconnected socket
+reach every node over `MediaBus` (Redis pub/sub), so the host hangs up whoever it holds.
+Without Redis everything stays in this process.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +38,7 @@ from .auth import Principal
 from .errors import DomainError, log_unexpected
 from .membership import room_access
 from .models_breakout import BreakoutRound
+from .node_bus import NodeRequests
 
 Emit = Callable[[str, Any, str], Awaitable[None]]
 """Send a socket event: (name, data, to) where ``to`` is a sid or a socket.io room name."""
@@ -48,8 +56,8 @@ Deliver = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class MediaBus(Protocol):
-    """Control messages between nodes: ``{"n": node, "k": "evict" or "close", "r": room,
-    "p": person key}``."""
+    """Control messages between nodes: ``{"n": node, "k": "evict", "close" or "gone",
+    "r": room, "p": person key, "s": a disconnected socket}``."""
 
     async def start(self, deliver: Deliver) -> None: ...
     async def publish(self, message: dict[str, Any]) -> None: ...
@@ -270,16 +278,25 @@ class RoomMedia:
 
     async def _from_other_node(self, message: dict[str, Any]) -> None:
         try:
-            room_id = int(message["r"])
             if message.get("k") == "evict":
-                await self._evict_here(room_id, str(message["p"]))
+                await self._evict_here(int(message["r"]), str(message["p"]))
             elif message.get("k") == "close":
-                await self._close_here(room_id)
+                await self._close_here(int(message["r"]))
+            elif message.get("k") == "gone":
+                await self._disconnected_here(str(message["s"]))
         except Exception as exc:  # one bad message must not stop the bus
             log_unexpected("room media from another node", exc)
 
+    def hosted(self) -> dict[int, int]:
+        """People per room whose media this node holds."""
+        return {room_id: len(peers) for room_id, peers in self._peers.items() if peers}
+
     async def disconnected(self, sid: str) -> None:
-        """A socket went away: hang up whatever media it had."""
+        """A socket went away: hang up whatever media it had, here and on the room's host."""
+        await self._disconnected_here(sid)
+        await self._bus.publish({"k": "gone", "r": None, "s": sid})
+
+    async def _disconnected_here(self, sid: str) -> None:
         for room_id, peers in list(self._peers.items()):
             for peer in peers.values():
                 peer.sids.discard(sid)
@@ -310,3 +327,190 @@ class RoomMedia:
             if peer is not None:
                 await self._emit("media.slots",
                                  {"room_id": room_id, "slots": slots_view(event.slots)}, peer.sid)
+
+
+# --------------------------------------------------------------------------- which node hosts
+
+HOST_TTL = 30
+"""Seconds a room's host entry lives without a refresh (the host refreshes every HOST_REFRESH)."""
+HOST_REFRESH = 10
+
+_CLAIM = """
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then return current end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return ARGV[2]
+"""
+"""Take the host entry if it is empty or still names the dead node the caller saw (ARGV[1]);
+otherwise answer whoever holds it. One winner however many nodes race."""
+
+NO_HOST = ("media.no_host", "Ingen medienod är igång för grupprummens ljud och bild.")
+
+
+class RoomMediaHosts:
+    """The Redis registry of room hosts: `keys.room_media_host_key(room)` -> node id, and each
+    media-serving node's load in the hash `keys.ROOM_MEDIA_LOAD` (people it hosts)."""
+
+    def __init__(self, url: str, node_id: str, serves: bool) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(url, decode_responses=True)
+        self._node = node_id
+        self._serves = serves
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def host(self, room_id: int) -> str:
+        """The node hosting the room's media, chosen now if none is (or the one named is dead)."""
+        key = keys.room_media_host_key(room_id)
+        current = cast(str | None, await self._redis.get(key))
+        if current and await self._alive(current):
+            return str(current)
+        chosen = await self._least_loaded()
+        winner = await self._redis.eval(
+            _CLAIM, 1, key, current or "", chosen, HOST_TTL)
+        return str(winner)
+
+    async def report(self, hosted: dict[int, int]) -> None:
+        """A serving node says it is here, with its load, and keeps the rooms it hosts."""
+        if not self._serves:
+            return
+        await self._redis.hset(keys.ROOM_MEDIA_LOAD, self._node, sum(hosted.values()))
+        for room_id in hosted:
+            key = keys.room_media_host_key(room_id)
+            if await self._redis.get(key) == self._node:
+                await self._redis.expire(key, HOST_TTL)
+
+    async def withdraw(self) -> None:
+        """This node stops: it hosts nothing from now on."""
+        if self._serves:
+            await self._redis.hdel(keys.ROOM_MEDIA_LOAD, self._node)
+
+    async def _alive(self, node: str) -> bool:
+        return bool(await self._redis.exists(keys.node_alive_key(node)))
+
+    async def _least_loaded(self) -> str:
+        loads = cast(dict[str, str], await self._redis.hgetall(keys.ROOM_MEDIA_LOAD))
+        ranked = sorted(((int(load), node) for node, load in loads.items()))
+        for _, node in ranked:
+            if node == self._node or await self._alive(node):
+                return str(node)
+            await self._redis.hdel(keys.ROOM_MEDIA_LOAD, node)  # gone without withdrawing
+        if self._serves:
+            return self._node
+        raise DomainError(*NO_HOST)
+
+
+class RoomMediaRouter:
+    """What the socket handlers call: the membership rule is theirs, the host is found here.
+
+    With `hosts` and `requests` (Redis), a room hosted elsewhere gets the person's join, offer,
+    flags and leave over `requests`; without them (one node) the local `RoomMedia` does it all.
+    """
+
+    def __init__(
+        self, local: RoomMedia, hosts: RoomMediaHosts | None = None,
+        requests: NodeRequests | None = None,
+    ) -> None:
+        self.local = local
+        self._hosts = hosts
+        self._requests = requests
+        self._refresh: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.local.start()
+        if self._hosts is not None and self._requests is not None:
+            await self._requests.start(self._command)
+            await self._hosts.report({})
+            self._refresh = asyncio.create_task(self._keep_hosting())
+
+    async def stop(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            await asyncio.gather(self._refresh, return_exceptions=True)
+        if self._hosts is not None and self._requests is not None:
+            try:
+                await self._hosts.withdraw()
+            except Exception as exc:  # Redis gone at shutdown: the entry ages out
+                log_unexpected("room media withdraw", exc)
+            await self._requests.stop()
+            await self._hosts.close()
+        await self.local.stop()
+
+    async def _keep_hosting(self) -> None:
+        while True:
+            await asyncio.sleep(HOST_REFRESH)
+            try:
+                await self._hosts.report(self.local.hosted())  # type: ignore[union-attr]
+            except Exception as exc:  # Redis gone: try again next round
+                log_unexpected("room media hosts", exc)
+
+    async def _remote(self, room_id: int) -> str | None:
+        """The host's node id, or None when it is this node."""
+        if self._hosts is None or self._requests is None:
+            return None
+        host = await self._hosts.host(room_id)
+        return None if host == self._requests.node_id else host
+
+    async def join(self, principal: Principal, room_id: int, sid: str) -> dict[str, Any]:
+        host = await self._remote(room_id)
+        if host is None:
+            snapshot = self.local.join(principal, room_id, sid)
+            await self.local.announce(room_id)
+            return snapshot
+        return await self._ask(host, "join", principal, room_id, sid=sid)
+
+    async def offer(self, principal: Principal, room_id: int, sdp: str) -> dict[str, Any]:
+        host = await self._remote(room_id)
+        if host is None:
+            return await self.local.offer(principal, room_id, sdp)
+        return await self._ask(host, "offer", principal, room_id, sdp=sdp)
+
+    async def set_state(self, principal: Principal, room_id: int, audio: bool, video: bool) -> None:
+        host = await self._remote(room_id)
+        if host is None:
+            await self.local.set_state(principal, room_id, audio, video)
+        else:
+            await self._ask(host, "state", principal, room_id, audio=audio, video=video)
+
+    async def leave(self, principal: Principal, room_id: int) -> None:
+        host = await self._remote(room_id)
+        if host is None:
+            await self.local.leave(room_id, person_key(principal))
+        else:
+            await self._ask(host, "leave", principal, room_id)
+
+    async def evict(self, room_id: int, key: str) -> None:
+        await self.local.evict(room_id, key)
+
+    async def close_room(self, room_id: int) -> None:
+        await self.local.close_room(room_id)
+
+    async def disconnected(self, sid: str) -> None:
+        await self.local.disconnected(sid)
+
+    async def _ask(
+        self, host: str, kind: str, principal: Principal, room_id: int, **data: Any
+    ) -> dict[str, Any]:
+        assert self._requests is not None
+        return await self._requests.request(
+            host, kind, principal=asdict(principal), room_id=room_id, **data)
+
+    async def _command(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Another node passes on a person it has checked; this node hosts the room."""
+        principal, room_id = Principal(**data["principal"]), int(data["room_id"])
+        if kind == "join":
+            snapshot = self.local.join(principal, room_id, str(data["sid"]))
+            await self.local.announce(room_id)
+            return snapshot
+        if kind == "offer":
+            return await self.local.offer(principal, room_id, str(data["sdp"]))
+        if kind == "state":
+            await self.local.set_state(
+                principal, room_id, bool(data["audio"]), bool(data["video"]))
+            return {}
+        if kind == "leave":
+            await self.local.leave(room_id, person_key(principal))
+            return {}
+        raise DomainError("server.error", f"unknown room media request {kind!r}")

@@ -1,5 +1,6 @@
 """Socket events `media.*` of breakout rooms: parse, check the membership rule, call
-server/room_media.py. Signalling only: the media itself flows over WebRTC to this node."""
+server/room_media.py. Signalling only: the media itself flows over WebRTC to the node that hosts
+the room (this one, or another found in Redis)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from quart import Quart
 
-from .. import keys
+from .. import keys, room_media
+from ..node_bus import NodeRequests
 from ..platform import Platform
-from ..room_media import RoomMedia, make_media_bus, person_key
+from ..room_media import RoomMedia, RoomMediaRouter
 from . import Router, SocketContext
 
 router = Router()
@@ -35,7 +37,7 @@ class StateIn(RoomIn):
     video: StrictBool
 
 
-def install(platform: Platform, app: Quart) -> RoomMedia:
+def install(platform: Platform, app: Quart) -> RoomMediaRouter:
     """Build this node's room media, close it on shutdown, hang up sockets that disconnect."""
     service = service_of(platform)
     platform.extras.setdefault("disconnect_hooks", []).append(service.disconnected)
@@ -44,7 +46,7 @@ def install(platform: Platform, app: Quart) -> RoomMedia:
     return service
 
 
-def service_of(platform: Platform) -> RoomMedia:
+def service_of(platform: Platform) -> RoomMediaRouter:
     """The node's room media (the breakout feature calls `evict` and `close_room` on it; both
     reach every node)."""
     if EXTRA not in platform.extras:
@@ -54,13 +56,26 @@ def service_of(platform: Platform) -> RoomMedia:
         async def leave_room(sid: str, room: str) -> None:
             await platform.sio.leave_room(sid, room)
 
+        settings = platform.settings
         ice = platform.media.engine.config.ice_servers
-        bus = make_media_bus(platform.settings.redis_url, platform.settings.node_id)
-        platform.extras[EXTRA] = RoomMedia(ice, emit, keys.room_media, leave_room, bus)
+        bus = room_media.make_media_bus(settings.redis_url, settings.node_id)
+        local = RoomMedia(ice, emit, keys.room_media, leave_room, bus)
+        if settings.redis_url:
+            serves = platform.media.enabled
+            hosts = room_media.RoomMediaHosts(settings.redis_url, settings.node_id, serves)
+            requests = NodeRequests(
+                settings.redis_url, settings.node_id, serves=serves,
+                channel=keys.ROOM_MEDIA_RPC_CHANNEL, no_listener=room_media.NO_HOST,
+                unreachable=("media.host_unreachable",
+                             "Medienoden för rummet svarade inte; försök igen."),
+            )
+            platform.extras[EXTRA] = RoomMediaRouter(local, hosts, requests)
+        else:
+            platform.extras[EXTRA] = RoomMediaRouter(local)
     return platform.extras[EXTRA]  # type: ignore[no-any-return]
 
 
-async def _checked(ctx: SocketContext, room_id: int) -> RoomMedia:
+async def _checked(ctx: SocketContext, room_id: int) -> RoomMediaRouter:
     async with ctx.platform.db.session() as db:
         await RoomMedia.check(db, ctx.principal, ctx.event_id, room_id)
     return service_of(ctx.platform)
@@ -70,9 +85,7 @@ async def _checked(ctx: SocketContext, room_id: int) -> RoomMedia:
 async def join(ctx: SocketContext, data: RoomIn) -> dict[str, Any]:
     service = await _checked(ctx, data.room_id)
     await ctx.platform.sio.enter_room(ctx.sid, keys.room_media(data.room_id))
-    snapshot = service.join(ctx.principal, data.room_id, ctx.sid)
-    await service.announce(data.room_id)
-    return snapshot
+    return await service.join(ctx.principal, data.room_id, ctx.sid)
 
 
 @router.on("media.offer", OfferIn)
@@ -90,5 +103,5 @@ async def state(ctx: SocketContext, data: StateIn) -> dict[str, Any]:
 @router.on("media.leave", RoomIn)
 async def leave(ctx: SocketContext, data: RoomIn) -> dict[str, Any]:
     await ctx.platform.sio.leave_room(ctx.sid, keys.room_media(data.room_id))
-    await service_of(ctx.platform).leave(data.room_id, person_key(ctx.principal))
+    await service_of(ctx.platform).leave(ctx.principal, data.room_id)
     return {"room_id": data.room_id}

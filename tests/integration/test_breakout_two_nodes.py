@@ -1,16 +1,21 @@
-"""Breakout rooms across two server processes and the real Redis: everyone moves together, and
-someone moved by a moderator on one node stops hearing the old room on the other."""
+"""Breakout rooms across two server processes and the real Redis: everyone moves together,
+someone moved by a moderator on one node stops hearing the old room on the other, and people
+whose sockets are on different nodes meet in one room's media."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
+import redis.asyncio as redis
+
+from server.keys import room_media_host_key
 from streaming.room_peer import RoomPeer
-from tests.conftest import MODERATOR
+from tests.conftest import MODERATOR, REDIS_URL, LiveServer, seed, server_env
 from tests.helpers import Browser
 from tests.integration.test_notes_support import NotesPeer
-from tests.integration.test_room_media_sockets import _exchange
+from tests.integration.test_room_media_sockets import _exchange, _slots
 
 
 async def test_participants_on_both_nodes_move_chat_and_return_together(two_nodes) -> None:
@@ -161,3 +166,62 @@ async def _until(predicate: Any, timeout: float = 20) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.05)
+
+
+async def test_a_web_node_passes_room_media_to_the_media_node_and_both_sides_meet(
+    clean_db: str, tmp_path: Path
+) -> None:
+    """Åsa's socket is on a `--no-media` web node, Per's on the node with the media engine: the
+    room is hosted there, Åsa's join and offer travel to it, and each receives the other's
+    frames. When Åsa's socket goes, the host hangs her up."""
+    r = redis.from_url(REDIS_URL, decode_responses=True)
+    await r.flushdb()
+    await seed(clean_db)
+    env = server_env(clean_db, tmp_path / "media", REDIS_URL)
+    web = LiveServer({**env, "NODE_ROLE": "web", "NODE_ID": "webb-1"}).start()
+    media = LiveServer({**env, "NODE_ID": "media-1"}).start()
+    mod, b_asa, b_per = Browser(media.url), Browser(web.url), Browser(media.url)
+    peers: list[RoomPeer] = []
+    await mod.login(*MODERATOR)
+    await b_asa.register(name="Åsa Öberg", region="M")
+    await b_per.register(name="Per Andersson", region="M")
+    moderator, asa, per = await mod.connect(), await b_asa.connect(), await b_per.connect()
+    try:
+        opened = await moderator.call("breakout.open", {"grouping": {"strategy": "by_region"}})
+        skane = next(room["id"] for room in opened["rooms"] if room["name"] == "Skåne")
+        keys = []
+        for client in (asa, per):
+            assert (await client.call("room.enter", {"room_id": skane}))["ok"]
+            joined = await client.call("media.join", {"room_id": skane})
+            assert joined["ok"], joined
+            keys.append(joined["me"])
+        assert await r.get(room_media_host_key(skane)) == "media-1", "web nodes never host"
+        for client in (asa, per):
+            peer = RoomPeer()
+            peer.add_slots(1)
+            await peer.negotiate(_exchange(client, skane))
+            peers.append(peer)
+        filled = await asa.wait_for(
+            "media.slots", lambda d: any(s["publisher"] for s in d["slots"]))
+        peers[0].set_slots(_slots(filled["slots"]))  # Per came after her: his slot is new
+        await peers[0].wait_frames(keys[1], 5)
+        await peers[1].wait_frames(keys[0], 5)
+
+        assert (await asa.call(
+            "media.state", {"room_id": skane, "audio": False, "video": True}))["ok"]
+        await per.wait_for("media.participants", lambda d: any(
+            p["key"] == keys[0] and not p["audio"] for p in d["participants"]))
+        await asa.close()
+        await per.wait_for("media.participants", lambda d: [
+            p["key"] for p in d["participants"]] == [keys[1]])
+        await _until(lambda: peers[0].pc.connectionState in ("closed", "failed"), 30)
+    finally:
+        for peer in peers:
+            await peer.close()
+        for c in (moderator, asa, per):
+            await c.close()
+        for browser in (mod, b_asa, b_per):
+            await browser.close()
+        web.stop()
+        media.stop()
+        await r.aclose()
