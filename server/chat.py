@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .auth import Principal
 from .errors import DomainError
 from .models_breakout import BreakoutRoom, BreakoutRound, ChatMessage
-from .store import Store
+from .store import Store, require_rate
 
 MAX_TEXT = 1000
 HISTORY = 100
@@ -33,8 +33,8 @@ def clean_text(text: str) -> str:
 
 
 async def check_rate(store: Store, principal: Principal) -> None:
-    if not await store.hit("chat", f"{principal.kind}:{principal.id}", RATE_LIMIT, RATE_WINDOW):
-        raise DomainError("chat.rate_limited", "Du skickar för många meddelanden. Vänta en stund.")
+    await require_rate(store, "chat", principal, RATE_LIMIT, RATE_WINDOW, "chat.rate_limited",
+                       "Du skickar för många meddelanden. Vänta en stund.")
 
 
 async def send(

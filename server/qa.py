@@ -23,7 +23,7 @@ from . import audit
 from .auth import Principal
 from .errors import DomainError, Forbidden, NotFound
 from .models import Event, ProgrammeItem, Question, QuestionVote, utcnow
-from .store import Store
+from .store import Store, require_rate
 
 PUBLIC_STATES = frozenset({"approved", "answered"})
 SPEAKER = "speaker"
@@ -62,11 +62,9 @@ def clean_text(text: str, limit: int = MAX_TEXT) -> str:
 
 
 async def rate_limit(store: Store, action: str, actor: Principal, per_minute: int) -> None:
-    if not await store.hit(action, f"{actor.kind}:{actor.id}", per_minute, RATE_WINDOW):
-        raise DomainError(
-            "qa.rate_limited", "Du har gjort det för många gånger. Vänta en stund.",
-            limit=per_minute, window=RATE_WINDOW,
-        )
+    await require_rate(store, action, actor, per_minute, RATE_WINDOW, "qa.rate_limited",
+                       "Du har gjort det för många gånger. Vänta en stund.",
+                       limit=per_minute, window=RATE_WINDOW)
 
 
 def _participant(actor: Principal, event_id: int) -> None:

@@ -10,13 +10,25 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import keys
-from .errors import log_unexpected
+from .errors import DomainError, log_unexpected
+
+if TYPE_CHECKING:
+    from .auth import Principal
 
 NODE_TTL = 30
 HEARTBEAT = 10
+
+
+async def require_rate(
+    store: Store, action: str, who: Principal, limit: int, window: int,
+    code: str, message: str, /, **details: object,
+) -> None:
+    """Count one `action` by `who`; past `limit` in the current `window` seconds, refuse."""
+    if not await store.hit(action, f"{who.kind}:{who.id}", limit, window):
+        raise DomainError(code, message, **details)
 
 
 class Store(Protocol):
