@@ -7,6 +7,7 @@ Each feature keeps its tables in its own module (`server/models_<feature>.py`, b
 from . import (
     models,  # noqa: F401
     models_breakout,  # noqa: F401
+    models_captions,  # noqa: F401
     models_feedback,  # noqa: F401
     models_recording,  # noqa: F401
     models_webcast,  # noqa: F401

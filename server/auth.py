@@ -14,7 +14,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from .errors import DomainError, Forbidden
 
 # speaker: answers questions in writing on the live page (server/qa.py: may_answer)
-STAFF_ROLES = ("admin", "moderator", "archivist", "facilitator", "speaker")
+# captioner: a speech-to-text interpreter who types the stage's live captions (server/captions.py)
+STAFF_ROLES = ("admin", "moderator", "archivist", "facilitator", "speaker", "captioner")
 MODERATING = frozenset({"admin", "moderator"})
 SOCKET_TOKEN_AGE = 24 * 3600
 

@@ -20,7 +20,8 @@ from .models import Event, User
 from .settings import VAR_DIR, Settings
 
 DEMO_USERS = (("moderator", "Moderator KB", "moderator"), ("admin", "Administratör", "admin"),
-              ("arkivarie", "Arkivarie KB", "archivist"), ("talare", "Talare KB", "speaker"))
+              ("arkivarie", "Arkivarie KB", "archivist"), ("talare", "Talare KB", "speaker"),
+              ("skrivtolk", "Skrivtolk", "captioner"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from quart import Blueprint
 
 from .sockets import Router
 from .sockets import breakout as breakout_sockets
+from .sockets import captions as captions_sockets
 from .sockets import chat as chat_sockets
 from .sockets import feedback as feedback_sockets
 from .sockets import notes as notes_sockets
@@ -26,6 +27,7 @@ from .sockets import room_media as room_media_sockets
 from .sockets import webcast as webcast_sockets
 from .views import archive as archive_views
 from .views import breakout as breakout_views
+from .views import captions as captions_views
 from .views import feedback as feedback_views
 from .views import notes as notes_views
 from .views import qa as qa_views
@@ -48,6 +50,8 @@ FEATURES: tuple[Feature, ...] = (  # in the order their panels appear
     Feature("webcast", webcast_sockets.router, webcast_views.webcast_views, webcast_views.install,
             templates="webcast"),
     Feature("qa", qa_sockets.router, qa_views.qa_views, templates="qa"),
+    Feature("captions", captions_sockets.router, captions_views.captions_views,
+            templates="captions"),
     Feature("breakout", breakout_sockets.router, breakout_views.breakout_views,
             breakout_sockets.install, templates="breakout"),
     Feature("chat", chat_sockets.router),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -39,6 +39,7 @@ __all__ = [
     "media_duration",
     "publish_media",
     "shift_captions",
+    "text_vtt",
     "validate_webvtt",
 ]
 
@@ -405,10 +406,22 @@ def chapters_on_cut(chapters: tuple[Chapter, ...], start: float, end: float) -> 
     return kept
 
 
+def cue_text(text: str) -> str:
+    """Plain text as WebVTT cue text: ``&``, ``<`` and ``>`` would start entities and tags (a
+    title like "Bibliotek <3" would lose its end), and a line break would end the cue."""
+    text = " ".join(text.split())
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def text_vtt(lines: Sequence[tuple[float, float, str]]) -> str:
+    """Plain-text ``(start, end, text)`` lines, in order of start, as a WebVTT captions file."""
+    return _render([Cue(start, end, "", [cue_text(text)]) for start, end, text in lines])
+
+
 def chapters_vtt(chapters: tuple[Chapter, ...], start: float, end: float) -> str:
     """Chapters (recording time) as a WebVTT chapters track of the cut ``start``-``end``."""
     cues = [
-        Cue(c.start, c.end, "", [c.title], f"ch{index + 1}")
+        Cue(c.start, c.end, "", [cue_text(c.title)], f"ch{index + 1}")
         for index, c in enumerate(chapters_on_cut(chapters, start, end))
     ]
     return _render(cues)

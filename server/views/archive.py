@@ -15,16 +15,18 @@ from quart.wrappers import Response as QuartResponse
 from sqlalchemy import select
 from werkzeug.wrappers.response import Response
 
+from .. import captions as live_captions_service
 from .. import events as event_service
 from .. import publication as pubs
 from .. import recording
-from ..errors import DomainError
+from ..errors import DomainError, NotFound
 from ..models import Event
 from ..models_recording import Publication, Recording
 from ..platform import Platform
 from ..web import check_csrf, platform, render, require_principal, t
 
 archive = Blueprint("archive", __name__)
+NO_LIVE_CAPTIONS = "Ingen direkttextning skrevs under inspelningen."
 MEDIA_TYPES = {
     ".mp4": "video/mp4",
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -124,6 +126,7 @@ async def _context(recording_id: int, **extra: Any) -> dict[str, Any]:
         marks = await recording.chapter_marks(db, rec.id)
         required = await pubs.required_speakers(db, pub)
         blocked = await pubs.blockers(db, pub)
+        live_lines = len(await live_captions_service.recording_lines(db, rec))
     return {
         "rec": rec,
         "pub": pub,
@@ -138,6 +141,7 @@ async def _context(recording_id: int, **extra: Any) -> dict[str, Any]:
         "errors": extra.pop("errors", []),
         "notice": extra.pop("notice", ""),
         "bag_name": pubs.bag_zip_name(pub),
+        "live_caption_lines": live_lines,
         **extra,
     }
 
@@ -251,6 +255,36 @@ async def captions(recording_id: int) -> tuple[str, int] | Response:
             cues = pubs.set_captions(principal, pub, raw)
     except DomainError as exc:
         return await _edit_page(recording_id, 422, errors=[exc.message])
+    return await _edit_page(recording_id, notice=t("archive.captions.saved", count=cues))
+
+
+@archive.get("/archive/recordings/<int:recording_id>/live-captions.vtt")
+async def live_captions(recording_id: int) -> QuartResponse:
+    """The live captions typed while this was recorded, as WebVTT in recording time."""
+    await require_principal("archivist")
+    async with platform().db.session() as db:
+        rec = await pubs.recording_or_404(db, recording_id)
+        vtt = await live_captions_service.recording_vtt(db, rec)
+    if vtt is None:
+        raise NotFound("captions.not_found", NO_LIVE_CAPTIONS)
+    return QuartResponse(vtt, content_type="text/vtt; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="direkttextning-{recording_id}.vtt"'})
+
+
+@archive.post("/archive/recordings/<int:recording_id>/live-captions")
+async def use_live_captions(recording_id: int) -> tuple[str, int] | Response:
+    """The archivist takes the live captions as the publication's captions (checked first)."""
+    principal = await require_principal("archivist")
+    await check_csrf()
+    try:
+        async with platform().db.transaction() as db:
+            rec = await pubs.recording_or_404(db, recording_id)
+            vtt = await live_captions_service.recording_vtt(db, rec)
+            if vtt is None:
+                raise NotFound("captions.not_found", NO_LIVE_CAPTIONS)
+            cues = pubs.set_captions(principal, await pubs.publication_for(db, rec), vtt.encode())
+    except DomainError as exc:
+        return await _edit_page(recording_id, exc.status, errors=[exc.message])
     return await _edit_page(recording_id, notice=t("archive.captions.saved", count=cues))
 
 

@@ -134,6 +134,12 @@ async function startHls(url) {
   hls.attachMedia(video);
 }
 
+/** Seconds the picture is behind the live stage: HLS's live delay, nearly nothing on WebRTC.
+ * Live captions wait this long, so the words meet the picture they belong to. */
+export function liveDelaySeconds() {
+  return transport === 'hls' && hls ? Math.max(0, Number(hls.latency) || 0) : 0;
+}
+
 /** What the viewer is getting: decoded frames and audio. For the e2e tests and for support. */
 export async function stats() {
   const base = { transport, currentTime: video.currentTime, audioBytes: /** @type {any} */ (video).webkitAudioDecodedByteCount ?? 0 };

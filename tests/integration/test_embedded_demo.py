@@ -82,7 +82,7 @@ def test_demo_serves_the_autumn_2020_event_on_the_embedded_defaults(demo: Demo) 
     assert (var / "traffpunkt.db").is_file() and (var / "traffpunkt.db").stat().st_size > 0
     credentials = (var / "demo-credentials.txt").read_text()
     assert {line.split()[0] for line in credentials.splitlines()} == {
-        "moderator", "admin", "arkivarie", "talare"}
+        "moderator", "admin", "arkivarie", "talare", "skrivtolk"}
     assert "Demoevenemang: /e/hosten-2020" in demo.output()
 
     demo.proc.send_signal(signal.SIGTERM)
