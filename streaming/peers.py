@@ -87,12 +87,19 @@ class ViewerPeer:
 
     async def wait_video_frames(self, count: int, timeout: float = 20.0) -> int:
         """Wait until ``count`` more video frames have been decoded; returns the total."""
-        target = self.video_frames + count
+        return await self._wait(lambda: self.video_frames, count, timeout)
+
+    async def wait_audio_frames(self, count: int, timeout: float = 20.0) -> int:
+        """Wait until ``count`` more audio frames have been decoded; returns the total."""
+        return await self._wait(lambda: self.audio_frames, count, timeout)
+
+    async def _wait(self, frames: Callable[[], int], count: int, timeout: float) -> int:
+        target = frames() + count
         async with asyncio.timeout(timeout):
-            while self.video_frames < target:
+            while frames() < target:
                 self._progress.clear()
                 await self._progress.wait()
-        return self.video_frames
+        return frames()
 
     async def close(self) -> None:
         """Hang up and stop consuming."""

@@ -115,7 +115,7 @@ async def test_obs_publishes_participant_watches_and_hls_follows_a_comeback(webc
     viewer, location = await _watch(viewer_http)
     assert location.startswith(f"/whep/{SLUG}/")
     await viewer.wait_video_frames(10)
-    assert viewer.audio_frames > 0
+    assert await viewer.wait_audio_frames(5) >= 5
 
     state = await (await viewer_http.get(f"/whep/{SLUG}")).get_json()
     assert state["live"] is True and state["viewer_count"] == 1
