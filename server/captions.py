@@ -84,6 +84,16 @@ async def recent(db: AsyncSession, event_id: int, limit: int = RECENT) -> list[d
     return [line_view(row) for row in reversed(list(rows))]
 
 
+async def current(db: AsyncSession, event_id: int) -> dict[str, Any] | None:
+    """The line being read now (sent within LINE_SECONDS), for the hall's presenter screen."""
+    latest = await db.scalar(
+        select(CaptionLine).where(CaptionLine.event_id == event_id)
+        .order_by(CaptionLine.id.desc()).limit(1))
+    if latest is None or (utcnow() - latest.created_at).total_seconds() > LINE_SECONDS:
+        return None
+    return line_view(latest)
+
+
 def line_view(line: CaptionLine) -> dict[str, Any]:
     return {"id": line.id, "text": line.text, "at": line.created_at.isoformat()}
 

@@ -18,8 +18,8 @@ from typing import Any
 from itsdangerous import BadSignature, URLSafeSerializer
 from quart import Blueprint, Response, request, url_for
 
+from .. import captions, qa, recording
 from .. import events as event_service
-from .. import qa, recording
 from ..auth import Principal
 from ..errors import Forbidden
 from ..web import current_principal, platform, render, require_principal
@@ -62,9 +62,17 @@ def _is_speaker(principal: object) -> bool:
     return isinstance(principal, Principal) and qa.is_speaker(principal)
 
 
-def _presenter_url(slug: str, event_id: int, transparent: bool = False) -> str:
+def _presenter_url(
+    slug: str, event_id: int, transparent: bool = False, with_captions: bool = False
+) -> str:
     extra: dict[str, Any] = {"transparent": 1} if transparent else {}
+    if with_captions:
+        extra["captions"] = 1
     return url_for("qa.presenter", slug=slug, key=presenter_key(event_id), **extra)
+
+
+def _flag(name: str) -> bool:
+    return request.args.get(name) in ("1", "true")
 
 
 @qa_views.get("/e/<slug>/presenter")
@@ -76,8 +84,8 @@ async def presenter(slug: str) -> tuple[str, int]:
     await _presenter_allowed(event.id)
     return await render(
         "qa/presenter.html", event=event, state=state, key=request.args.get("key", ""),
-        recording_on=recording_on,
-        transparent=request.args.get("transparent") in ("1", "true"),
+        recording_on=recording_on, transparent=_flag("transparent"),
+        with_captions=_flag("captions"),
     )
 
 
@@ -89,7 +97,10 @@ async def presenter_state(slug: str) -> Response:
         state = await qa.on_screen(db, event.id)
         # The projector in the hall tells those on site that the stage is being recorded.
         state["recording"] = await recording.is_recording(db, event.id)
-    etag = f'"qa-{state["version"]}-{"r" if state["recording"] else "n"}"'
+        # With ?captions=1 the screen also shows the live caption being read (for the hall).
+        state["caption"] = await captions.current(db, event.id) if _flag("captions") else None
+    caption = state["caption"]["id"] if state["caption"] else 0
+    etag = f'"qa-{state["version"]}-{"r" if state["recording"] else "n"}-c{caption}"'
     if request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     body = json.dumps(state, ensure_ascii=False)

@@ -3,12 +3,16 @@
  * The presenter view (projector, OBS browser source): shows the question on screen in large type.
  * Polls a small JSON state once a second with the Q&A version as ETag, so an unchanged screen
  * costs a 304. No socket: a projector has no person to sign in (see server/views/qa.py).
+ * With `?captions=1` it also shows the live caption being read, for the people in the hall.
  */
 const body = document.body;
 const s = JSON.parse(document.getElementById('qa-i18n')?.textContent ?? '{}');
 const slug = body.dataset.eventSlug ?? '';
 const key = body.dataset.key ?? '';
-const url = `/e/${encodeURIComponent(slug)}/presenter/state${key ? `?key=${encodeURIComponent(key)}` : ''}`;
+const query = new URLSearchParams();
+if (key) query.set('key', key);
+if (body.dataset.captions) query.set('captions', '1');
+const url = `/e/${encodeURIComponent(slug)}/presenter/state${query.toString() ? `?${query}` : ''}`;
 const POLL_MS = 1000;
 let etag = '';
 
@@ -21,10 +25,16 @@ function p(tag, cls, id, text) {
   return el;
 }
 
-/** @param {{question: {text: string, author: string|null} | null, recording: boolean}} state */
+/** @param {{question: {text: string, author: string|null} | null, recording: boolean,
+ *   caption: {id: number, text: string} | null}} state */
 function show(state) {
   const badge = document.getElementById('presenter-recording');
   if (badge) badge.hidden = !state.recording;
+  const caption = document.getElementById('presenter-caption');
+  if (caption) {
+    caption.hidden = !state.caption;
+    /** @type {HTMLElement} */ (caption.firstElementChild).textContent = state.caption?.text ?? '';
+  }
   const card = /** @type {HTMLElement} */ (document.getElementById('presenter'));
   const q = state.question;
   card.classList.toggle('empty-card', !q);

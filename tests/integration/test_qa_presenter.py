@@ -45,3 +45,28 @@ async def test_projector_shows_the_recording_and_its_end(app, client) -> None:
     assert (await after.get_json())["recording"] is False
     unchanged = await client.get(state_url, headers={"If-None-Match": after.headers["ETag"]})
     assert unchanged.status_code == 304
+
+
+async def test_with_captions_the_hall_screen_shows_the_line_being_read(app, client) -> None:
+    from datetime import timedelta
+
+    from server.models import utcnow
+    from server.models_captions import CaptionLine
+
+    key, event_id = await _setup(app)
+    with_captions = f"/e/hosten-2020/presenter/state?key={key}&captions=1"
+    async with app.platform.db.transaction() as db:
+        db.add(CaptionLine(event_id=event_id, text="Sagt för en stund sedan",
+                           created_at=utcnow() - timedelta(seconds=20)))
+    quiet = await client.get(with_captions)
+    assert (await quiet.get_json())["caption"] is None, "an old line is no longer on screen"
+    async with app.platform.db.transaction() as db:
+        db.add(CaptionLine(event_id=event_id, text="Nu talar Anja Dahlstedt", created_at=utcnow()))
+    fresh = await client.get(with_captions, headers={"If-None-Match": quiet.headers["ETag"]})
+    assert fresh.status_code == 200, "a new line must not be a 304"
+    assert (await fresh.get_json())["caption"]["text"] == "Nu talar Anja Dahlstedt"
+    plain = await client.get(f"/e/hosten-2020/presenter/state?key={key}")
+    assert (await plain.get_json())["caption"] is None, "captions only where asked for"
+    page = (await (await client.get(
+        f"/e/hosten-2020/presenter?key={key}&captions=1")).get_data()).decode()
+    assert 'id="presenter-caption"' in page and 'data-captions="1"' in page
