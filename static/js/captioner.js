@@ -9,6 +9,21 @@ const input = /** @type {HTMLInputElement} */ (document.getElementById('caption-
 const status = /** @type {HTMLElement} */ (document.getElementById('caption-status'));
 const sent = /** @type {HTMLElement} */ (document.getElementById('caption-sent'));
 
+/** @param {string} text */
+function addSent(text) {
+  const item = document.createElement('li');
+  item.textContent = text;
+  sent.prepend(item);
+  while (sent.children.length > KEEP_LINES) sent.lastElementChild?.remove();
+}
+
+// After a reload the captioner sees where they were.
+socket.on('connect', () => {
+  if (sent.children.length) return;
+  request(socket, 'captions.recent').then(
+    (ack) => ack.lines.forEach((/** @type {{text: string}} */ line) => addSent(line.text)), () => undefined);
+});
+
 form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const line = input.value.trim();
@@ -16,10 +31,7 @@ form.addEventListener('submit', async (ev) => {
   input.value = '';
   try {
     const ack = await request(socket, 'captions.send', { text: line });
-    const item = document.createElement('li');
-    item.textContent = ack.line.text;
-    sent.prepend(item);
-    while (sent.children.length > KEEP_LINES) sent.lastElementChild?.remove();
+    addSent(ack.line.text);
     status.textContent = '';
   } catch (err) {
     input.value = input.value || line;  // nothing typed since: give the line back to send again
