@@ -6,6 +6,9 @@
  * camera-off switch the local track off (track.enabled) and tell the others with `media.state`.
  * The active speaker (`media.speaker`) is highlighted here and in the participant list
  * (`room:speaking` for breakout_room.js).
+ * A connection that fails (a network change, the node hosting the room went away) is rebuilt
+ * by itself, backing off from 1 s to 30 s; so is one the server no longer knows after a
+ * reconnect (the node restarted, or another node hosts the room now).
  */
 import {
   addSlots, joinMedia, leaveMedia, negotiate, preferVp8, sendState,
@@ -36,6 +39,12 @@ let peers = [];
 let speaker = /** @type {string|null} */ (null);
 let queue = Promise.resolve();
 const enabled = { audio: true, video: true };
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30000;
+let inRoomMedia = false;  // in the room, and its media not closed by the server
+let retryMs = RETRY_FIRST_MS;
+/** @type {ReturnType<typeof setTimeout> | null} */
+let retryTimer = null;
 
 /** @param {string} text */
 function say(text) { status.textContent = text; }
@@ -61,18 +70,35 @@ function newConnection() {
   }
   conn.addEventListener('track', () => attachStreams());
   conn.addEventListener('connectionstatechange', () => {
-    if (conn.connectionState === 'connected') say(s.connected);
-    if (conn.connectionState === 'failed') say(s.failed);
+    if (conn !== pc) return;
+    if (conn.connectionState === 'connected') { retryMs = RETRY_FIRST_MS; say(s.connected); }
+    if (conn.connectionState === 'failed') recover();
   });
   return conn;
 }
 
+/** Build a new connection after a pause that doubles on every failure (up to 30 s). */
+function recover() {
+  if (!inRoomMedia || retryTimer) return;
+  say(s.reconnecting);
+  retryTimer = setTimeout(() => {
+    retryTimer = null;
+    pc?.close();
+    pc = null;
+    start().catch(() => { retryMs = Math.min(retryMs * 2, RETRY_MAX_MS); recover(); });
+  }, retryMs);
+}
+
 async function start() {
   if (!room || room.dataset.roomMedia !== 'true') return;
+  inRoomMedia = true;
   const joined = await joinMedia(socket, roomId);
   me = joined.me;
   peers = joined.participants;
-  if (pc && pc.connectionState !== 'failed' && pc.connectionState !== 'closed') return render();
+  // The host knows a connection that still publishes; one it has forgotten is rebuilt.
+  const known = !local || peers.some((p) => p.key === me && p.publishing);
+  if (pc && known && pc.connectionState !== 'failed' && pc.connectionState !== 'closed') return render();
+  pc?.close();
   local ??= await camera();
   if (!local) say(s.no_camera);
   pc = newConnection();
@@ -164,6 +190,9 @@ async function toggle(kind, button) {
 }
 
 function hangUp() {
+  inRoomMedia = false;
+  if (retryTimer) clearTimeout(retryTimer);
+  retryTimer = null;
   pc?.close();
   pc = null;
   slots = [];

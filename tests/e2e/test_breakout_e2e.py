@@ -12,7 +12,7 @@ from typing import Any
 
 from playwright.async_api import Page, expect
 
-from tests.conftest import MODERATOR
+from tests.conftest import MODERATOR, LiveServer
 from tests.e2e.conftest import axe_check, login, new_page
 
 PEOPLE = [
@@ -148,3 +148,37 @@ async def test_three_participants_two_rooms_media_timer_broadcast_close(
           f"{shown_ms} ms (seen by the test after {observed_ms:.0f} ms)")
     assert max(shown_ms) <= CLOSE_ALL_WITHIN_MS, (shown_ms, started_ms)
     await expect(asa.locator("#breakout-live")).to_be_hidden()
+
+
+async def test_room_video_comes_back_by_itself_after_the_server_restarts(
+    browser, demo_server
+) -> None:
+    """The node hosting a room's media restarts mid-call: the pages reconnect their socket,
+    find that the new process does not know their connection, and build a new one; video
+    flows both ways again without anyone reloading."""
+    mod = await new_page(browser, demo_server.url)
+    await login(mod, *MODERATOR)
+    asa, per = [await new_page(browser, demo_server.url) for _ in range(2)]
+    await register(asa, *PEOPLE[0])
+    await register(per, *PEOPLE[1])
+    await mod.goto("/e/hosten-2020/moderate")
+    await expect(mod.locator("#connection-state")).to_have_text("Ansluten")
+    await mod.get_by_role("button", name="Öppna grupprummen").click()
+    for page in (asa, per):
+        await page.wait_for_url("**/e/hosten-2020/rooms/*", timeout=30_000)
+    before = await receiving(asa, 1)
+    await receiving(per, 1)
+
+    demo_server.stop()
+    restarted = LiveServer(demo_server.env, port=demo_server.port).start()
+    try:
+        for page in (asa, per):
+            await expect(page.locator("#connection-state")).to_have_text("Ansluten",
+                                                                          timeout=30_000)
+        after = await receiving(asa, 1, timeout=90)
+        await receiving(per, 1, timeout=90)
+        assert set(after["byPerson"]) == set(before["byPerson"]), "the same person, seen again"
+        assert after["state"] == "connected"
+        await expect(asa.locator("#media-status")).to_have_text("Ljud och bild är anslutna.")
+    finally:
+        restarted.stop()
