@@ -9,6 +9,7 @@ from . import (
     models_breakout,  # noqa: F401
     models_captions,  # noqa: F401
     models_feedback,  # noqa: F401
+    models_polls,  # noqa: F401
     models_recording,  # noqa: F401
     models_webcast,  # noqa: F401
 )

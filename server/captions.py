@@ -94,6 +94,13 @@ async def current(db: AsyncSession, event_id: int) -> dict[str, Any] | None:
     return line_view(latest)
 
 
+async def export_rows(db: AsyncSession, event_id: int) -> list[dict[str, Any]]:
+    """Every line of the event, in order, for the day's record (the archival package)."""
+    rows = await db.scalars(
+        select(CaptionLine).where(CaptionLine.event_id == event_id).order_by(CaptionLine.id))
+    return [line_view(row) for row in rows]
+
+
 def line_view(line: CaptionLine) -> dict[str, Any]:
     return {"id": line.id, "text": line.text, "at": line.created_at.isoformat()}
 

@@ -20,6 +20,7 @@ from .sockets import captions as captions_sockets
 from .sockets import chat as chat_sockets
 from .sockets import feedback as feedback_sockets
 from .sockets import notes as notes_sockets
+from .sockets import polls as polls_sockets
 from .sockets import programme as programme_sockets
 from .sockets import qa as qa_sockets
 from .sockets import recording as recording_sockets
@@ -51,7 +52,8 @@ FEATURES: tuple[Feature, ...] = (  # in the order their panels appear
             templates="webcast"),
     Feature("qa", qa_sockets.router, qa_views.qa_views, templates="qa"),
     Feature("captions", captions_sockets.router, captions_views.captions_views,
-            templates="captions"),
+            captions_sockets.install, templates="captions"),
+    Feature("polls", polls_sockets.router, None, polls_sockets.install, templates="polls"),
     Feature("breakout", breakout_sockets.router, breakout_views.breakout_views,
             breakout_sockets.install, templates="breakout"),
     Feature("chat", chat_sockets.router),

@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from quart import Quart
 
-from .. import captions, keys
+from .. import captions, keys, publication
+from ..platform import Platform
 from . import Router, SocketContext
 
 router = Router()
+
+
+def install(platform: Platform, app: Quart) -> None:
+    """The day's record (the archival package) gets the live captions as a transcript."""
+    publication.record_parts(platform).register(publication.RecordPart(
+        "captions", "Direkttextning (transkript)",
+        publication.rows_part(captions.export_rows, "captions")))
 
 
 class SendIn(BaseModel):

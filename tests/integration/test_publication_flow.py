@@ -24,6 +24,8 @@ from server import recording
 from server.auth import Principal, hash_password
 from server.events import get_event
 from server.models import User
+from server.models_captions import CaptionLine
+from server.models_polls import Poll
 from server.models_recording import ChapterMark, Publication, Recording
 from streaming.publish import WriteBudget
 from streaming.synthetic import StampedVideoTrack
@@ -197,6 +199,11 @@ async def test_recording_becomes_a_validated_publication(app, client, tmp_path: 
     # Speakers prefilled from the recorded items (the first two), not the whole programme.
     assert draft.speakers == ["Anja Dahlstedt", "Oskar Laurin"]
     await room_with_buffered_notes(platform)
+    async with platform.db.transaction() as db:
+        event = await get_event(db, "hosten-2020")
+        db.add(Poll(event_id=event.id, question="Har er region en biblioteksplan?",
+                    options=["Ja", "Nej"], status="closed"))
+        db.add(CaptionLine(event_id=event.id, text="Välkomna till Träffpunkt"))
 
     saved = await edit(client, csrf, recording_id)
     assert saved.status_code == 302, re.findall(
@@ -283,6 +290,11 @@ async def test_recording_becomes_a_validated_publication(app, client, tmp_path: 
     assert ["stiftelsen Begripsam"] in [i["organisations"] for i in programme["items"]]
     assert (bag / "data" / "record" / "qa.json").exists()
     assert (bag / "data" / "record" / "feedback.csv").exists()
+    polls = json.loads((bag / "data" / "record" / "polls.json").read_text("utf-8"))
+    assert [(p["question"], p["option"], p["votes"]) for p in polls] == [
+        ("Har er region en biblioteksplan?", answer, 0) for answer in ("Ja", "Nej")]
+    lines = json.loads((bag / "data" / "record" / "captions.json").read_text("utf-8"))
+    assert [line["text"] for line in lines] == ["Välkomna till Träffpunkt"]
     assert (bag / "data" / "record" / "notes.json").exists(), "each room's notes per theme"
     notes = json.loads((bag / "data" / "record" / "notes.json").read_text("utf-8"))
     # The buffered notes were flushed before the bag read them.
