@@ -126,7 +126,9 @@ async def test_two_yjs_clients_edit_concurrently_and_offline_and_all_agree(
         await b.command(f"type kris end {b64('Skrivet online i Trollhättan ⚡ ')}")
         await a.command("online")
         done = ("Skrivet offline i Lysekil 🛶 ", "Skrivet online i Trollhättan ⚡ ")
-        texts_b, peers_b, errors_b = await b.until(lambda d: all(x in d[0]["kris"] for x in done))
+        # Bo gets the merged text, and Anna's cursor again once her client is back.
+        texts_b, peers_b, errors_b = await b.until(
+            lambda d: all(x in d[0]["kris"] for x in done) and ["Anna Åkesson", "kris"] in d[1])
         texts_a, _, errors_a = await a.until(lambda d: d[0] == texts_b)
 
         assert texts_a == texts_b
