@@ -422,7 +422,10 @@ class RoomMediaRouter:
         await self.local.start()
         if self._hosts is not None and self._requests is not None:
             await self._requests.start(self._command)
-            await self._hosts.report({})
+            try:
+                await self._hosts.report({})
+            except Exception as exc:  # Redis not there yet: the refresh loop says so later
+                log_unexpected("room media hosts", exc)
             self._refresh = asyncio.create_task(self._keep_hosting())
 
     async def stop(self) -> None:
