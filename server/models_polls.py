@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base, TZDateTime, utcnow
@@ -17,6 +17,7 @@ class Poll(Base):
     question: Mapped[str] = mapped_column(String(200))
     options: Mapped[list[str]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(10), default="draft")  # draft, open, closed
+    on_screen: Mapped[bool] = mapped_column(Boolean, default=False)  # the presenter view shows it
     created_by: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     opened_at: Mapped[datetime | None] = mapped_column(TZDateTime())

@@ -89,7 +89,7 @@ async def get_poll(db: AsyncSession, event_id: int, poll_id: int, *, lock: bool 
 async def create(db: AsyncSession, actor: Principal, event_id: int, data: PollIn) -> Poll:
     _moderator(actor)
     poll = Poll(event_id=event_id, question=data.question, options=data.options,
-                status="draft", created_by=actor.name[:120], created_at=utcnow())
+                status="draft", on_screen=False, created_by=actor.name[:120], created_at=utcnow())
     db.add(poll)
     await db.flush()
     audit.record(db, actor, event_id, "poll.create", f"poll:{poll.id}")
@@ -116,6 +116,37 @@ async def close_poll(db: AsyncSession, actor: Principal, event_id: int, poll_id:
         poll.status, poll.closed_at = "closed", utcnow()
         audit.record(db, actor, event_id, "poll.close", f"poll:{poll.id}")
     return poll
+
+
+async def put_on_screen(
+    db: AsyncSession, actor: Principal, event_id: int, poll_id: int, shown: bool
+) -> list[Poll]:
+    """Show a poll's results on the presenter view (or take them off); one poll at a time.
+    Returns the polls whose `on_screen` changed."""
+    _moderator(actor)
+    poll = await get_poll(db, event_id, poll_id, lock=True)
+    if shown and poll.status == "draft":
+        raise DomainError("poll.draft", "Öppna omröstningen innan resultatet visas.")
+    changed = []
+    if shown:
+        others = await db.scalars(
+            select(Poll).where(Poll.event_id == event_id, Poll.on_screen, Poll.id != poll.id))
+        for other in others:
+            other.on_screen = False
+            changed.append(other)
+    if poll.on_screen != shown:
+        poll.on_screen = shown
+        changed.append(poll)
+        audit.record(db, actor, event_id, "poll.on_screen" if shown else "poll.off_screen",
+                     f"poll:{poll.id}")
+    return changed
+
+
+async def on_screen(db: AsyncSession, event_id: int) -> dict[str, Any] | None:
+    """The poll the presenter view shows, with its results, or None."""
+    poll = await db.scalar(
+        select(Poll).where(Poll.event_id == event_id, Poll.on_screen, Poll.status != "draft"))
+    return await view(db, poll) if poll else None
 
 
 async def vote(db: AsyncSession, actor: Principal, event_id: int, poll_id: int,
@@ -158,7 +189,8 @@ async def mine(db: AsyncSession, actor: Principal, poll_ids: list[int]) -> dict[
 async def view(db: AsyncSession, poll: Poll) -> dict[str, Any]:
     tally = await counts(db, poll)
     return {"id": poll.id, "question": poll.question, "options": list(poll.options),
-            "status": poll.status, "counts": tally, "total": sum(tally)}
+            "status": poll.status, "on_screen": poll.on_screen, "counts": tally,
+            "total": sum(tally)}
 
 
 async def listing(db: AsyncSession, actor: Principal, event_id: int) -> list[dict[str, Any]]:

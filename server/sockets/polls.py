@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from quart import Quart
 
 from .. import keys, polls, publication
@@ -37,6 +37,10 @@ class PollRef(BaseModel):
 
 class VoteIn(PollRef):
     option: StrictInt = Field(ge=0, le=polls.MAX_OPTIONS)
+
+
+class ScreenIn(PollRef):
+    shown: StrictBool
 
 
 class ListIn(BaseModel):
@@ -115,6 +119,19 @@ async def close(ctx: SocketContext, data: PollRef) -> dict[str, Any]:
         poll = await polls.view(
             db, await polls.close_poll(db, ctx.principal, ctx.event_id, data.poll_id))
     await _state(ctx, poll)
+    return {"poll": poll}
+
+
+@router.on("polls.screen", ScreenIn)
+async def screen(ctx: SocketContext, data: ScreenIn) -> dict[str, Any]:
+    """Results on the presenter view (the hall's screen, the OBS overlay), or off it."""
+    async with ctx.platform.db.transaction() as db:
+        changed = await polls.put_on_screen(
+            db, ctx.principal, ctx.event_id, data.poll_id, data.shown)
+        views = [await polls.view(db, poll) for poll in changed]
+        poll = await polls.view(db, await polls.get_poll(db, ctx.event_id, data.poll_id))
+    for view in views:
+        await _state(ctx, view)
     return {"poll": poll}
 
 

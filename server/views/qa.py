@@ -18,7 +18,7 @@ from typing import Any
 from itsdangerous import BadSignature, URLSafeSerializer
 from quart import Blueprint, Response, request, url_for
 
-from .. import captions, qa, recording
+from .. import captions, polls, qa, recording
 from .. import events as event_service
 from ..auth import Principal
 from ..errors import Forbidden
@@ -81,10 +81,11 @@ async def presenter(slug: str) -> tuple[str, int]:
         event = await event_service.get_event(db, slug)
         state = await qa.on_screen(db, event.id)
         recording_on = await recording.is_recording(db, event.id)
+        poll = await polls.on_screen(db, event.id)
     await _presenter_allowed(event.id)
     return await render(
         "qa/presenter.html", event=event, state=state, key=request.args.get("key", ""),
-        recording_on=recording_on, transparent=_flag("transparent"),
+        recording_on=recording_on, transparent=_flag("transparent"), poll=poll,
         with_captions=_flag("captions"),
     )
 
@@ -99,13 +100,22 @@ async def presenter_state(slug: str) -> Response:
         state["recording"] = await recording.is_recording(db, event.id)
         # With ?captions=1 the screen also shows the live caption being read (for the hall).
         state["caption"] = await captions.current(db, event.id) if _flag("captions") else None
-    caption = state["caption"]["id"] if state["caption"] else 0
-    etag = f'"qa-{state["version"]}-{"r" if state["recording"] else "n"}-c{caption}"'
+        # A poll a moderator put on screen takes the question's place, its results live.
+        state["poll"] = await polls.on_screen(db, event.id)
+    etag = _presenter_etag(state)
     if request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     body = json.dumps(state, ensure_ascii=False)
     return Response(body, content_type="application/json",
                     headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+
+def _presenter_etag(state: dict[str, Any]) -> str:
+    """Changes with whatever the screen shows: the question, the badge, the caption, the poll."""
+    caption = state["caption"]["id"] if state["caption"] else 0
+    poll = state["poll"]
+    shown = f'{poll["id"]}.{poll["status"]}.{".".join(map(str, poll["counts"]))}' if poll else "0"
+    return f'"qa-{state["version"]}-{"r" if state["recording"] else "n"}-c{caption}-p{shown}"'
 
 
 @qa_views.get("/e/<slug>/qa/export.<fmt>")

@@ -28,9 +28,19 @@ function item(poll) {
     request(socket, action.name, { poll_id: poll.id }).then(
       (ack) => { remember(ack.poll); }, (err) => { status.textContent = err.message; });
   });
-  return h('li', { 'data-poll-id': String(poll.id) }, [
-    h('p', {}, [h('strong', {}, [poll.question])]), results(poll, s), summary(poll, s), button,
-  ]);
+  const parts = [h('p', {}, [h('strong', {}, [poll.question])]), results(poll, s), summary(poll, s), button];
+  if (poll.status !== 'draft') {
+    const label = poll.on_screen ? s.screen_off : s.screen_on;
+    const screen = h('button', { type: 'button', class: 'small secondary' }, [label]);
+    screen.setAttribute('aria-label', `${label}: ${poll.question}`);
+    screen.addEventListener('click', () => {
+      request(socket, 'polls.screen', { poll_id: poll.id, shown: !poll.on_screen }).then(
+        (ack) => { remember(ack.poll); }, (err) => { status.textContent = err.message; });
+    });
+    parts.push(' ', screen);
+    if (poll.on_screen) parts.push(h('p', { class: 'help' }, [s.on_screen]));
+  }
+  return h('li', { 'data-poll-id': String(poll.id) }, parts);
 }
 
 function render() {

@@ -4,7 +4,7 @@ import { h } from './ui.js';
 
 /**
  * @typedef {{id: number, question: string, options: string[], status: string,
- *   counts: number[], total: number, mine?: number | null}} Poll
+ *   on_screen?: boolean, counts: number[], total: number, mine?: number | null}} Poll
  */
 
 export const strings = () => JSON.parse(document.getElementById('polls-i18n')?.textContent ?? '{}');

@@ -4,9 +4,14 @@
  * Polls a small JSON state once a second with the Q&A version as ETag, so an unchanged screen
  * costs a 304. No socket: a projector has no person to sign in (see server/views/qa.py).
  * With `?captions=1` it also shows the live caption being read, for the people in the hall.
+ * A poll a moderator puts on screen takes the question's place, with its results as they come.
  */
+import { h } from './ui.js';
+import { results, strings, summary } from './polls_view.js';
+
 const body = document.body;
 const s = JSON.parse(document.getElementById('qa-i18n')?.textContent ?? '{}');
+const pollStrings = strings();
 const slug = body.dataset.eventSlug ?? '';
 const key = body.dataset.key ?? '';
 const query = new URLSearchParams();
@@ -25,9 +30,21 @@ function p(tag, cls, id, text) {
   return el;
 }
 
+/** @param {import('./polls_view.js').Poll | null} poll */
+function showPoll(poll) {
+  const card = /** @type {HTMLElement} */ (document.getElementById('presenter-poll'));
+  /** @type {HTMLElement} */ (document.getElementById('presenter')).hidden = Boolean(poll);
+  card.hidden = !poll;
+  card.replaceChildren(...(poll
+    ? [h('p', { class: 'poll-question', id: 'presenter-poll-question' }, [poll.question]),
+      results(poll, pollStrings), summary(poll, pollStrings)]
+    : []));
+}
+
 /** @param {{question: {text: string, author: string|null} | null, recording: boolean,
- *   caption: {id: number, text: string} | null}} state */
+ *   caption: {id: number, text: string} | null, poll: import('./polls_view.js').Poll | null}} state */
 function show(state) {
+  showPoll(state.poll);
   const badge = document.getElementById('presenter-recording');
   if (badge) badge.hidden = !state.recording;
   const caption = document.getElementById('presenter-caption');

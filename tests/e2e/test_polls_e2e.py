@@ -54,8 +54,21 @@ async def test_moderator_opens_a_poll_participants_answer_and_see_results(
     await karin.get_by_role("button", name="Rösta").click()
     await expect(per.locator(".poll-results li").nth(0)).to_contain_text("2 röster (100 %)")
 
+    async with mod.context.expect_page() as opened:
+        await mod.get_by_role("link", name="Presentatörsvy (projektor)").click()
+    screen = await opened.value
+    await mod.get_by_role("button", name=f"Visa resultatet på skärmen: {QUESTION}").click()
+    await expect(screen.locator("#presenter-poll-question")).to_have_text(QUESTION)
+    await expect(screen.locator("#presenter")).to_be_hidden()
+    await expect(screen.locator("#presenter-poll .poll-results li").nth(0)).to_contain_text(
+        "2 röster (100 %)")
+
     await mod.get_by_role("button", name=f"Stäng: {QUESTION}").click()
     await expect(per.locator(".poll-summary")).to_contain_text("Omröstningen är stängd")
     await expect(karin.get_by_role("button", name="Ändra mitt svar")).to_have_count(0)
     assert await axe_in(karin, "#polls-panel") == []
     assert await axe_in(mod, "#polls-console") == []
+    assert await axe_in(screen, "#main") == []
+    await mod.get_by_role("button", name=f"Ta bort från skärmen: {QUESTION}").click()
+    await expect(screen.locator("#presenter-poll")).to_be_hidden()
+    await expect(screen.locator("#presenter")).to_be_visible()

@@ -22,7 +22,7 @@ async def test_a_poll_from_opening_to_results_and_after_a_restart(
     server = LiveServer(env).start()
     try:
         url = server.url
-        async with person(url, login=MODERATOR) as (_, mod), \
+        async with person(url, login=MODERATOR) as (mod_browser, mod), \
                 person(url, "Karin Lund") as (_, karin), person(url, "Per Holm") as (_, per), \
                 person(url, "Åsa Öberg") as (_, asa):
             def create(question: object, options: object):  # type: ignore[no-untyped-def]
@@ -76,11 +76,26 @@ async def test_a_poll_from_opening_to_results_and_after_a_restart(
                 "staff votes": "poll.participants_only", "no such poll": "poll.not_found",
                 "string option": "payload.invalid"}
 
+            # On the hall's screen: the results in the question's place, live.
+            show = {"poll_id": poll["id"], "shown": True}
+            assert (await karin.call("polls.screen", show))["error"]["code"] == "auth.forbidden"
+            on = await mod.call("polls.screen", show)
+            assert on["poll"]["on_screen"] is True
+            screen = await mod_browser.http.get("/e/hosten-2020/presenter/state")
+            assert screen.json()["poll"]["counts"] == [0, 3, 0]
+            await per.call("polls.vote", {"poll_id": poll["id"], "option": 0})
+            again = await mod_browser.http.get(
+                "/e/hosten-2020/presenter/state", headers={"If-None-Match": screen.headers["ETag"]})
+            assert again.status_code == 200, "a new vote changes what the screen shows"
+            assert again.json()["poll"]["counts"] == [1, 2, 0]
+
             second = await create("Kaffe?", ["Ja", "Nej"])
+            draft = await mod.call("polls.screen", {"poll_id": second["poll"]["id"], "shown": True})
+            assert draft["error"]["code"] == "poll.draft"
             assert (await mod.call("polls.open", {"poll_id": second["poll"]["id"]}))["ok"]
             closed = await asa.wait_for(
                 "polls.state", lambda d: d["id"] == poll["id"] and d["status"] == "closed")
-            assert closed["counts"] == [0, 3, 0], "opening one poll closes the other"
+            assert closed["counts"] == [1, 2, 0], "opening one poll closes the other"
             late = await asa.call("polls.vote", {"poll_id": poll["id"], "option": 0})
             assert late["error"]["code"] == "poll.closed"
 
@@ -97,7 +112,8 @@ async def test_a_poll_from_opening_to_results_and_after_a_restart(
         server = LiveServer(env).start()
         async with person(server.url, login=MODERATOR) as (_, mod):
             after = {p["question"]: p for p in (await mod.call("polls.list", {}))["polls"]}
-        assert after[QUESTION]["counts"] == [0, 3, 0] and after[QUESTION]["status"] == "closed"
+        assert after[QUESTION]["counts"] == [1, 2, 0] and after[QUESTION]["status"] == "closed"
+        assert after[QUESTION]["on_screen"] is True, "still on screen after a restart"
         assert after["Kaffe?"]["counts"] == [3, 0] and after["Kaffe?"]["status"] == "open"
     finally:
         server.stop()

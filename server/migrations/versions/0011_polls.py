@@ -21,6 +21,7 @@ def upgrade() -> None:
         sa.Column('question', sa.String(length=200), nullable=False),
         sa.Column('options', sa.JSON(), nullable=False),
         sa.Column('status', sa.String(length=10), nullable=False),
+        sa.Column('on_screen', sa.Boolean(), nullable=False),
         sa.Column('created_by', sa.String(length=120), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('opened_at', sa.DateTime(timezone=True), nullable=True),
