@@ -4,12 +4,17 @@ sees the results update live. One poll is open at a time per event: opening one 
 other. Polls and their results are part of the day's record (the archival package).
 
 The results are counted from the database on every broadcast, never kept in memory, so any
-node can send them and a restart loses nothing. Votes of a crowd arrive together; the socket
-layer coalesces the broadcasts (server/sockets/polls.py).
+node can send them and a restart loses nothing. Votes of a crowd arrive together: they are
+stored in batches (`VoteBatcher`), and the socket layer coalesces the result broadcasts
+(server/sockets/polls.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -20,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import audit
 from .auth import Principal
-from .errors import DomainError, Forbidden, NotFound
+from .errors import DomainError, Forbidden, NotFound, log_unexpected
 from .models import utcnow
 from .models_polls import Poll, PollVote
 
@@ -149,23 +154,103 @@ async def on_screen(db: AsyncSession, event_id: int) -> dict[str, Any] | None:
     return await view(db, poll) if poll else None
 
 
-async def vote(db: AsyncSession, actor: Principal, event_id: int, poll_id: int,
-               option: int) -> Poll:
-    """A participant's answer; a second vote replaces the first while the poll is open."""
-    if actor.kind != "participant" or actor.event_id != event_id:
-        raise DomainError("poll.participants_only", "Bara anmälda deltagare kan rösta.")
-    poll = await get_poll(db, event_id, poll_id)
+@dataclass
+class Ballot:
+    """One vote waiting for its batch; `done` resolves with the poll's view or a refusal."""
+
+    event_id: int
+    poll_id: int
+    registration_id: int
+    option: int
+    done: asyncio.Future[dict[str, Any]]
+
+
+def _refusal(poll: Poll | None, ballot: Ballot) -> DomainError | None:
+    if poll is None or poll.event_id != ballot.event_id:
+        return NotFound("poll.not_found", "Omröstningen finns inte.")
     if poll.status != "open":
-        raise DomainError("poll.closed", "Omröstningen är inte öppen.")
-    if not 0 <= option < len(poll.options):
-        raise DomainError("poll.bad_option", "Det svaret finns inte.")
-    dialect = db.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    row = {"poll_id": poll.id, "registration_id": actor.id, "option": option, "voted_at": utcnow()}
-    await db.execute(insert(PollVote).values(**row).on_conflict_do_update(
-        index_elements=["poll_id", "registration_id"],
-        set_={"option": option, "voted_at": row["voted_at"]}))
-    return poll
+        return DomainError("poll.closed", "Omröstningen är inte öppen.")
+    if not 0 <= ballot.option < len(poll.options):
+        return DomainError("poll.bad_option", "Det svaret finns inte.")
+    return None
+
+
+async def store_ballots(
+    db: AsyncSession, ballots: list[Ballot]
+) -> list[dict[str, Any] | DomainError]:
+    """Check and store a batch of votes in one statement (a later vote of the same person
+    replaces an earlier one); per ballot, the poll's view after the batch or its refusal."""
+    found = await db.scalars(select(Poll).where(Poll.id.in_({b.poll_id for b in ballots})))
+    polls = {poll.id: poll for poll in found}
+    outcome: list[dict[str, Any] | DomainError] = []
+    rows: dict[tuple[int, int], dict[str, Any]] = {}
+    now = utcnow()
+    for ballot in ballots:
+        refusal = _refusal(polls.get(ballot.poll_id), ballot)
+        outcome.append(refusal or {})
+        if refusal is None:
+            rows[(ballot.poll_id, ballot.registration_id)] = {
+                "poll_id": ballot.poll_id, "registration_id": ballot.registration_id,
+                "option": ballot.option, "voted_at": now}
+    if rows:
+        insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = insert(PollVote).values(list(rows.values()))
+        await db.execute(statement.on_conflict_do_update(
+            index_elements=["poll_id", "registration_id"],
+            set_={"option": statement.excluded.option, "voted_at": statement.excluded.voted_at}))
+    views = {pid: await view(db, polls[pid]) for pid in {pid for pid, _ in rows}}
+    return [result if isinstance(result, DomainError) else views[b.poll_id]
+            for result, b in zip(outcome, ballots, strict=True)]
+
+
+class VoteBatcher:
+    """Votes that arrive together are stored together: one transaction per WINDOW seconds
+    instead of one per vote (a thousand people answering in the same second were queueing for
+    the database one by one: bench/polls.py). A vote is acknowledged only once its batch is
+    committed, so an acknowledged vote is counted and survives a restart."""
+
+    WINDOW = 0.02
+
+    def __init__(self, transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]]
+                 ) -> None:
+        self._transaction = transaction
+        self._pending: list[Ballot] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def vote(self, actor: Principal, event_id: int, poll_id: int,
+                   option: int) -> dict[str, Any]:
+        """A participant's answer; a second vote replaces the first while the poll is open.
+        Returns the poll's view with the batch counted."""
+        if actor.kind != "participant" or actor.event_id != event_id:
+            raise DomainError("poll.participants_only", "Bara anmälda deltagare kan rösta.")
+        done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending.append(Ballot(event_id, poll_id, actor.id, option, done))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._store_soon())
+        return await done
+
+    async def _store_soon(self) -> None:
+        while self._pending:
+            await asyncio.sleep(self.WINDOW)
+            batch, self._pending = self._pending, []
+            try:
+                async with self._transaction() as db:
+                    results = await store_ballots(db, batch)
+            except Exception as exc:  # nothing of the batch was stored: every voter hears it
+                log_unexpected("poll votes", exc)
+                results = [DomainError("server.error", "Rösten kunde inte sparas. Försök igen.")
+                           ] * len(batch)
+            for ballot, result in zip(batch, results, strict=True):
+                if ballot.done.done():  # the voter went away meanwhile
+                    continue
+                if isinstance(result, DomainError):
+                    ballot.done.set_exception(result)
+                else:
+                    ballot.done.set_result(result)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
 
 
 async def counts(db: AsyncSession, poll: Poll) -> list[int]:

@@ -80,8 +80,16 @@ class Results:
         await asyncio.gather(*self._pending.values(), return_exceptions=True)
 
 
+def _node(platform: Platform) -> tuple[Results, polls.VoteBatcher]:
+    """This node's result broadcasts and vote batches (built on first use)."""
+    if EXTRA not in platform.extras:
+        platform.extras[EXTRA] = (Results(platform), polls.VoteBatcher(platform.db.transaction))
+    return platform.extras[EXTRA]  # type: ignore[no-any-return]
+
+
 def install(platform: Platform, app: Quart) -> None:
-    results = platform.extras[EXTRA] = Results(platform)
+    results, ballots = _node(platform)
+    app.after_serving(ballots.stop)
     app.after_serving(results.stop)
     publication.record_parts(platform).register(publication.RecordPart(
         "polls", "Omröstningar och resultat", publication.rows_part(polls.export_rows, "polls")))
@@ -137,12 +145,9 @@ async def screen(ctx: SocketContext, data: ScreenIn) -> dict[str, Any]:
 
 @router.on("polls.vote", VoteIn)
 async def vote(ctx: SocketContext, data: VoteIn) -> dict[str, Any]:
-    async with ctx.platform.db.transaction() as db:
-        poll = await polls.vote(db, ctx.principal, ctx.event_id, data.poll_id, data.option)
-        view = await polls.view(db, poll)
-    results = ctx.platform.extras.get(EXTRA)
-    if isinstance(results, Results):
-        results.soon(ctx.event_id, data.poll_id)
+    results, ballots = _node(ctx.platform)
+    view = await ballots.vote(ctx.principal, ctx.event_id, data.poll_id, data.option)
+    results.soon(ctx.event_id, data.poll_id)
     return {"poll": {**view, "mine": data.option}}
 
 
