@@ -80,7 +80,8 @@ socket.on('polls.state', (/** @type {Poll} */ poll) => {
   if (poll.status === 'draft') return;
   if (poll.status === 'open' || !current || current.id === poll.id) {
     const mine = current && current.id === poll.id ? current.mine : null;
-    if (poll.status === 'open' && current?.id !== poll.id) status.textContent = '';
+    // A poll that opens is announced (the status is a polite live region), not only shown.
+    if (poll.status === 'open' && current?.id !== poll.id) status.textContent = fill(s.new, { question: poll.question });
     show({ ...poll, mine: poll.mine ?? mine });
   }
 });

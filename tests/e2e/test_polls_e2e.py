@@ -32,6 +32,7 @@ async def test_moderator_opens_a_poll_participants_answer_and_see_results(
     await mod.get_by_role("button", name=f"Öppna: {QUESTION}").click()
 
     await expect(karin.locator("#polls-panel")).to_be_visible()
+    await expect(karin.locator("#polls-status")).to_have_text(f"Ny omröstning: {QUESTION}")
     await expect(karin.get_by_role("group", name=QUESTION)).to_be_visible()
     await karin.get_by_label("Under arbete").check()
     await karin.get_by_role("button", name="Rösta").click()
