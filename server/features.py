@@ -60,7 +60,7 @@ FEATURES: tuple[Feature, ...] = (  # in the order their panels appear
     Feature("room_media", room_media_sockets.router, None, room_media_sockets.install),
     Feature("notes", notes_sockets.router, notes_views.notes_views, notes_sockets.install),
     Feature("feedback", feedback_sockets.router, feedback_views.feedback, templates="feedback"),
-    Feature("recording", recording_sockets.router, archive_views.archive, templates="archive"),
+    Feature("recording", recording_sockets.router, archive_views.archive, templates="recording"),
 )
 
 TEMPLATE_FOLDERS = tuple(f.templates for f in FEATURES if f.templates)

@@ -147,7 +147,7 @@ async def _context(recording_id: int, **extra: Any) -> dict[str, Any]:
 
 
 async def _edit_page(recording_id: int, status: int = 200, **extra: Any) -> tuple[str, int]:
-    return await render("archive/recording.html", status, **await _context(recording_id, **extra))
+    return await render("recording/recording.html", status, **await _context(recording_id, **extra))
 
 
 # -- the archivist's pages ---------------------------------------------------------------------
@@ -167,7 +167,7 @@ async def index() -> tuple[str, int]:
         ).all()
         days = await recording.retention_days(db)
     return await render(
-        "archive/index.html",
+        "recording/index.html",
         rows=rows,
         clock=clock,
         retention_days=days,

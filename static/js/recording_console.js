@@ -1,7 +1,7 @@
 // @ts-check
 /** The moderator's recording panel: start, stop, auto-record and manual chapter marks. */
 import { socket } from './session.js';
-import { getState, mark, onState, setAuto, start, stop } from './archive-protocol.js';
+import { getState, mark, onState, setAuto, start, stop } from './recording_protocol.js';
 
 const i18n = JSON.parse(document.getElementById('recording-i18n')?.textContent ?? '{}');
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -12,7 +12,7 @@ const form = /** @type {HTMLFormElement} */ ($('recording-mark-form'));
 const title = /** @type {HTMLInputElement} */ ($('recording-mark-title'));
 const message = $('recording-message');
 
-/** @param {import('./archive-protocol.js').RecordingState} state */
+/** @param {import('./recording_protocol.js').RecordingState} state */
 function render(state) {
   const el = $('recording-state');
   el.textContent = state.recording ? i18n.on : i18n.off;

@@ -5,12 +5,12 @@
  * `data-event-slug`, see session.js) follow `recording.state` live; others keep the banner the
  * server rendered and open no socket of their own.
  */
-import { getState, onState } from './archive-protocol.js';
+import { getState, onState } from './recording_protocol.js';
 
 const i18n = JSON.parse(document.getElementById('recording-i18n')?.textContent ?? '{}');
 const banner = /** @type {HTMLElement|null} */ (document.getElementById('status-banner'));
 
-/** @param {import('./archive-protocol.js').RecordingState} state */
+/** @param {import('./recording_protocol.js').RecordingState} state */
 export function showBanner(state) {
   if (!banner) return;
   banner.classList.toggle('recording', state.recording);
