@@ -1,11 +1,12 @@
 """Opening breakout rooms for a full event: 1,000 connected participants across 21 regions.
 
 A real `traffpunkt serve` process on PostgreSQL (and Redis with --redis); 1,000 registrations
-made through the server's own code (server.registration.register) and socket tokens minted with
-server.auth.Tokens; the clients are python-socketio AsyncClients over WebSocket, split over
-worker processes apart from the server. A moderator opens one room per region; reported: the
-time from the moderator's `breakout.open` until each client has its `breakout.assigned`
-(p50, p99, max), and until each client has `breakout.closed` after "close all rooms".
+made through the server's own code (server.platform.registration.register) and socket tokens
+minted with server.platform.auth.Tokens; the clients are python-socketio AsyncClients over
+WebSocket, split over worker processes apart from the server. A moderator opens one room per
+region; reported: the time from the moderator's `breakout.open` until each client has its
+`breakout.assigned` (p50, p99, max), and until each client has `breakout.closed` after
+"close all rooms".
 Baseline, same run, same clients, same server: one broadcast to the whole event
 (`breakout.broadcast`, its text padded to the size of an assignment message); ratio = p99 of
 the assignment / p99 of the baseline.
@@ -59,11 +60,11 @@ async def prepare(url: str, clients: int) -> tuple[list[str], str]:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from server.auth import Principal, Tokens, hash_password
-    from server.db import Database, upgrade
-    from server.events import import_event, read_event_file
-    from server.models import User
-    from server.registration import RegistrationIn, register
+    from server.platform.auth import Principal, Tokens, hash_password
+    from server.platform.db import Database, upgrade
+    from server.platform.models import User
+    from server.platform.registration import RegistrationIn, register
+    from server.programme.events import import_event, read_event_file
 
     await ensure_database(url)
     engine = create_async_engine(url)

@@ -37,7 +37,7 @@ THEMES = ["utformning", "anvandning", "uppfoljning", "kris"]
 
 
 def b64(message: bytes) -> str:
-    """y-protocols messages travel as base64 text (server/sockets/notes.py)."""
+    """y-protocols messages travel as base64 text (server/notes/sockets.py)."""
     return base64.b64encode(message).decode("ascii")
 
 
@@ -53,11 +53,11 @@ async def prepare(url: str, rooms: int, editors: int) -> tuple[list[int], dict[i
     from sqlalchemy.ext.asyncio import create_async_engine
 
     await ensure_database(url)
-    from server.auth import Principal, Tokens
-    from server.db import Database, upgrade_async
-    from server.events import import_event, read_event_file
-    from server.models import Registration
-    from server.models_breakout import BreakoutAssignment, BreakoutRoom, BreakoutRound
+    from server.breakout.models import BreakoutAssignment, BreakoutRoom, BreakoutRound
+    from server.platform.auth import Principal, Tokens
+    from server.platform.db import Database, upgrade_async
+    from server.platform.models import Registration
+    from server.programme.events import import_event, read_event_file
 
     engine = create_async_engine(url)
     async with engine.begin() as conn:
@@ -284,9 +284,9 @@ async def stored_figures(url: str, room_ids: list[int]) -> dict[str, int]:
     from sqlalchemy import func, select
 
     from rooms.notes import compact_updates
-    from server.db import Database
-    from server.models_breakout import NoteSnapshot, NoteUpdate
-    from server.notes import SqlNotesStorage
+    from server.notes.models import NoteSnapshot, NoteUpdate
+    from server.notes.service import SqlNotesStorage
+    from server.platform.db import Database
 
     db = Database(url)
     storage = SqlNotesStorage(db)

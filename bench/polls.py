@@ -7,7 +7,7 @@ votes at once. Reported:
   - the vote's acknowledgement time (p50, p99: the vote is stored when it is acked);
   - the time from the start of the burst until each participant has seen the results with every
     vote counted (p50, p99, max), and how many `polls.results` broadcasts each one received
-    (the server coalesces them: server/sockets/polls.py);
+    (the server coalesces them: server/polls/sockets.py);
   - the server's CPU seconds for the burst.
 Baseline, same run, same clients and server: one broadcast to the whole event (the moderator
 opens a second poll: one `polls.state` to everyone); ratio = p99 until the final results / p99

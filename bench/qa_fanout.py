@@ -109,7 +109,7 @@ def bare_server(port: int) -> None:
         await sio.emit(EVENT, {"version": data["id"], "question": _sample(data["id"])}, to="all")
         return {"ok": True}
 
-    from server.runtime import tune_gc
+    from server.platform.runtime import tune_gc
 
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
@@ -132,13 +132,13 @@ def _sample(qid: int) -> dict[str, Any]:
 
 async def prepare(url: str, clients: int, questions: int) -> dict[str, Any]:
     """Migrate, seed the demo event, register participants, ask questions, mint tokens."""
-    from server import qa
-    from server.auth import Principal, Tokens, hash_password
-    from server.db import Database, upgrade_async
-    from server.events import import_event, read_event_file
-    from server.models import User
-    from server.registration import RegistrationIn, register
-    from server.settings import Settings
+    from server.platform.auth import Principal, Tokens, hash_password
+    from server.platform.db import Database, upgrade_async
+    from server.platform.models import User
+    from server.platform.registration import RegistrationIn, register
+    from server.platform.settings import Settings
+    from server.programme.events import import_event, read_event_file
+    from server.qa import service as qa
 
     await upgrade_async(url)
     db, tokens = Database(url), Tokens(SECRET)

@@ -31,7 +31,7 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server.publication import _bag_and_zip  # noqa: E402
+from server.recording.publication import _bag_and_zip  # noqa: E402
 from streaming import MediaEngine, StreamingConfig  # noqa: E402
 from streaming.hls import HlsPackager  # noqa: E402
 from streaming.publish import Chapter, PublishSpec, WriteBudget, publish_media  # noqa: E402

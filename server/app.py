@@ -9,22 +9,22 @@ import socketio
 from quart import Quart, Response, request
 from quart_schema import QuartSchema
 
-from . import keys
-from .auth import Tokens
-from .db import Database
-from .errors import DomainError
-from .features import FEATURES, TEMPLATE_FOLDERS
-from .media import MediaService
-from .platform import Metrics, Platform
-from .presence import Presence
-from .settings import Settings
-from .sockets import mount
-from .sockets.connection import mount_connection
-from .store import make_store
-from .views.api import api
-from .views.ops import ops
-from .views.pages import pages
-from .web import csrf_token, language, local_time, render, t
+from server.features import FEATURES, TEMPLATE_FOLDERS
+from server.ops.views import ops
+from server.pages.api import api
+from server.pages.views import pages
+from server.platform import keys
+from server.platform.auth import Tokens
+from server.platform.connection import mount_connection
+from server.platform.db import Database
+from server.platform.errors import DomainError
+from server.platform.media import MediaService
+from server.platform.node import Metrics, Platform
+from server.platform.presence import Presence
+from server.platform.settings import Settings
+from server.platform.sockets import mount
+from server.platform.store import make_store
+from server.platform.web import csrf_token, language, local_time, render, t
 
 ROOT = Path(__file__).resolve().parent.parent
 SOCKET_BUFFER = 1_000_000

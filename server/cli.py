@@ -12,12 +12,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import db as database
-from .auth import STAFF_ROLES, hash_password
-from .errors import DomainError
-from .events import import_event, read_event_file
-from .models import Event, User
-from .settings import VAR_DIR, Settings
+from server.platform import db as database
+from server.platform.auth import STAFF_ROLES, hash_password
+from server.platform.errors import DomainError
+from server.platform.models import Event, User
+from server.platform.settings import VAR_DIR, Settings
+from server.programme.events import import_event, read_event_file
 
 DEMO_USERS = (("moderator", "Moderator KB", "moderator"), ("admin", "Administratör", "admin"),
               ("arkivarie", "Arkivarie KB", "archivist"), ("talare", "Talare KB", "speaker"),
@@ -69,8 +69,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
-    from .app import create_app
-    from .runtime import tune_gc
+    from server.app import create_app
+    from server.platform.runtime import tune_gc
 
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]
@@ -140,7 +140,7 @@ async def _create_user(url: str, username: str, name: str | None, role: str, pas
 
 
 def cmd_purge_recordings(_: argparse.Namespace) -> int:
-    from .recording import purge_expired
+    from server.recording.service import purge_expired
 
     async def run(settings: Settings) -> list[int]:
         db = database.Database(settings.database_url)

@@ -14,25 +14,25 @@ from typing import Any
 
 from quart import Blueprint
 
-from .sockets import Router
-from .sockets import breakout as breakout_sockets
-from .sockets import captions as captions_sockets
-from .sockets import chat as chat_sockets
-from .sockets import feedback as feedback_sockets
-from .sockets import notes as notes_sockets
-from .sockets import polls as polls_sockets
-from .sockets import programme as programme_sockets
-from .sockets import qa as qa_sockets
-from .sockets import recording as recording_sockets
-from .sockets import room_media as room_media_sockets
-from .sockets import webcast as webcast_sockets
-from .views import archive as archive_views
-from .views import breakout as breakout_views
-from .views import captions as captions_views
-from .views import feedback as feedback_views
-from .views import notes as notes_views
-from .views import qa as qa_views
-from .views import webcast as webcast_views
+from server.breakout import sockets as breakout_sockets
+from server.breakout import views as breakout_views
+from server.captions import sockets as captions_sockets
+from server.captions import views as captions_views
+from server.chat import sockets as chat_sockets
+from server.feedback import sockets as feedback_sockets
+from server.feedback import views as feedback_views
+from server.notes import sockets as notes_sockets
+from server.notes import views as notes_views
+from server.platform.sockets import Router
+from server.polls import sockets as polls_sockets
+from server.programme import sockets as programme_sockets
+from server.qa import sockets as qa_sockets
+from server.qa import views as qa_views
+from server.recording import sockets as recording_sockets
+from server.recording import views as archive_views
+from server.room_media import sockets as room_media_sockets
+from server.webcast import sockets as webcast_sockets
+from server.webcast import views as webcast_views
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def reset_schema(url: str) -> None:
         await engine.dispose()
 
     asyncio.run(drop())
-    from server.db import upgrade
+    from server.platform.db import upgrade
 
     upgrade(url)
 
@@ -74,7 +74,7 @@ async def clean_db(pg_url: str) -> str:
 
 
 def make_settings(database_url: str, media_root: Path, redis_url: str | None = None):  # type: ignore[no-untyped-def]
-    from server.settings import Settings
+    from server.platform.settings import Settings
 
     return Settings(
         env="test", database_url=database_url, redis_url=redis_url, secret_key=SECRET,
@@ -95,7 +95,7 @@ async def app(clean_db: str, tmp_path: Path) -> AsyncIterator[object]:
 
 
 async def seed_demo(platform) -> None:  # type: ignore[no-untyped-def]
-    from server.events import import_event, read_event_file
+    from server.programme.events import import_event, read_event_file
 
     async with platform.db.transaction() as db:
         await import_event(db, read_event_file(DEMO))
@@ -200,14 +200,14 @@ ARCHIVIST = ("arkivarie", "arkivarie-lösenord-1")
 
 async def seed(url: str) -> None:
     """The demo event and two staff users, through the server's own code."""
-    from server.auth import hash_password
-    from server.db import Database
-    from server.models import User
+    from server.platform.auth import hash_password
+    from server.platform.db import Database
+    from server.platform.models import User
 
     db = Database(url)
     try:
         async with db.transaction() as session:
-            from server.events import import_event, read_event_file
+            from server.programme.events import import_event, read_event_file
 
             await import_event(session, read_event_file(DEMO))
             for (username, password), role in ((MODERATOR, "moderator"), (ARCHIVIST, "archivist")):

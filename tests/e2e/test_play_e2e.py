@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from server.db import Database
-from server.models import Event
-from server.models_recording import Recording
+from server.platform.db import Database
+from server.platform.models import Event
+from server.recording.models import Recording
 from tests.conftest import ARCHIVIST, MODERATOR
 from tests.e2e.conftest import axe_check, login, new_page
 from tests.helpers import Browser

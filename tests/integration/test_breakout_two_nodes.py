@@ -10,7 +10,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from server.keys import room_media_host_key
+from server.platform.keys import room_media_host_key
 from streaming.room_peer import RoomPeer
 from tests.conftest import MODERATOR, REDIS_URL, LiveServer, seed, server_env
 from tests.helpers import Browser

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from server.events import get_event
-from server.models import utcnow
-from server.models_captions import CaptionLine
-from server.models_recording import Publication, Recording
+from server.captions.models import CaptionLine
+from server.platform.models import utcnow
+from server.programme.events import get_event
+from server.recording.models import Publication, Recording
 from tests.conftest import MODERATOR, ROOT, LiveServer, seed, server_env
 from tests.integration.test_publication_flow import login, staff
 from tests.integration.test_qa_sockets import person

@@ -10,8 +10,8 @@ from typing import Any
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from server.auth import hash_password
-from server.models import Registration, User
+from server.platform.auth import hash_password
+from server.platform.models import Registration, User
 from tests.conftest import get_csrf, register
 
 SLUG = "hosten-2020"
@@ -333,7 +333,7 @@ class RoomNotes:
 
 
 async def test_pull_notes_goes_through_the_notes_port(client, app) -> None:
-    from server.feedback import FeedbackPorts, RegistrationMembership
+    from server.feedback.service import FeedbackPorts, RegistrationMembership
 
     member = await participant(app, "M", "Åsa Öberg")
     accept = {"Accept": "application/json"}
@@ -413,7 +413,7 @@ def editor_post(fields: list[dict[str, Any]], version: int, token: str) -> dict[
 
 
 async def test_a_question_with_answers_cannot_change_type(client, app) -> None:
-    from server.feedback import default_form
+    from server.feedback.service import default_form
 
     fac = await participant(app, "M", "Åsa Öberg")
     mod = await staff(app, "mod", "moderator")
@@ -438,7 +438,7 @@ async def test_a_question_with_answers_cannot_change_type(client, app) -> None:
 
 
 async def test_the_dashboard_skips_answers_stored_under_an_earlier_type(client, app) -> None:
-    from server.models_feedback import FeedbackForm
+    from server.feedback.models import FeedbackForm
 
     fac = await participant(app, "M", "Åsa Öberg")
     mod = await staff(app, "mod", "moderator")
@@ -468,7 +468,7 @@ async def test_the_dashboard_skips_answers_stored_under_an_earlier_type(client, 
 
 
 async def test_a_form_saved_meanwhile_keeps_the_admins_edits_on_the_page(client, app) -> None:
-    from server.feedback import default_form
+    from server.feedback.service import default_form
 
     first = await staff(app, "admin", "admin")
     second = await staff(app, "admin2", "admin")

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from rooms.notes import THEMES, NotesRoom
 from rooms.notes_client import NotesClient
-from server import breakout
-from server.auth import Principal
-from server.models import User
+from server.breakout import service as breakout
+from server.platform.auth import Principal
+from server.platform.models import User
 from tests.conftest import get_csrf
 from tests.integration.test_feedback_http import (
     BASE,

@@ -9,8 +9,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from server.all_models import models
-from server.db import upgrade_async
+import server.all_models  # noqa: F401 - every table
+from server.platform import models
+from server.platform.db import upgrade_async
 
 
 async def _drift_and_regions(url: str) -> tuple[list, list]:  # type: ignore[type-arg]

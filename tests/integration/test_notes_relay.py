@@ -18,9 +18,9 @@ import pytest
 import redis.asyncio as redis
 from sqlalchemy import func, select
 
-from server.db import Database
-from server.models_breakout import NoteUpdate
-from server.notes import NotesRegistry, RedisNotesBus
+from server.notes.models import NoteUpdate
+from server.notes.service import NotesRegistry, RedisNotesBus
+from server.platform.db import Database
 from tests.conftest import REDIS_URL
 from tests.integration.test_notes_storage import Editor, FakeTransport, one_room, registry_on
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from docx import Document
 from sqlalchemy import func, select
 
-from server.db import Database
-from server.models_breakout import NoteSnapshot, NoteUpdate
+from server.notes.models import NoteSnapshot, NoteUpdate
+from server.platform.db import Database
 from tests.conftest import ARCHIVIST, MODERATOR, LiveServer, server_env
 from tests.helpers import Browser
 from tests.integration.test_notes_support import (
@@ -158,7 +158,7 @@ async def test_every_update_is_stored_once_and_compaction_keeps_the_text(
     db = Database(clean_db)
     try:
         expected = 1 + len("Hälsningar från Ystad 🌊")  # genesis plus one row per keystroke
-        for _ in range(100):  # appends are written behind, in batches (server/notes.py)
+        for _ in range(100):  # appends are written behind, in batches (server/notes/service.py)
             async with db.session() as s:
                 count = await s.scalar(select(func.count()).where(NoteUpdate.room_id == room))
             if count >= expected:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from server.db import Database
-from server.models_breakout import NoteUpdate
+from server.notes.models import NoteUpdate
+from server.platform.db import Database
 from tests.conftest import LiveServer
 from tests.integration.test_notes_support import NotesPeer, make_rooms, participant, registration_id
 

@@ -19,11 +19,11 @@ from sqlalchemy import func, select
 
 from rooms.notes_client import NotesClient
 from rooms.notes_storage import NEVER
-from server import keys
-from server.auth import Principal
-from server.db import Database, upgrade_async
-from server.models_breakout import NoteSnapshot, NoteUpdate
-from server.notes import LocalBus, NotesBus, NotesRegistry, stored_texts
+from server.notes.models import NoteSnapshot, NoteUpdate
+from server.notes.service import LocalBus, NotesBus, NotesRegistry, stored_texts
+from server.platform import keys
+from server.platform.auth import Principal
+from server.platform.db import Database, upgrade_async
 from tests.conftest import seed
 from tests.integration.test_notes_support import Rooms, make_rooms
 
@@ -167,7 +167,7 @@ async def test_a_compaction_deletes_only_the_rows_it_folded(database_url: str) -
 async def test_a_theme_added_to_the_event_gets_one_section_in_open_and_stored_rooms(
     database_url: str,
 ) -> None:
-    from server.models import Theme
+    from server.platform.models import Theme
 
     rooms, room = await one_room(database_url)
     db = Database(database_url)

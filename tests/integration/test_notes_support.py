@@ -15,9 +15,9 @@ from sqlalchemy import select
 from rooms.notes import EMPTY_UPDATE
 from rooms.notes_client import NotesClient
 from rooms.ysync import SyncMessage, SyncType, parse_message
-from server.db import Database
-from server.models import Event, Registration
-from server.models_breakout import BreakoutAssignment, BreakoutRoom, BreakoutRound
+from server.breakout.models import BreakoutAssignment, BreakoutRoom, BreakoutRound
+from server.platform.db import Database
+from server.platform.models import Event, Registration
 from tests.helpers import Browser, Client
 
 SLUG = "hosten-2020"
@@ -158,5 +158,5 @@ async def export_json(browser: Browser, **query: Any) -> dict[str, Any]:
 
 
 def b64(message: bytes) -> str:
-    """The wire form of a y-protocols message (server/sockets/notes.py)."""
+    """The wire form of a y-protocols message (server/notes/sockets.py)."""
     return base64.b64encode(message).decode("ascii")

@@ -19,14 +19,14 @@ import pytest
 from aiortc.mediastreams import AudioStreamTrack
 from sqlalchemy import select
 
-from server import publication as pubs
-from server import recording
-from server.auth import Principal, hash_password
-from server.events import get_event
-from server.models import User
-from server.models_captions import CaptionLine
-from server.models_polls import Poll
-from server.models_recording import ChapterMark, Publication, Recording
+from server.captions.models import CaptionLine
+from server.platform.auth import Principal, hash_password
+from server.platform.models import User
+from server.polls.models import Poll
+from server.programme.events import get_event
+from server.recording import publication as pubs
+from server.recording import service as recording
+from server.recording.models import ChapterMark, Publication, Recording
 from streaming.publish import WriteBudget
 from streaming.synthetic import StampedVideoTrack
 from tests.conftest import get_csrf
@@ -127,8 +127,8 @@ async def room_with_buffered_notes(platform: Any) -> int:
     from pycrdt import Doc, Map, Text
 
     from rooms.notes import THEMES
-    from server.models_breakout import BreakoutRoom, BreakoutRound
-    from server.sockets.notes import registry
+    from server.breakout.models import BreakoutRoom, BreakoutRound
+    from server.notes.sockets import registry
 
     async with platform.db.transaction() as db:
         event = await get_event(db, "hosten-2020")
@@ -392,7 +392,7 @@ async def _publish_refusal(client: Any, csrf: str, recording_id: int) -> str:
 async def test_emptying_the_speakers_does_not_skip_consent(app, client) -> None:
     """The programme's speakers of the recorded items must consent even when the archivist
     lists nobody; or the archivist confirms, audited, that no identifiable speaker appears."""
-    from server.models import AuditEntry
+    from server.platform.models import AuditEntry
 
     async with app.platform.db.session() as db:
         event = await get_event(db, "hosten-2020")

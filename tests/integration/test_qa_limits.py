@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as redis
 
-from server import keys
-from server.qa import RATE_WINDOW
-from server.store import RedisStore
+from server.platform import keys
+from server.platform.store import RedisStore
+from server.qa.service import RATE_WINDOW
 from tests.conftest import MODERATOR, REDIS_URL, LiveServer, seed, server_env
 from tests.helpers import Browser, Client
 from tests.integration.test_qa_sockets import fresh_window, person

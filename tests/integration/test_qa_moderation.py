@@ -8,8 +8,8 @@ import json
 
 from sqlalchemy import select
 
-from server.db import Database
-from server.models import AuditEntry
+from server.platform.db import Database
+from server.platform.models import AuditEntry
 from tests.conftest import ARCHIVIST, DEMO, MODERATOR, REDIS_URL, LiveServer, server_env
 from tests.helpers import Browser
 from tests.integration.test_qa_sockets import heard, person
@@ -114,7 +114,7 @@ async def test_export_for_kb(demo_server) -> None:
 
 
 async def _second_event(url: str) -> None:
-    from server.events import import_event, read_event_file
+    from server.programme.events import import_event, read_event_file
 
     db = Database(url)
     async with db.transaction() as session:

@@ -6,9 +6,9 @@ import pytest
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import select, update
 
-from server.models import Event
-from server.models_recording import Recording
-from server.views.qa import PRESENTER_SALT
+from server.platform.models import Event
+from server.qa.views import PRESENTER_SALT
+from server.recording.models import Recording
 
 pytestmark = pytest.mark.integration
 
@@ -50,8 +50,8 @@ async def test_projector_shows_the_recording_and_its_end(app, client) -> None:
 async def test_with_captions_the_hall_screen_shows_the_line_being_read(app, client) -> None:
     from datetime import timedelta
 
-    from server.models import utcnow
-    from server.models_captions import CaptionLine
+    from server.captions.models import CaptionLine
+    from server.platform.models import utcnow
 
     key, event_id = await _setup(app)
     with_captions = f"/e/hosten-2020/presenter/state?key={key}&captions=1"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from server.qa import RATE_WINDOW
+from server.qa.service import RATE_WINDOW
 from tests.conftest import MODERATOR
 from tests.helpers import Browser, Client
 

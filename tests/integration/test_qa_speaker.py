@@ -8,8 +8,8 @@ import sys
 
 from sqlalchemy import select
 
-from server.db import Database
-from server.models import AuditEntry, User
+from server.platform.db import Database
+from server.platform.models import AuditEntry, User
 from tests.conftest import MODERATOR, ROOT
 from tests.integration.test_qa_sockets import person
 

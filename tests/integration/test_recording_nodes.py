@@ -18,9 +18,9 @@ import pytest
 import redis.asyncio as redis
 from sqlalchemy import select
 
-from server.db import Database
-from server.models import Event
-from server.models_recording import Recording
+from server.platform.db import Database
+from server.platform.models import Event
+from server.recording.models import Recording
 from tests.conftest import (
     MODERATOR,
     REDIS_URL,
@@ -46,7 +46,7 @@ from aiortc.mediastreams import AudioStreamTrack
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from server.app import create_app
-from server.settings import Settings
+from server.platform.settings import Settings
 from streaming.synthetic import StampedVideoTrack
 
 app = create_app(Settings())

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from server.db import Database
-from server.models import Event, utcnow
-from server.models_recording import Publication, Recording, RecordingPolicy
+from server.platform.db import Database
+from server.platform.models import Event, utcnow
+from server.recording.models import Publication, Recording, RecordingPolicy
 from tests.conftest import ROOT, seed, server_env
 
 pytestmark = pytest.mark.integration
@@ -105,8 +105,8 @@ async def test_purge_skips_recordings_whose_publish_job_is_queued_or_running(
 async def test_admin_shortens_retention_and_the_next_purge_follows_it(
     app, client, tmp_path
 ) -> None:
-    from server.auth import hash_password
-    from server.models import User
+    from server.platform.auth import hash_password
+    from server.platform.models import User
     from tests.conftest import get_csrf
 
     async with app.platform.db.transaction() as db:

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from server.db import Database
-from server.models import Event
-from server.models_recording import ChapterMark, Recording, RecordingOptions
+from server.platform.db import Database
+from server.platform.models import Event
+from server.recording.models import ChapterMark, Recording, RecordingOptions
 from streaming.config import StreamingConfig
 from tests.conftest import MODERATOR, ROOT, LiveServer, free_port, seed, server_env, wait_for_port
 from tests.helpers import Browser
@@ -34,7 +34,7 @@ from aiortc.mediastreams import AudioStreamTrack
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from server.app import create_app
-from server.settings import Settings
+from server.platform.settings import Settings
 from streaming.synthetic import StampedVideoTrack
 
 app = create_app(Settings())

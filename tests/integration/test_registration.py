@@ -7,8 +7,8 @@ from itsdangerous import URLSafeTimedSerializer
 from quart.sessions import SecureCookieSessionInterface
 from sqlalchemy import func, select
 
-from server.auth import hash_password
-from server.models import AccessibilityReport, Registration, User
+from server.platform.auth import hash_password
+from server.platform.models import AccessibilityReport, Registration, User
 from tests.conftest import SECRET, VALID_REGISTRATION, get_csrf, register
 
 

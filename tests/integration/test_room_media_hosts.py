@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as redis
 
-from server import keys
-from server.errors import DomainError
-from server.room_media import RoomMediaHosts
+from server.platform import keys
+from server.platform.errors import DomainError
+from server.room_media.service import RoomMediaHosts
 from tests.conftest import REDIS_URL
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from server.db import Database
+from server.platform.db import Database
 
 
 async def test_concurrent_read_then_write_transactions_all_commit(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from server.auth import Principal, hash_password
-from server.models import User
-from server.models_webcast import StageRow
-from server.webcast import hash_token, rotate_token
+from server.platform.auth import Principal, hash_password
+from server.platform.models import User
+from server.webcast.models import StageRow
+from server.webcast.service import hash_token, rotate_token
 from streaming.peers import SyntheticPublisher, ViewerPeer
 from tests.conftest import get_csrf, make_settings, register, seed_demo
 
@@ -38,7 +38,7 @@ async def webcast_app(clean_db: str, tmp_path: Path) -> AsyncIterator[Any]:
 
 
 async def _event_id(asgi: Any) -> int:
-    from server import events
+    from server.programme import events
 
     async with asgi.platform.db.session() as db:
         return (await events.get_event(db, SLUG)).id

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rooms.planning import Grouping, Strategy
-from server.breakout import Person, plan, preview_view
-from server.breakout_presence import people_of
+from server.breakout.presence import people_of
+from server.breakout.service import Person, plan, preview_view
 
 PEOPLE = [
     Person("r1", "Åsa Öberg", "M"),

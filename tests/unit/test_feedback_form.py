@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from server.feedback import (
+from server.feedback.service import (
     FormDef,
     Invalid,
     clean_answers,

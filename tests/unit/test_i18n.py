@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from server.i18n import catalog, pick_language, translate
+from server.platform.i18n import catalog, pick_language, translate
 
 
 def test_both_languages_have_the_same_keys() -> None:

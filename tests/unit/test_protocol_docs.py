@@ -3,13 +3,10 @@ and every event it sends."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 from pathlib import Path
 
-import server.sockets as sockets
-from server.sockets import Router
+from server.features import FEATURES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -19,20 +16,13 @@ EMIT = re.compile(r"""\b\w*emit\w*\(\s*(?:[\w.]+\s*,\s*)?["']([A-Za-z][\w.:-]*)[
 
 
 def handled_events() -> set[str]:
-    names: set[str] = set()
-    for info in pkgutil.iter_modules(sockets.__path__):
-        module = importlib.import_module(f"server.sockets.{info.name}")
-        for value in vars(module).values():
-            if isinstance(value, Router):
-                names |= {route.name for route in value.routes}
-    return names
+    return {route.name for f in FEATURES if f.router for route in f.router.routes}
 
 
 def sent_events() -> dict[str, set[str]]:
     """Every event name the server emits literally, with the files that emit it."""
     names: dict[str, set[str]] = {}
-    files = [*(ROOT / "server").glob("*.py"), *(ROOT / "server" / "sockets").glob("*.py"),
-             *(ROOT / "server" / "views").glob("*.py")]
+    files = [p for p in (ROOT / "server").rglob("*.py") if "migrations" not in p.parts]
     for path in files:
         for match in EMIT.finditer(path.read_text(encoding="utf-8")):
             names.setdefault(match.group(1), set()).add(str(path.relative_to(ROOT)))

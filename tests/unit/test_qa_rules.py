@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from server import qa
-from server.auth import Principal
-from server.errors import DomainError
-from server.models import Question
-from server.store import MemoryStore
+from server.platform.auth import Principal
+from server.platform.errors import DomainError
+from server.platform.store import MemoryStore
+from server.qa import service as qa
+from server.qa.models import Question
 
 
 @pytest.mark.parametrize("raw,expected", [

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from server.auth import Principal, Tokens, csrf_ok, hash_password, verify_password
-from server.errors import DomainError
-from server.settings import Settings
-from server.store import MemoryStore
+from server.platform.auth import Principal, Tokens, csrf_ok, hash_password, verify_password
+from server.platform.errors import DomainError
+from server.platform.settings import Settings
+from server.platform.store import MemoryStore
 
 
 def test_production_refuses_to_start_without_a_secret(monkeypatch) -> None:

@@ -1,0 +1,38 @@
+"""Operations: health and metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from quart import Blueprint, Response
+
+from server.platform.errors import log_unexpected
+from server.platform.web import platform
+
+ops = Blueprint("ops", __name__)
+
+
+@ops.get("/healthz")
+async def healthz() -> tuple[dict[str, Any], int]:
+    """200 when the database (and Redis, when configured) answer; 503 otherwise."""
+    p = platform()
+    checks = {"database": await _check("database", p.db.ping)}
+    checks["redis"] = await _check("redis", p.store.ping) if p.settings.redis_url else "not used"
+    healthy = all(v in (True, "not used") for v in checks.values())
+    return {"ok": healthy, "node": p.settings.node_id, "checks": checks}, 200 if healthy else 503
+
+
+async def _check(name: str, probe: Any) -> bool | str:
+    try:
+        return bool(await probe())
+    except Exception as exc:  # a health check reports failures, it must not raise
+        log_unexpected(f"healthz {name}", exc)
+        return f"error: {type(exc).__name__}"
+
+
+@ops.get("/metrics")
+async def metrics() -> Response:
+    body = generate_latest(platform().metrics.registry)
+    return Response(body, content_type=CONTENT_TYPE_LATEST)

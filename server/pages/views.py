@@ -1,0 +1,205 @@
+"""HTML pages: events, registration, join, login, live page, console, accessibility."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import ValidationError
+from quart import Blueprint, redirect, request, session, url_for
+from sqlalchemy import func, select
+from werkzeug.wrappers.response import Response
+
+from server.platform.auth import verify_password
+from server.platform.errors import DomainError
+from server.platform.models import AccessibilityReport, Registration, User
+from server.platform.registration import RegistrationIn, by_join_key, field_errors, register
+from server.platform.web import (
+    LANG_COOKIE,
+    check_csrf,
+    current_principal,
+    platform,
+    render,
+    require_principal,
+    t,
+)
+from server.programme import events as event_service
+
+pages = Blueprint("pages", __name__)
+
+
+@pages.get("/")
+async def home() -> tuple[str, int]:
+    async with platform().db.session() as db:
+        listed = await event_service.list_events(db)
+    return await render("home.html", events=listed)
+
+
+@pages.get("/lang/<code>")
+async def switch_language(code: str) -> Response:
+    target = request.args.get("next", "/")
+    response = redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    if code in ("sv", "en"):
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="Lax")
+    return response
+
+
+@pages.get("/e/<slug>")
+async def event_page(slug: str) -> tuple[str, int]:
+    async with platform().db.session() as db:
+        event = await event_service.get_event(db, slug)
+    principal = await current_principal()
+    registered = principal is not None and principal.event_id == event.id
+    return await render("event.html", event=event, registered=registered)
+
+
+@pages.route("/e/<slug>/register", methods=["GET", "POST"])
+async def register_page(slug: str) -> tuple[str, int] | Response:
+    async with platform().db.transaction() as db:
+        event = await event_service.get_event(db, slug)
+        regions = await event_service.regions(db)
+        if request.method == "GET":
+            return await render("register.html", event=event, regions=regions, form={}, errors={})
+        form = {k: v for k, v in (await request.form).items() if k != "csrf_token"}
+        try:
+            await check_csrf()
+        except DomainError:
+            # An expired or missing token: nothing is stored, but the person keeps what they
+            # typed and can send it again with the fresh token the re-rendered form carries.
+            return await render(
+                "register.html", 403, event=event, regions=regions, form=form, errors={},
+                form_error=t("register.csrf"),
+            )
+        try:
+            reg = await register(db, event, RegistrationIn.model_validate(form))
+        except ValidationError as exc:
+            return await _register_errors(event, regions, form, field_errors(exc))
+        except DomainError:
+            return await _register_errors(event, regions, form, {"region": ("error.region", {})})
+    _start_participant_session(reg)
+    return redirect(url_for("pages.registered", slug=slug))
+
+
+async def _register_errors(event, regions, form, errors) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    messages = {name: t(key, **values) for name, (key, values) in errors.items()}
+    return await render(
+        "register.html", 422, event=event, regions=regions, form=form, errors=messages
+    )
+
+
+def _start_participant_session(reg: Registration) -> None:
+    session.clear()
+    session["p"] = reg.id
+    session.permanent = True
+
+
+@pages.get("/e/<slug>/registered")
+async def registered(slug: str) -> tuple[str, int]:
+    principal = await require_principal()
+    async with platform().db.session() as db:
+        event = await event_service.get_event(db, slug)
+        reg = await db.get(Registration, principal.id) if principal.kind == "participant" else None
+    join_url = (
+        f"{platform().settings.public_url}{url_for('pages.join', slug=slug, key=reg.join_key)}"
+        if reg else ""
+    )
+    return await render("registered.html", event=event, join_url=join_url)
+
+
+@pages.get("/e/<slug>/join/<key>")
+async def join(slug: str, key: str) -> Response:
+    async with platform().db.session() as db:
+        event = await event_service.get_event(db, slug)
+        reg = await by_join_key(db, event, key)
+    _start_participant_session(reg)
+    return redirect(url_for("pages.live", slug=slug))
+
+
+@pages.get("/e/<slug>/live")
+async def live(slug: str) -> tuple[str, int] | Response:
+    principal = await current_principal()
+    async with platform().db.session() as db:
+        event = await event_service.get_event(db, slug)
+    if principal is None or not (principal.is_staff or principal.event_id == event.id):
+        return redirect(url_for("pages.register_page", slug=slug))
+    return await render("live.html", event=event)
+
+
+@pages.get("/e/<slug>/moderate")
+async def console(slug: str) -> tuple[str, int]:
+    await require_principal("moderator")
+    async with platform().db.session() as db:
+        event = await event_service.get_event(db, slug)
+    return await render("console.html", event=event)
+
+
+@pages.route("/login", methods=["GET", "POST"])
+async def login() -> tuple[str, int] | Response:
+    if request.method == "GET":
+        return await render("login.html", error=None)
+    await check_csrf()
+    form = await request.form
+    username = str(form.get("username", ""))[:80]
+    async with platform().db.session() as db:
+        user = await db.scalar(select(User).where(User.username == username))
+    if user is None or not verify_password(user.password_hash, str(form.get("password", ""))):
+        return await render("login.html", 401, error=t("login.failed"))
+    session.clear()
+    session["u"] = user.id
+    target = request.args.get("next", "/")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+
+
+@pages.post("/logout")
+async def logout() -> Response:
+    await check_csrf()
+    session.clear()
+    return redirect("/")
+
+
+# The accessibility statement (DIGG's model): who to contact, where to complain, and when the
+# statement was drawn up and last reviewed. Review it (and move `reviewed`) when the service
+# or its known shortcomings change.
+STATEMENT = {
+    "email": "kungl.biblioteket@kb.se",
+    "complaint_url": "https://www.digg.se/tdosanmalan",
+    "drawn_up": date(2026, 11, 22),
+    "reviewed": date(2026, 12, 2),
+}
+REPORTS_SHOWN = 500
+
+
+@pages.route("/tillganglighet", methods=["GET", "POST"])
+async def accessibility() -> tuple[str, int]:
+    if request.method == "GET":
+        return await _statement(200, sent=False, error=None)
+    await check_csrf()
+    form = await request.form
+    description = str(form.get("description", "")).strip()
+    if not description or len(description) > 5000:
+        error = t("error.required") if not description else t("error.too_long", max=5000)
+        return await _statement(422, sent=False, error=error)
+    report = AccessibilityReport(
+        description=description, page=str(form.get("page", ""))[:300],
+        contact=str(form.get("contact", ""))[:254],
+    )
+    async with platform().db.transaction() as db:
+        db.add(report)
+    return await _statement(200, sent=True, error=None)
+
+
+async def _statement(status: int, **context: object) -> tuple[str, int]:
+    return await render("accessibility.html", status, statement=STATEMENT, **context)
+
+
+@pages.get("/tillganglighet/rapporter")
+async def accessibility_reports() -> tuple[str, int]:
+    """Reported accessibility problems, newest first, for moderators and admins to act on."""
+    await require_principal("moderator")
+    async with platform().db.session() as db:
+        total = int(await db.scalar(select(func.count(AccessibilityReport.id))) or 0)
+        reports = list(await db.scalars(
+            select(AccessibilityReport)
+            .order_by(AccessibilityReport.created_at.desc(), AccessibilityReport.id.desc())
+            .limit(REPORTS_SHOWN)
+        ))
+    return await render("accessibility_reports.html", reports=reports, total=total)

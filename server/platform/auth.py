@@ -1,0 +1,105 @@
+"""Who is asking: participants (signed session, no password) and staff (argon2 passwords)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from server.platform.errors import DomainError, Forbidden
+
+# speaker: answers questions in writing on the live page (server/qa.py: may_answer)
+# captioner: a speech-to-text interpreter who types the stage's live captions (server/captions.py)
+STAFF_ROLES = ("admin", "moderator", "archivist", "facilitator", "speaker", "captioner")
+MODERATING = frozenset({"admin", "moderator"})
+SOCKET_TOKEN_AGE = 24 * 3600
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of an action, as the server knows it (never as the client claims)."""
+
+    kind: Literal["participant", "user"]
+    id: int
+    name: str
+    role: str = "participant"
+    event_id: int | None = None
+    region_code: str | None = None
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.kind == "user" and self.role in MODERATING
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == "user"
+
+    def require_moderator(self) -> None:
+        if not self.is_moderator:
+            raise Forbidden("Endast moderatorer får göra detta.")
+
+    def require_role(self, *roles: str) -> None:
+        if not (self.kind == "user" and (self.role in roles or self.role == "admin")):
+            raise Forbidden()
+
+    def to_token(self) -> dict[str, Any]:
+        return {"k": self.kind[0], "i": self.id, "e": self.event_id}
+
+
+class Tokens:
+    """Signed, timed tokens: the socket handshake token and the personal join link."""
+
+    def __init__(self, secret: str) -> None:
+        self._socket = URLSafeTimedSerializer(secret, salt="traffpunkt.socket")
+        self._secret = secret.encode()
+
+    def socket_token(self, principal: Principal, event_id: int) -> str:
+        return self._socket.dumps({"k": principal.kind[0], "i": principal.id, "e": event_id})
+
+    def read_socket_token(self, token: object) -> dict[str, Any]:
+        if not isinstance(token, str) or len(token) > 1024:
+            raise DomainError("auth.no_session", "Ingen giltig session: logga in eller anmäl dig.")
+        try:
+            data = self._socket.loads(token, max_age=SOCKET_TOKEN_AGE)
+        except BadSignature as exc:
+            raise DomainError(
+                "auth.invalid_session", "Sessionen är ogiltig eller för gammal."
+            ) from exc
+        if not isinstance(data, dict) or data.get("k") not in ("p", "u"):
+            raise DomainError("auth.invalid_session", "Sessionen är ogiltig.")
+        return data
+
+
+def new_join_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def csrf_ok(expected: object, given: object) -> bool:
+    return (
+        isinstance(expected, str)
+        and isinstance(given, str)
+        and bool(expected)
+        and hmac.compare_digest(expected, given)
+    )

@@ -1,0 +1,77 @@
+"""Connecting and disconnecting: the handshake token decides who you are and which event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from server.platform import keys
+from server.platform.auth import Principal
+from server.platform.errors import DomainError
+from server.platform.models import Event, Registration, User
+from server.platform.node import Platform
+from server.platform.presence import Presence
+from server.platform.web import principal_for_registration, principal_for_user
+
+
+def mount_connection(platform: Platform, presence: Presence) -> None:
+    sio = platform.sio
+
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        try:
+            principal, event_id = await authenticate(platform, auth)
+        except DomainError as exc:
+            platform.metrics.socket_refused.labels(exc.code).inc()
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.as_dict()) from exc
+        await sio.save_session(sid, {"principal": principal, "event_id": event_id})
+        await _enter_rooms(sio, sid, principal, event_id)
+        platform.metrics.socket_connections.inc()
+        await presence.joined(sid, principal, event_id)
+
+    async def disconnect(sid: str, *_: Any) -> None:
+        session = await sio.get_session(sid)
+        platform.metrics.socket_connections.dec()
+        if "event_id" in session:
+            await presence.left(sid, session["event_id"])
+        for hook in platform.extras.get("disconnect_hooks", ()):  # features' own clean-up
+            await hook(sid)
+
+    sio.on("connect", connect)
+    sio.on("disconnect", disconnect)
+
+
+async def _enter_rooms(
+    sio: socketio.AsyncServer, sid: str, principal: Principal, event_id: int
+) -> None:
+    await sio.enter_room(sid, keys.event_room(event_id))
+    if principal.is_moderator:
+        await sio.enter_room(sid, keys.moderators_room(event_id))
+    if principal.kind == "participant":
+        await sio.enter_room(sid, keys.registration_room(principal.id))
+
+
+async def authenticate(platform: Platform, auth: Any) -> tuple[Principal, int]:
+    """Check the handshake token against the database: a deleted user or event is refused."""
+    token = auth.get("token") if isinstance(auth, dict) else None
+    data = platform.tokens.read_socket_token(token)
+    event_id = data.get("e")
+    async with platform.db.session() as db:
+        if not isinstance(event_id, int) or await db.get(Event, event_id) is None:
+            raise DomainError("auth.no_event", "Evenemanget finns inte.")
+        principal = await _principal(db, data)
+    if principal.kind == "participant" and principal.event_id != event_id:
+        raise DomainError("auth.wrong_event", "Du är inte anmäld till detta evenemang.")
+    return principal, event_id
+
+
+async def _principal(db: Any, data: dict[str, Any]) -> Principal:
+    if data["k"] == "u":
+        user = await db.get(User, data["i"])
+        if user:
+            return principal_for_user(user)
+    else:
+        reg = await db.get(Registration, data["i"])
+        if reg:
+            return principal_for_registration(reg)
+    raise DomainError("auth.invalid_session", "Sessionen gäller inte längre.")

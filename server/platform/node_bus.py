@@ -1,0 +1,134 @@
+"""Request and reply between server nodes over Redis pub/sub: one place for what the
+recording feature (which node records the stage) and breakout-room media (which node hosts a
+room's media) both need.
+
+A request is ``{"id", "from", "to", "k", "d"}`` on the bus's channel, which only nodes that
+``serve`` hear; ``to`` names one node, or is empty for "any serving node" (the first to claim
+the id answers). The answer ``{"id", "ok", "r" | "error"}`` goes to the asker's reply channel
+``<channel>:reply:<node>``. Nobody listening is the bus's ``no_listener`` refusal; no answer in
+time its ``unreachable`` one. A handler's ``DomainError`` travels back as the same error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from server.platform.errors import DomainError, log_unexpected
+
+Command = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+Refusal = tuple[str, str]
+"""An error code and its Swedish message."""
+
+REPLY_TIMEOUT = 8.0
+
+
+class NodeRequests:
+    """One node's end of a request/reply bus (started and stopped with the server)."""
+
+    def __init__(
+        self, url: str, node_id: str, *, serves: bool, channel: str,
+        no_listener: Refusal, unreachable: Refusal,
+    ) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(url, decode_responses=True)
+        self._node = node_id
+        self._serves = serves
+        self._channel = channel
+        self._no_listener = no_listener
+        self._unreachable = unreachable
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    @property
+    def node_id(self) -> str:
+        return self._node
+
+    def reply_channel(self, node_id: str) -> str:
+        return f"{self._channel}:reply:{node_id}"
+
+    async def start(self, command: Command) -> None:
+        self._task = asyncio.create_task(self._listen(command))
+        try:
+            await asyncio.wait_for(self._subscribed.wait(), 10)
+        except TimeoutError:  # Redis not there yet: the listener keeps trying
+            log_unexpected(self._channel, TimeoutError("not subscribed after 10 s"))
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._task, *self._handlers) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._redis.aclose()
+
+    async def request(
+        self, to: str | None, kind: str, timeout: float = REPLY_TIMEOUT, **data: Any
+    ) -> dict[str, Any]:
+        message_id = secrets.token_hex(8)
+        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[message_id] = answer
+        message = {"id": message_id, "from": self._node, "to": to or "", "k": kind, "d": data}
+        try:
+            if not await self._redis.publish(self._channel, json.dumps(message)):
+                raise DomainError(*self._no_listener)
+            reply = await asyncio.wait_for(answer, timeout)
+        except TimeoutError as exc:
+            raise DomainError(*self._unreachable) from exc
+        finally:
+            self._waiting.pop(message_id, None)
+        if not reply.get("ok"):
+            error = reply.get("error") or {}
+            raise DomainError(str(error.get("code", "server.error")), str(error.get("message", "")))
+        return reply.get("r") or {}
+
+    async def _listen(self, command: Command) -> None:
+        channels = [self.reply_channel(self._node)] + ([self._channel] if self._serves else [])
+        backoff = 1.0
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(*channels)
+                    self._subscribed.set()
+                    backoff = 1.0
+                    async for raw in pubsub.listen():
+                        if raw.get("type") == "message":
+                            self._received(raw["channel"], json.loads(raw["data"]), command)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis gone: retry; what runs on this node goes on
+                log_unexpected(self._channel, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+
+    def _received(self, channel: str, message: dict[str, Any], command: Command) -> None:
+        if channel != self._channel:
+            answer = self._waiting.get(str(message.get("id")))
+            if answer is not None and not answer.done():
+                answer.set_result(message)
+            return
+        if message.get("from") == self._node or message.get("to") not in ("", self._node):
+            return
+        task = asyncio.create_task(self._serve(message, command))
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+
+    async def _serve(self, message: dict[str, Any], command: Command) -> None:
+        claim = f"{self._channel}:claim:{message['id']}"
+        if not message["to"] and not await self._redis.set(claim, self._node, nx=True, ex=60):
+            return  # another serving node took it
+        try:
+            reply: dict[str, Any] = {"ok": True, "r": await command(message["k"], message["d"])}
+        except DomainError as exc:
+            reply = {"ok": False, "error": {"code": exc.code, "message": exc.message}}
+        except Exception as exc:
+            log_unexpected(f"{self._channel} command {message.get('k')}", exc)
+            reply = {"ok": False, "error": {"code": "server.error", "message": "Oväntat fel."}}
+        await self._redis.publish(
+            self.reply_channel(message["from"]), json.dumps({"id": message["id"], **reply})
+        )

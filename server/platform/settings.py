@@ -1,0 +1,70 @@
+"""All configuration, read from the environment in one place (pydantic-settings)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Every setting of the platform. Read once by the composition root and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    env: Literal["development", "production", "test"] = Field(
+        "development", validation_alias="TRAFFPUNKT_ENV"
+    )
+    database_url: str = ""
+    redis_url: str | None = None
+    media_root: Path = VAR_DIR / "media"
+    secret_key: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    default_language: Literal["sv", "en"] = "sv"
+    webrtc_viewer_cap: int = 150
+    # Where browsers reach WHIP/WHEP/HLS: "" is this origin (one process, or nginx routing
+    # /whip/ /whep/ /media/hls/ to the media nodes); set it when the media node has its own host.
+    media_public_url: str = ""
+    # "all": web and media in one process; "web": no media engine (--no-media); "media": only
+    # WHIP/WHEP/HLS and health (--media-only).
+    node_role: Literal["all", "web", "media"] = "all"
+    ice_servers: str = ""
+    turn_url: str | None = None
+    turn_secret: str | None = None
+    qa_ask_per_minute: int = 5
+    qa_vote_per_minute: int = 60
+    node_id: str = Field(default_factory=lambda: secrets.token_hex(4))
+    demo_event_file: Path = Path(__file__).parents[1] / "data" / "demo_event.json"
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(VAR_DIR / 'traffpunkt.db').as_posix()}"
+        if not self.secret_key:
+            if self.env == "production":
+                raise ValueError("SECRET_KEY must be set when TRAFFPUNKT_ENV=production")
+            self.secret_key = _development_secret()
+        if self.redis_url == "":
+            self.redis_url = None
+        return self
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+
+def _development_secret() -> str:
+    """A random key kept under ./var so sessions survive a restart in development."""
+    path = VAR_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

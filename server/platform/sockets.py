@@ -1,0 +1,112 @@
+"""Socket.IO entry point: one router per feature, handlers shaped by one decorator.
+
+A handler gets a `SocketContext` (who, which event, how to emit) and a validated pydantic
+payload; it returns a dict for the acknowledgement. Validation failures, authorisation and
+domain errors are translated here, once: the client gets `{"ok": false, "error": {...}}` as
+the ack and an `error` event, and the connection (and everyone else's) stays up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+from pydantic import BaseModel, ValidationError
+
+from server.platform.auth import Principal
+from server.platform.errors import DomainError, log_unexpected
+from server.platform.node import Platform
+
+MAX_PAYLOAD_CHARS = 16_384
+
+
+@dataclass(frozen=True)
+class SocketContext:
+    platform: Platform
+    sid: str
+    principal: Principal
+    event_id: int
+
+    async def emit(self, name: str, data: Any, to: str) -> None:
+        await self.platform.sio.emit(name, data, to=to)
+
+
+Handler = Callable[[SocketContext, Any], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    handler: Handler
+    model: type[BaseModel] | None
+    moderator: bool
+
+
+class Router:
+    """The socket events of one feature (`qa.ask`, `qa.vote`, ...)."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def on(
+        self, name: str, model: type[BaseModel] | None = None, *, moderator: bool = False
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(Route(name, handler, model, moderator))
+            return handler
+
+        return register
+
+
+def mount(platform: Platform, routers: list[Router]) -> None:
+    for router in routers:
+        for route in router.routes:
+            platform.sio.on(route.name, _wrap(platform, route))
+
+
+def _wrap(platform: Platform, route: Route) -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def handle(sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            ctx = await _context(platform, sid)
+            if route.moderator:
+                ctx.principal.require_moderator()
+            result = await route.handler(ctx, _parse(route, data))
+            platform.metrics.socket_events.labels(route.name, "ok").inc()
+            return {"ok": True, **(result or {})}
+        except DomainError as exc:
+            return await _fail(platform, sid, route.name, exc)
+        except Exception as exc:  # one logging hook; the client still gets an answer
+            log_unexpected(route.name, exc)
+            error = DomainError("server.error", "Ett oväntat fel inträffade. Försök igen.")
+            return await _fail(platform, sid, route.name, error)
+
+    return handle
+
+
+async def _context(platform: Platform, sid: str) -> SocketContext:
+    session = await platform.sio.get_session(sid)
+    return SocketContext(platform, sid, session["principal"], session["event_id"])
+
+
+def _parse(route: Route, data: Any) -> Any:
+    if route.model is None:
+        return None
+    if isinstance(data, (str, bytes)) and len(data) > MAX_PAYLOAD_CHARS:
+        raise DomainError("payload.too_large", "Meddelandet är för stort.")
+    try:
+        return route.model.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        fields = [".".join(map(str, e["loc"])) or "payload" for e in exc.errors()]
+        raise DomainError("payload.invalid", "Ogiltigt meddelande.", fields=fields) from exc
+
+
+async def _fail(platform: Platform, sid: str, name: str, exc: DomainError) -> dict[str, Any]:
+    platform.metrics.socket_events.labels(name, exc.code).inc()
+    error = exc.as_dict()
+    await platform.sio.emit("error", {"event": name, **error}, to=sid)
+    return {"ok": False, "error": error}
+
+
+__all__ = ["Router", "SocketContext", "mount", "socketio"]

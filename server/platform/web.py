@@ -1,0 +1,100 @@
+"""Helpers every HTTP view shares: the platform, the caller, CSRF, language and rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import current_app, g, render_template, request, session
+
+from server.platform.auth import Principal, csrf_ok, new_csrf_token
+from server.platform.errors import DomainError
+from server.platform.i18n import pick_language, translate
+from server.platform.models import Registration, User
+from server.platform.node import Platform
+
+LANG_COOKIE = "lang"
+
+
+def platform() -> Platform:
+    return current_app.extensions["traffpunkt"]  # type: ignore[no-any-return]
+
+
+def language() -> str:
+    if "lang" not in g:
+        g.lang = pick_language(
+            request.args.get("lang"), request.cookies.get(LANG_COOKIE),
+            platform().settings.default_language,
+        )
+    return g.lang  # type: ignore[no-any-return]
+
+
+def t(key: str, **values: object) -> str:
+    return translate(language(), key, **values)
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = new_csrf_token()
+    return session["csrf"]  # type: ignore[no-any-return]
+
+
+async def check_csrf() -> None:
+    """Every state-changing request carries the session's token (form field or header)."""
+    form = await request.form
+    given = form.get("csrf_token") or request.headers.get("X-CSRF-Token")
+    if not csrf_ok(session.get("csrf"), given):
+        raise DomainError("csrf.invalid", t("error.csrf"))
+
+
+async def current_principal() -> Principal | None:
+    if "principal" in g:
+        return g.principal  # type: ignore[no-any-return]
+    g.principal = await _load_principal()
+    return g.principal  # type: ignore[no-any-return]
+
+
+async def _load_principal() -> Principal | None:
+    async with platform().db.session() as db:
+        if isinstance(uid := session.get("u"), int):
+            user = await db.get(User, uid)
+            if user:
+                return principal_for_user(user)
+        if isinstance(rid := session.get("p"), int):
+            reg = await db.get(Registration, rid)
+            if reg:
+                return principal_for_registration(reg)
+    return None
+
+
+def principal_for_user(user: User) -> Principal:
+    return Principal("user", user.id, user.display_name, user.role)
+
+
+def principal_for_registration(reg: Registration) -> Principal:
+    return Principal(
+        "participant", reg.id, reg.name, "participant", reg.event_id, reg.region_code
+    )
+
+
+async def require_principal(*roles: str) -> Principal:
+    principal = await current_principal()
+    if principal is None:
+        raise DomainError("auth.required", t("error.forbidden"))
+    if roles:
+        principal.require_role(*roles)
+    return principal
+
+
+async def render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    context.setdefault("principal", await current_principal())
+    return await render_template(template, **context), status
+
+
+def local_time(value: object, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Times are stored in UTC and shown in Swedish time."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if not isinstance(value, datetime):
+        return ""
+    return value.astimezone(ZoneInfo("Europe/Stockholm")).strftime(fmt)

@@ -1,0 +1,518 @@
+"""Breakout-room audio and video: one streaming room (streaming/room.py) per breakout room.
+
+The membership rule (server/membership.py) is checked before every join and every offer, so a
+participant cannot publish to or listen to a room they are not assigned to; rooms without media
+(on-site groups) refuse with `room.no_media`. The breakout feature calls `evict` when someone is
+moved and `close_room` when the round closes; both hang up the peer connections at once.
+
+People are keyed like the room's participant list (`participant:<id>`, `user:<id>`). Mute and
+camera-off are the browser's (track.enabled); the server only relays the flags so others see
+them.
+
+Several nodes: all of one room's peer connections must meet in one media engine, so each room
+has one *host* node, named in Redis (`RoomMediaHosts`): the least loaded live node that serves
+media (`--no-media` web nodes never host), claimed atomically by whoever first needs it and
+kept while the host is alive. A person's socket may be on any node; `RoomMediaRouter` checks
+the membership rule there and passes join, offer, flags and leave to the host over
+`NodeRequests` (server/node_bus.py). The host emits `media.*` through socket.io's Redis
+manager, which reaches sockets on every node. `evict`, `close_room` and a disconnected socket
+reach every node over `MediaBus` (Redis pub/sub), so the host hangs up whoever it holds.
+Without Redis everything stays in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.breakout.membership import room_access
+from server.breakout.models import BreakoutRound
+from server.platform import keys
+from server.platform.auth import Principal
+from server.platform.errors import DomainError, log_unexpected
+from server.platform.node_bus import NodeRequests
+from streaming import StreamingError
+from streaming.room import RoomEvent, RoomRegistry, Slot
+
+Emit = Callable[[str, Any, str], Awaitable[None]]
+"""Send a socket event: (name, data, to) where ``to`` is a sid or a socket.io room name."""
+RoomOf = Callable[[int], str]
+LeaveRoom = Callable[[str, str], Awaitable[None]]
+"""Take a socket (sid) out of a socket.io room (name)."""
+
+CHANNEL = keys.ROOM_MEDIA_CHANNEL
+"""Redis channel on which nodes tell each other to hang up a person or a room (MediaBus)."""
+
+
+# --------------------------------------------------------------------------- between nodes
+
+Deliver = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class MediaBus(Protocol):
+    """Control messages between nodes: ``{"n": node, "k": "evict", "close" or "gone",
+    "r": room, "p": person key, "s": a disconnected socket}``."""
+
+    async def start(self, deliver: Deliver) -> None: ...
+    async def publish(self, message: dict[str, Any]) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class LocalMediaBus:
+    """One process: nobody else to tell."""
+
+    async def start(self, deliver: Deliver) -> None:
+        return None
+
+    async def publish(self, message: dict[str, Any]) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+class RedisMediaBus:
+    """Redis pub/sub on ``CHANNEL``; reconnects with capped backoff (1 s to 60 s)."""
+
+    def __init__(self, url: str, node_id: str) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(url)
+        self._node = node_id
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def start(self, deliver: Deliver) -> None:
+        self._task = asyncio.create_task(self._listen(deliver))
+        await asyncio.wait_for(self._subscribed.wait(), 10)
+
+    async def publish(self, message: dict[str, Any]) -> None:
+        await self._redis.publish(CHANNEL, json.dumps({**message, "n": self._node}))
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._redis.aclose()
+
+    async def _listen(self, deliver: Deliver) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    self._subscribed.set()
+                    backoff = 1.0
+                    async for raw in pubsub.listen():
+                        if raw.get("type") != "message":
+                            continue
+                        message = json.loads(raw["data"])
+                        if message.get("n") != self._node:
+                            await deliver(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis gone: retry; rooms keep working on each node
+                log_unexpected("room media bus", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+
+
+def make_media_bus(redis_url: str | None, node_id: str) -> MediaBus:
+    return RedisMediaBus(redis_url, node_id) if redis_url else LocalMediaBus()
+
+
+def person_key(principal: Principal) -> str:
+    """The key the room's participant list uses for this person."""
+    return f"{principal.kind}:{principal.id}"
+
+
+@dataclass
+class PeerState:
+    """What others see of one person's media (flags only; the media itself is forwarded)."""
+
+    key: str
+    name: str
+    sid: str  # the socket whose peer connection this is (the latest media.join)
+    audio: bool = True
+    video: bool = True
+    sids: set[str] = field(default_factory=set)  # every socket of theirs in keys.room_media
+
+    def view(self, publishing: bool, speaking: bool) -> dict[str, Any]:
+        return {"key": self.key, "name": self.name, "audio": self.audio, "video": self.video,
+                "publishing": publishing, "speaking": speaking}
+
+
+def slots_view(slots: tuple[Slot, ...]) -> list[dict[str, Any]]:
+    return [asdict(slot) for slot in slots]
+
+
+class RoomMedia:
+    """The room-media service of one node; owner of its streaming rooms (``stop()`` closes them)."""
+
+    def __init__(
+        self, ice_servers: tuple[str, ...], emit: Emit, room_of: RoomOf,
+        leave_room: LeaveRoom | None = None, bus: MediaBus | None = None,
+    ) -> None:
+        self.registry = RoomRegistry(ice_servers, listener=self._on_room_event)
+        self._emit = emit
+        self._room_of = room_of
+        self._leave_room = leave_room
+        self._bus: MediaBus = bus or LocalMediaBus()
+        self._peers: dict[int, dict[str, PeerState]] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        await self.registry.start()
+        await self._bus.start(self._from_other_node)
+
+    async def stop(self) -> None:
+        await self._bus.stop()
+        await self.registry.stop()
+        self._peers.clear()
+
+    # -- the membership rule ---------------------------------------------------------------
+
+    @staticmethod
+    async def check(db: AsyncSession, principal: Principal, event_id: int, room_id: int) -> None:
+        """`room.not_member` / `room.not_found` from the one rule; `room.no_media` on site;
+        `room.closed` once the round is closed (its notes and chat stay readable, media ends)."""
+        room = await room_access(db, principal, event_id, room_id, write=True)
+        if not room.media:
+            raise DomainError("room.no_media", "Det här rummet har inget ljud eller bild.")
+        rnd = await db.get(BreakoutRound, room.round_id)
+        if rnd is None or rnd.status != "open":
+            raise DomainError("room.closed", "Grupprummen är stängda; ljud och bild är avslutade.")
+
+    # -- joining and negotiating ----------------------------------------------------------------
+
+    def join(self, principal: Principal, room_id: int, sid: str) -> dict[str, Any]:
+        """Register a checked person in the room's media; returns the room's media snapshot."""
+        key = person_key(principal)
+        peers = self._peers.setdefault(room_id, {})
+        peer = peers.get(key)
+        if peer is None:
+            peer = peers[key] = PeerState(key, principal.name, sid)
+        else:  # a reconnect or a second tab takes over; the flags stay
+            peer.sid = sid
+        peer.sids.add(sid)
+        return {"room_id": room_id, "me": key, "participants": self.participants(room_id)}
+
+    async def offer(self, principal: Principal, room_id: int, sdp: str) -> dict[str, Any]:
+        """Answer a checked person's offer; `media.not_joined` before `media.join`."""
+        key = person_key(principal)
+        if key not in self._peers.get(room_id, {}):
+            raise DomainError("media.not_joined", "Anslut till rummets ljud och bild först.")
+        try:
+            answer = await self.registry.room(str(room_id)).offer(key, sdp)
+        except StreamingError as exc:
+            raise DomainError(exc.code, exc.message) from exc
+        return {"room_id": room_id, "sdp": answer.sdp, "slots": slots_view(answer.slots)}
+
+    async def set_state(self, principal: Principal, room_id: int, audio: bool, video: bool) -> None:
+        peer = self._peers.get(room_id, {}).get(person_key(principal))
+        if peer is None:
+            raise DomainError("media.not_joined", "Anslut till rummets ljud och bild först.")
+        peer.audio, peer.video = audio, video
+        await self.announce(room_id)
+
+    def participants(self, room_id: int) -> list[dict[str, Any]]:
+        room = self.registry.get(str(room_id))
+        publishing = set(room.publishers) if room else set()
+        speaker = room.speaker if room else None
+        return [p.view(p.key in publishing, p.key == speaker)
+                for p in self._peers.get(room_id, {}).values()]
+
+    async def announce(self, room_id: int) -> None:
+        await self._emit("media.participants",
+                         {"room_id": room_id, "participants": self.participants(room_id)},
+                         self._room_of(room_id))
+
+    # -- leaving ------------------------------------------------------------------------------
+
+    async def leave(self, room_id: int, key: str) -> bool:
+        """Hang up one person (left, disconnected); False if they were not in the room's media."""
+        peer = self._peers.get(room_id, {}).pop(key, None)
+        room = self.registry.get(str(room_id))
+        if room is not None:
+            await room.leave(key)
+        if peer is not None:
+            await self.announce(room_id)
+        return peer is not None
+
+    async def evict(self, room_id: int, key: str) -> None:
+        """The person no longer belongs in the room (moved, unassigned): on every node, hang up,
+        take their sockets out of the room's media events and tell them."""
+        await self._evict_here(room_id, key)
+        await self._bus.publish({"k": "evict", "r": room_id, "p": key})
+
+    async def close_room(self, room_id: int) -> None:
+        """The round closed: hang up everyone in the room, on every node."""
+        await self._close_here(room_id)
+        await self._bus.publish({"k": "close", "r": room_id, "p": None})
+
+    async def _evict_here(self, room_id: int, key: str) -> None:
+        peer = self._peers.get(room_id, {}).get(key)
+        if peer is None:
+            return
+        await self._unroom(room_id, peer)
+        await self.leave(room_id, key)
+        await self._emit("media.closed", {"room_id": room_id, "reason": "evicted"}, peer.sid)
+
+    async def _close_here(self, room_id: int) -> None:
+        peers = self._peers.pop(room_id, {})
+        await self.registry.close_room(str(room_id))
+        for peer in peers.values():
+            await self._unroom(room_id, peer)
+            await self._emit("media.closed", {"room_id": room_id, "reason": "closed"}, peer.sid)
+
+    async def _unroom(self, room_id: int, peer: PeerState) -> None:
+        if self._leave_room is not None:
+            for sid in peer.sids | {peer.sid}:
+                await self._leave_room(sid, self._room_of(room_id))
+
+    async def _from_other_node(self, message: dict[str, Any]) -> None:
+        try:
+            if message.get("k") == "evict":
+                await self._evict_here(int(message["r"]), str(message["p"]))
+            elif message.get("k") == "close":
+                await self._close_here(int(message["r"]))
+            elif message.get("k") == "gone":
+                await self._disconnected_here(str(message["s"]))
+        except Exception as exc:  # one bad message must not stop the bus
+            log_unexpected("room media from another node", exc)
+
+    def hosted(self) -> dict[int, int]:
+        """People per room whose media this node holds."""
+        return {room_id: len(peers) for room_id, peers in self._peers.items() if peers}
+
+    async def disconnected(self, sid: str) -> None:
+        """A socket went away: hang up whatever media it had, here and on the room's host."""
+        await self._disconnected_here(sid)
+        await self._bus.publish({"k": "gone", "r": None, "s": sid})
+
+    async def _disconnected_here(self, sid: str) -> None:
+        for room_id, peers in list(self._peers.items()):
+            for peer in peers.values():
+                peer.sids.discard(sid)
+            for key in [k for k, p in peers.items() if p.sid == sid]:
+                await self.leave(room_id, key)
+
+    # -- events from the streaming rooms ------------------------------------------------------
+
+    def _on_room_event(self, event: RoomEvent) -> None:
+        task = asyncio.ensure_future(self._relay(event))
+        self._pending.add(task)
+        task.add_done_callback(self._relayed)
+
+    def _relayed(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log_unexpected("room media event", task.exception())  # type: ignore[arg-type]
+
+    async def _relay(self, event: RoomEvent) -> None:
+        room_id = int(event.room_id)
+        if event.kind in ("room.publishers", "room.left"):
+            await self.announce(room_id)
+        elif event.kind == "room.speaker":
+            await self._emit("media.speaker", {"room_id": room_id, "key": event.participant},
+                             self._room_of(room_id))
+        elif event.kind == "room.slots" and event.participant is not None:
+            peer = self._peers.get(room_id, {}).get(event.participant)
+            if peer is not None:
+                await self._emit("media.slots",
+                                 {"room_id": room_id, "slots": slots_view(event.slots)}, peer.sid)
+
+
+# --------------------------------------------------------------------------- which node hosts
+
+HOST_TTL = 30
+"""Seconds a room's host entry lives without a refresh (the host refreshes every HOST_REFRESH)."""
+HOST_REFRESH = 10
+
+_CLAIM = """
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then return current end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return ARGV[2]
+"""
+"""Take the host entry if it is empty or still names the dead node the caller saw (ARGV[1]);
+otherwise answer whoever holds it. One winner however many nodes race."""
+
+NO_HOST = ("media.no_host", "Ingen medienod är igång för grupprummens ljud och bild.")
+
+
+class RoomMediaHosts:
+    """The Redis registry of room hosts: `keys.room_media_host_key(room)` -> node id, and each
+    media-serving node's load in the hash `keys.ROOM_MEDIA_LOAD` (people it hosts)."""
+
+    def __init__(self, url: str, node_id: str, serves: bool) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(url, decode_responses=True)
+        self._node = node_id
+        self._serves = serves
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def host(self, room_id: int) -> str:
+        """The node hosting the room's media, chosen now if none is (or the one named is dead)."""
+        key = keys.room_media_host_key(room_id)
+        current = cast(str | None, await self._redis.get(key))
+        if current and await self._alive(current):
+            return str(current)
+        chosen = await self._least_loaded()
+        winner = await self._redis.eval(
+            _CLAIM, 1, key, current or "", chosen, HOST_TTL)
+        return str(winner)
+
+    async def report(self, hosted: dict[int, int]) -> None:
+        """A serving node says it is here, with its load, and keeps the rooms it hosts."""
+        if not self._serves:
+            return
+        await self._redis.hset(keys.ROOM_MEDIA_LOAD, self._node, sum(hosted.values()))
+        for room_id in hosted:
+            key = keys.room_media_host_key(room_id)
+            if await self._redis.get(key) == self._node:
+                await self._redis.expire(key, HOST_TTL)
+
+    async def withdraw(self) -> None:
+        """This node stops: it hosts nothing from now on."""
+        if self._serves:
+            await self._redis.hdel(keys.ROOM_MEDIA_LOAD, self._node)
+
+    async def _alive(self, node: str) -> bool:
+        return bool(await self._redis.exists(keys.node_alive_key(node)))
+
+    async def _least_loaded(self) -> str:
+        loads = cast(dict[str, str], await self._redis.hgetall(keys.ROOM_MEDIA_LOAD))
+        ranked = sorted(((int(load), node) for node, load in loads.items()))
+        for _, node in ranked:
+            if node == self._node or await self._alive(node):
+                return str(node)
+            await self._redis.hdel(keys.ROOM_MEDIA_LOAD, node)  # gone without withdrawing
+        if self._serves:
+            return self._node
+        raise DomainError(*NO_HOST)
+
+
+class RoomMediaRouter:
+    """What the socket handlers call: the membership rule is theirs, the host is found here.
+
+    With `hosts` and `requests` (Redis), a room hosted elsewhere gets the person's join, offer,
+    flags and leave over `requests`; without them (one node) the local `RoomMedia` does it all.
+    """
+
+    def __init__(
+        self, local: RoomMedia, hosts: RoomMediaHosts | None = None,
+        requests: NodeRequests | None = None,
+    ) -> None:
+        self.local = local
+        self._hosts = hosts
+        self._requests = requests
+        self._refresh: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.local.start()
+        if self._hosts is not None and self._requests is not None:
+            await self._requests.start(self._command)
+            try:
+                await self._hosts.report({})
+            except Exception as exc:  # Redis not there yet: the refresh loop says so later
+                log_unexpected("room media hosts", exc)
+            self._refresh = asyncio.create_task(self._keep_hosting())
+
+    async def stop(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            await asyncio.gather(self._refresh, return_exceptions=True)
+        if self._hosts is not None and self._requests is not None:
+            try:
+                await self._hosts.withdraw()
+            except Exception as exc:  # Redis gone at shutdown: the entry ages out
+                log_unexpected("room media withdraw", exc)
+            await self._requests.stop()
+            await self._hosts.close()
+        await self.local.stop()
+
+    async def _keep_hosting(self) -> None:
+        while True:
+            await asyncio.sleep(HOST_REFRESH)
+            try:
+                await self._hosts.report(self.local.hosted())  # type: ignore[union-attr]
+            except Exception as exc:  # Redis gone: try again next round
+                log_unexpected("room media hosts", exc)
+
+    async def _remote(self, room_id: int) -> str | None:
+        """The host's node id, or None when it is this node."""
+        if self._hosts is None or self._requests is None:
+            return None
+        host = await self._hosts.host(room_id)
+        return None if host == self._requests.node_id else host
+
+    async def join(self, principal: Principal, room_id: int, sid: str) -> dict[str, Any]:
+        host = await self._remote(room_id)
+        if host is None:
+            snapshot = self.local.join(principal, room_id, sid)
+            await self.local.announce(room_id)
+            return snapshot
+        return await self._ask(host, "join", principal, room_id, sid=sid)
+
+    async def offer(self, principal: Principal, room_id: int, sdp: str) -> dict[str, Any]:
+        host = await self._remote(room_id)
+        if host is None:
+            return await self.local.offer(principal, room_id, sdp)
+        return await self._ask(host, "offer", principal, room_id, sdp=sdp)
+
+    async def set_state(self, principal: Principal, room_id: int, audio: bool, video: bool) -> None:
+        host = await self._remote(room_id)
+        if host is None:
+            await self.local.set_state(principal, room_id, audio, video)
+        else:
+            await self._ask(host, "state", principal, room_id, audio=audio, video=video)
+
+    async def leave(self, principal: Principal, room_id: int) -> None:
+        host = await self._remote(room_id)
+        if host is None:
+            await self.local.leave(room_id, person_key(principal))
+        else:
+            await self._ask(host, "leave", principal, room_id)
+
+    async def evict(self, room_id: int, key: str) -> None:
+        await self.local.evict(room_id, key)
+
+    async def close_room(self, room_id: int) -> None:
+        await self.local.close_room(room_id)
+
+    async def disconnected(self, sid: str) -> None:
+        await self.local.disconnected(sid)
+
+    async def _ask(
+        self, host: str, kind: str, principal: Principal, room_id: int, **data: Any
+    ) -> dict[str, Any]:
+        assert self._requests is not None
+        return await self._requests.request(
+            host, kind, principal=asdict(principal), room_id=room_id, **data)
+
+    async def _command(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Another node passes on a person it has checked; this node hosts the room."""
+        principal, room_id = Principal(**data["principal"]), int(data["room_id"])
+        if kind == "join":
+            snapshot = self.local.join(principal, room_id, str(data["sid"]))
+            await self.local.announce(room_id)
+            return snapshot
+        if kind == "offer":
+            return await self.local.offer(principal, room_id, str(data["sdp"]))
+        if kind == "state":
+            await self.local.set_state(
+                principal, room_id, bool(data["audio"]), bool(data["video"]))
+            return {}
+        if kind == "leave":
+            await self.local.leave(room_id, person_key(principal))
+            return {}
+        raise DomainError("server.error", f"unknown room media request {kind!r}")

@@ -1,0 +1,189 @@
+"""The webcast: one stage per event, its publishing token, who may publish and watch, and the
+`stage.state` broadcast. Never sees a request or a socket; views and socket handlers call it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.platform import audit, keys
+from server.platform.auth import Principal
+from server.platform.errors import DomainError, Forbidden
+from server.platform.models import utcnow
+from server.platform.node import Platform
+from server.webcast.models import StageRow
+from streaming import StageEvent, StreamingError
+
+# A viewer joining or leaving (WebRTC session or HLS player) changes the count; with hundreds
+# arriving at once the event room hears one `stage.state` per second at most. Going live or
+# offline is sent at once.
+VIEWER_COUNT_INTERVAL = 1.0
+
+# Status of each media-engine error at the WHIP/WHEP boundary (RFC 9725 and WHEP).
+STREAMING_STATUS = {
+    "sdp.invalid": 400,
+    "stage.invalid_id": 400,
+    "stage.busy": 409,
+    "stage.offline": 409,
+    "stage.viewer_cap": 503,
+    "session.not_found": 404,
+    "engine.not_running": 503,
+}
+
+
+def new_token() -> str:
+    """A publishing token: 256 random bits, so a fast hash is as safe as a slow one."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def as_domain_error(exc: StreamingError) -> DomainError:
+    """The engine's typed error as ours (the HTTP layer reads the status from STREAMING_STATUS)."""
+    return DomainError(exc.code, exc.message)
+
+
+# -- who may do what ----------------------------------------------------------------------
+
+
+def may_watch(principal: Principal | None, event_id: int) -> bool:
+    """Participants of the event and staff watch the stage (and read its HLS files)."""
+    return principal is not None and (principal.is_staff or principal.event_id == event_id)
+
+
+def require_watcher(principal: Principal | None, event_id: int) -> Principal:
+    if principal is None:
+        raise DomainError("auth.required", "Logga in eller anmäl dig för att se sändningen.")
+    if not may_watch(principal, event_id):
+        raise Forbidden("Du är inte anmäld till detta evenemang.")
+    return principal
+
+
+def require_producer(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise DomainError("auth.required", "Logga in som moderator för att sända.")
+    principal.require_moderator()
+    return principal
+
+
+# -- the publishing token --------------------------------------------------------------------
+
+
+async def rotate_token(db: AsyncSession, actor: Principal, event_id: int) -> tuple[str, datetime]:
+    """A new token for the event's stage; the old one stops working at once. Returns the token:
+    the only time it exists outside the caller's memory is this return value."""
+    actor.require_moderator()
+    token, now = new_token(), utcnow()
+    row = await db.get(StageRow, event_id)
+    if row is None:
+        row = StageRow(event_id=event_id)
+        db.add(row)
+    row.token_hash, row.rotated_at, row.rotated_by = hash_token(token), now, actor.name
+    audit.record(db, actor, event_id, "stage.rotate_token", f"stage:{event_id}")
+    return token, now
+
+
+async def token_matches(db: AsyncSession, event_id: int, token: str) -> bool:
+    row = await db.get(StageRow, event_id)
+    if row is None or row.token_hash is None:
+        return False
+    return hmac.compare_digest(row.token_hash, hash_token(token))
+
+
+async def token_info(db: AsyncSession, event_id: int) -> dict[str, Any]:
+    """What moderators see about the token (never the token itself)."""
+    row = await db.get(StageRow, event_id)
+    rotated = row.rotated_at if row is not None and row.token_hash else None
+    return {
+        "has_token": rotated is not None,
+        "rotated_at": rotated.isoformat() if rotated else None,
+        "rotated_by": row.rotated_by if row is not None and rotated else "",
+    }
+
+
+# -- where browsers and OBS find the stage ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageUrls:
+    whip: str
+    whep: str
+    hls: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"whip": self.whip, "whep": self.whep, "hls": self.hls}
+
+
+def stage_urls(media_base: str, slug: str, event_id: int) -> StageUrls:
+    """WHIP/WHEP by the event's slug (readable in OBS); HLS by the stage id (its folder)."""
+    base = media_base.rstrip("/")
+    return StageUrls(
+        whip=f"{base}/whip/{slug}",
+        whep=f"{base}/whep/{slug}",
+        hls=f"{base}/media/hls/{keys.stage_id(event_id)}/index.m3u8",
+    )
+
+
+# -- state and its broadcast -------------------------------------------------------------------
+
+
+def stage_state(platform: Platform, event_id: int) -> dict[str, Any]:
+    """Live or not, and how many watch (WebRTC sessions + HLS players), as this node's engine
+    knows it."""
+    if not platform.media.enabled:
+        return {"live": None, "viewer_count": None, "webrtc_viewers": None, "hls_viewers": None}
+    stage_id = keys.stage_id(event_id)
+    stage = next((s for s in platform.media.engine.stages if s.stage_id == stage_id), None)
+    if stage is None:
+        return {"live": False, "viewer_count": 0, "webrtc_viewers": 0, "hls_viewers": 0}
+    webrtc, hls = stage.webrtc_viewer_count, stage.hls_viewer_count
+    return {"live": stage.live, "viewer_count": webrtc + hls, "webrtc_viewers": webrtc,
+            "hls_viewers": hls}
+
+
+def viewer_owner(principal: Principal) -> str:
+    """Whose HLS player this is: one person counts a bounded number of players."""
+    return f"{principal.kind}:{principal.id}"
+
+
+class StageBroadcaster:
+    """Turns the engine's StageEvents into `stage.state` for the event's room.
+
+    With Redis the emit reaches every web node, so a media node needs no web clients of its own.
+    """
+
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+        self._latest: dict[int, StageEvent] = {}
+        self._scheduled: set[int] = set()
+
+    def install(self) -> None:
+        self._platform.media.subscribe(self.on_event)
+
+    async def on_event(self, event: StageEvent) -> None:
+        event_id = keys.event_id_of_stage(event.stage_id)
+        if event_id is None:
+            return  # a breakout room's stage, not a webcast
+        self._latest[event_id] = event
+        if event.kind != "stage.viewers":
+            await self._send(event_id)
+        elif event_id not in self._scheduled:
+            self._scheduled.add(event_id)
+            await asyncio.sleep(VIEWER_COUNT_INTERVAL)
+            self._scheduled.discard(event_id)
+            await self._send(event_id)
+
+    async def _send(self, event_id: int) -> None:
+        event = self._latest[event_id]
+        payload = {"live": event.live, "viewer_count": event.viewer_count,
+                   "webrtc_viewers": event.webrtc_viewers, "hls_viewers": event.hls_viewers}
+        await self._platform.sio.emit("stage.state", payload, to=keys.event_room(event_id))
