@@ -37,12 +37,14 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     platform = _platform(settings)
     quart.extensions["traffpunkt"] = platform
     presence = Presence(platform)
+    _platform_lifecycle(platform, presence)
     mount_connection(platform, presence)
     mount(platform, [feature.router for feature in FEATURES if feature.router])
-    for feature in FEATURES:
+    for feature in FEATURES:  # in the declared order: a later one may need an earlier one
         if feature.install:
             feature.install(platform, quart)
-    _lifecycle(quart, platform, presence)
+    quart.before_serving(platform.lifecycle.start)
+    quart.after_serving(platform.lifecycle.stop)
     asgi = socketio.ASGIApp(platform.sio, other_asgi_app=quart)
     asgi.quart = quart
     asgi.platform = platform
@@ -121,15 +123,9 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def _lifecycle(app: Quart, platform: Platform, presence: Presence) -> None:
-    @app.before_serving
-    async def start() -> None:
-        await platform.store.start()
-        await platform.media.start()
-
-    @app.after_serving
-    async def stop() -> None:
-        await presence.stop()
-        await platform.media.stop()
-        await platform.store.stop()
-        await platform.db.close()
+def _platform_lifecycle(platform: Platform, presence: Presence) -> None:
+    """The platform's own steps come first: started before any feature, stopped after all."""
+    platform.lifecycle.add("database", None, platform.db.close)
+    platform.lifecycle.add("store", platform.store.start, platform.store.stop)
+    platform.lifecycle.add("media engine", platform.media.start, platform.media.stop)
+    platform.lifecycle.add("event presence", None, presence.stop)

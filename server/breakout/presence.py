@@ -13,6 +13,7 @@ from collections import defaultdict
 from typing import Any, Protocol, cast
 
 from server.platform import keys
+from server.platform.node import Key
 
 
 class RoomPresence(Protocol):
@@ -85,3 +86,6 @@ class RedisRoomPresence:
 
 def make_room_presence(redis_url: str | None, node_id: str) -> RoomPresence:
     return RedisRoomPresence(redis_url, node_id) if redis_url else MemoryRoomPresence()
+
+
+PRESENCE: Key[RoomPresence] = Key("breakout.presence")

@@ -11,21 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
-from quart import Quart
 
 from server.breakout import service as breakout
+from server.breakout.events import PersonLeftRoom, RoomsClosed
 from server.breakout.membership import room_access
-from server.breakout.presence import RoomPresence, make_room_presence, people_of
-from server.notes.sockets import EXTRA as NOTES
+from server.breakout.presence import PRESENCE, RoomPresence, people_of
 from server.platform import keys
-from server.platform.errors import DomainError, log_unexpected
+from server.platform.errors import DomainError
 from server.platform.node import Platform
 from server.platform.sockets import Router, SocketContext
-from server.room_media.sockets import service_of as room_media_of
 
 router = Router()
 Id = Field(ge=1, le=2**31 - 1)
-EXTRA = "breakout"
 
 
 class Strict(BaseModel):
@@ -83,30 +80,16 @@ class HandIn(RoomIn):
 # --------------------------------------------------------------------------- wiring
 
 
-def install(platform: Platform, app: Quart) -> None:
-    """Room presence for this node, closed on shutdown; sockets leave rooms on disconnect."""
-    presence = make_room_presence(platform.settings.redis_url, platform.settings.node_id)
-    platform.extras[EXTRA] = presence
-    platform.extras.setdefault("disconnect_hooks", []).append(
-        lambda sid: _on_disconnect(platform, sid)
-    )
-    app.after_serving(presence.stop)
-
-
 def _presence(platform: Platform) -> RoomPresence:
-    if EXTRA not in platform.extras:  # an app built without install(): one process only
-        platform.extras[EXTRA] = make_room_presence(None, platform.settings.node_id)
-    return platform.extras[EXTRA]  # type: ignore[no-any-return]
+    return platform.need(PRESENCE)
 
 
-async def _on_disconnect(platform: Platform, sid: str) -> None:
-    try:
-        room_id = (await platform.sio.get_session(sid)).get("room_id")
-        if room_id:
-            await _presence(platform).leave(room_id, sid)
-            await announce_people(platform, room_id)
-    except Exception as exc:  # one hook must not stop the others
-        log_unexpected("breakout disconnect", exc)
+async def on_disconnect(platform: Platform, sid: str) -> None:
+    """A socket that ends leaves its room's presence (server/breakout/feature.py)."""
+    room_id = (await platform.sio.get_session(sid)).get("room_id")
+    if room_id:
+        await _presence(platform).leave(room_id, sid)
+        await announce_people(platform, room_id)
 
 
 async def announce_people(platform: Platform, room_id: int) -> list[dict[str, Any]]:
@@ -216,8 +199,8 @@ async def close(ctx: SocketContext, _: None) -> dict[str, Any]:
         rnd, rooms = await breakout.close_round(db, ctx.principal, ctx.event_id)
     view = breakout.round_view(rnd)
     await ctx.emit("breakout.closed", {"round": view}, keys.event_room(ctx.event_id))
+    await ctx.platform.events.publish(RoomsClosed(ctx.event_id, tuple(r.id for r in rooms)))
     for room in rooms:
-        await room_media_of(ctx.platform).close_room(room.id)
         await ctx.platform.sio.close_room(keys.breakout_room(room.id))
         await _presence(ctx.platform).clear(room.id)
     await _tell_moderators(ctx)
@@ -243,14 +226,12 @@ async def move(ctx: SocketContext, data: MoveIn) -> dict[str, Any]:
 
 
 async def _evict(platform: Platform, room_id: int, person_key: str) -> None:
-    """Take one person out of a room they no longer belong to, on every node: their notes
-    seats (notes bus), their media (room media bus: hang up, leave keys.room_media), and every
-    socket of theirs out of keys.breakout_room and the room's presence. What they ask of the
-    old room afterwards is refused by the membership rule (room.hand: by presence as well)."""
-    notes = platform.extras.get(NOTES)
-    if notes is not None:
-        await notes.evict(room_id, person_key)
-    await room_media_of(platform).evict(room_id, person_key)
+    """Take one person out of a room they no longer belong to, on every node: subscribers of
+    PersonLeftRoom take their notes seats (notes bus) and their media (room media bus: hang up,
+    leave keys.room_media); here every socket of theirs leaves keys.breakout_room and the
+    room's presence. What they ask of the old room afterwards is refused by the membership rule
+    (room.hand: by presence as well)."""
+    await platform.events.publish(PersonLeftRoom(room_id, person_key))
     presence = _presence(platform)
     for sid, entry in (await presence.entries(room_id)).items():
         if entry["key"] == person_key:

@@ -5,22 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from quart import Quart
 
 from server.captions import service as captions
 from server.platform import keys
-from server.platform.node import Platform
 from server.platform.sockets import Router, SocketContext
-from server.recording import publication
 
 router = Router()
-
-
-def install(platform: Platform, app: Quart) -> None:
-    """The day's record (the archival package) gets the live captions as a transcript."""
-    publication.record_parts(platform).register(publication.RecordPart(
-        "captions", "Direkttextning (transkript)",
-        publication.rows_part(captions.export_rows, "captions")))
 
 
 class SendIn(BaseModel):

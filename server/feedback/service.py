@@ -1,11 +1,11 @@
 """Regional feedback: the form per event, one response per region and ratings of the day.
-KB's dashboard and exports read from server/feedback_report.py.
+KB's dashboard and exports read from server/feedback/report.py.
 
 What this module needs from the breakout rooms and notes is declared as two Protocols,
 `RegionMembership` and `NotesSource`. The default membership, `RoomMembership`, reads the
 breakout rooms of the event's latest round (falling back to the registration's region while
-no room covers a region); the notes feature installs its `NotesSource`
-(`platform.extras["feedback"] = FeedbackPorts(...)`).
+no room covers a region); the notes are read from the store (server/feedback/feature.py
+provides both under `PORTS`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from server.platform import audit
 from server.platform.auth import Principal
 from server.platform.errors import DomainError, Forbidden, NotFound
 from server.platform.models import Region, Registration, User, utcnow
+from server.platform.node import Key as ServiceKey
 
 FieldType = Literal["short_text", "long_text", "rating", "single_choice", "multiple_choice"]
 CHOICE_TYPES = ("single_choice", "multiple_choice")
@@ -369,24 +370,13 @@ async def room_people(db: AsyncSession, event_id: int) -> dict[str, set[int]]:
     return out
 
 
-class NoNotes:
-    """Default until the notes exist: nothing to pull."""
-
-    async def theme_text(self, event_id: int, region_code: str, theme_key: str) -> str:
-        return ""
-
-
 @dataclass(frozen=True)
 class FeedbackPorts:
     membership: RegionMembership
     notes: NotesSource
 
 
-def ports_of(extras: dict[str, Any]) -> FeedbackPorts:
-    """The ports the composition root installed, or the defaults."""
-    if "feedback" not in extras:
-        extras["feedback"] = FeedbackPorts(RoomMembership(), NoNotes())
-    return extras["feedback"]  # type: ignore[no-any-return]
+PORTS = ServiceKey("feedback.ports", FeedbackPorts)
 
 
 @dataclass(frozen=True)

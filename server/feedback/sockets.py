@@ -35,7 +35,7 @@ async def watch(ctx: SocketContext, data: WatchIn) -> dict[str, Any]:
         async with ctx.platform.db.session() as db:
             await fb.require_access(
                 db,
-                fb.ports_of(ctx.platform.extras),
+                ctx.platform.need(fb.PORTS),
                 ctx.event_id,
                 ctx.principal,
                 data.region_code,

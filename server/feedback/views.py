@@ -38,7 +38,7 @@ ACTIONS = ("draft", "submit", "reopen")
 
 
 def _ports() -> fb.FeedbackPorts:
-    return fb.ports_of(platform().extras)
+    return platform().need(fb.PORTS)
 
 
 def _json_wanted() -> bool:

@@ -53,6 +53,7 @@ from server.platform.auth import Principal
 from server.platform.db import Database
 from server.platform.errors import DomainError, log_unexpected
 from server.platform.models import Region, Registration, Theme
+from server.platform.node import Key
 
 LOCK_NAMESPACE = 7_180_018
 """First key of the PostgreSQL advisory lock that orders appends, loads and compactions."""
@@ -857,3 +858,6 @@ class StoredNotesSource:
         texts = [p["text"] for p in parts
                  if p["theme"] == theme_key and region_code in p["regions"] and p["text"].strip()]
         return "\n\n".join(texts)
+
+
+REGISTRY = Key("notes.registry", NotesRegistry)

@@ -2,7 +2,7 @@
 
 `notes.join` seats a connection in a room's notes (membership checked), `notes.sync` carries
 one y-protocols message (sync step 1, step 2, update or awareness) either way, `notes.leave`
-ends it. The work happens in server/notes.py; see docs/protocol/notes.md.
+ends it. The work happens in server/notes/service.py; see docs/protocol/notes.md.
 """
 
 from __future__ import annotations
@@ -14,17 +14,14 @@ from typing import Any
 
 import socketio
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from quart import Quart
 
-from server.feedback.service import FeedbackPorts, RoomMembership
-from server.notes.service import NotesRegistry, StoredNotesSource, make_bus
+from server.notes.service import REGISTRY, NotesRegistry
 from server.platform import keys
 from server.platform.errors import log_unexpected
 from server.platform.node import Platform
 from server.platform.sockets import Router, SocketContext
 
 router = Router()
-EXTRA = "notes"
 BATCH_WINDOW = 0.04  # seconds a room's broadcasts may wait to leave together (SocketTransport)
 
 
@@ -143,24 +140,7 @@ class SocketTransport:
 
 
 def registry(platform: Platform) -> NotesRegistry:
-    return platform.extras[EXTRA]  # type: ignore[no-any-return]
-
-
-def install(platform: Platform, app: Quart) -> NotesRegistry:
-    """Build the node's notes registry, own it for the app's lifetime, hear disconnects."""
-    settings = platform.settings
-    transport = SocketTransport(platform.sio)
-    notes = NotesRegistry(platform.db, transport,
-                          make_bus(settings.redis_url, settings.node_id), settings.node_id)
-    platform.extras[EXTRA] = notes
-    # Feedback's "pull the room's notes into an answer" reads the stored notes.
-    platform.extras["feedback"] = FeedbackPorts(RoomMembership(), StoredNotesSource(
-        platform.db, notes.storage.flush))
-    platform.extras.setdefault("disconnect_hooks", []).append(notes.disconnect)
-    app.before_serving(notes.start)
-    app.after_serving(notes.stop)
-    app.after_serving(transport.close)
-    return notes
+    return platform.need(REGISTRY)
 
 
 @router.on("notes.join", RoomIn)

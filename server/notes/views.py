@@ -15,7 +15,7 @@ from server.breakout.membership import room_access
 from server.breakout.models import BreakoutRoom
 from server.notes.export import FORMATS, Labels, by_room, by_theme
 from server.notes.export import render as render_export
-from server.notes.service import export_parts
+from server.notes.service import REGISTRY, export_parts
 from server.platform.errors import DomainError
 from server.platform.web import platform, render, require_principal, t
 from server.programme import events as event_service
@@ -93,6 +93,4 @@ def _labels() -> Labels:
 
 async def _flush_this_node() -> None:
     """Exports read the database: write this node's buffered note updates first."""
-    registry = platform().extras.get("notes")
-    if registry is not None:
-        await registry.storage.flush()
+    await platform().need(REGISTRY).storage.flush()

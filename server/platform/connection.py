@@ -9,6 +9,7 @@ import socketio
 from server.platform import keys
 from server.platform.auth import Principal
 from server.platform.errors import DomainError
+from server.platform.events import SocketDisconnected
 from server.platform.models import Event, Registration, User
 from server.platform.node import Platform
 from server.platform.presence import Presence
@@ -34,8 +35,7 @@ def mount_connection(platform: Platform, presence: Presence) -> None:
         platform.metrics.socket_connections.dec()
         if "event_id" in session:
             await presence.left(sid, session["event_id"])
-        for hook in platform.extras.get("disconnect_hooks", ()):  # features' own clean-up
-            await hook(sid)
+        await platform.events.publish(SocketDisconnected(sid))  # features' own clean-up
 
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)

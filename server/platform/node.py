@@ -1,18 +1,77 @@
-"""The services one running node owns, built once by the composition root (server/app.py)."""
+"""The services one running node owns, built once by the composition root (server/app.py).
+
+`Platform` holds what every feature shares (settings, database, tokens, store, socket server,
+metrics, media engine, domain events, lifecycle). A feature's own services are built by its
+`install` (server/<feature>/feature.py), eagerly, and provided under a typed `Key` that the
+feature's package declares: `platform.need(notes.REGISTRY)` is a `NotesRegistry` to mypy, and
+a key nobody provided fails at start-up (`Lifecycle.start` checks the declared needs), never
+halfway through a request.
+
+Why keys and not attributes of one class: Quart blueprints and socket routers are module
+objects shared by every app in a process (the tests build many), so a handler finds its own
+node's service through the app; and `platform` must not import the features it serves.
+aiohttp's `AppKey` is the model.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import socketio
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from server.platform.auth import Tokens
 from server.platform.db import Database
+from server.platform.errors import log_unexpected
+from server.platform.events import DomainEvents
 from server.platform.media import MediaService
 from server.platform.settings import Settings
 from server.platform.store import Store
+
+T = TypeVar("T")
+Step = Callable[[], Awaitable[Any]]
+
+
+class Key(Generic[T]):
+    """A typed name for one service of a feature (declared by the feature that owns it)."""
+
+    def __init__(self, name: str, kind: type[T] | None = None) -> None:
+        """`kind`, where it is a class, is checked when the service is provided; for a
+        Protocol, annotate instead: `PRESENCE: Key[RoomPresence] = Key("breakout.presence")`."""
+        self.name = name
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"Key({self.name!r})"
+
+
+@dataclass
+class Lifecycle:
+    """Start and stop steps in a declared order: started first, stopped last."""
+
+    steps: list[tuple[str, Step | None, Step | None]] = field(default_factory=list)
+
+    def add(self, name: str, start: Step | None = None, stop: Step | None = None) -> None:
+        self.steps.append((name, start, stop))
+
+    async def start(self) -> None:
+        for _, start, _stop in self.steps:
+            if start is not None:
+                await start()
+
+    async def stop(self) -> None:
+        for name, _start, stop in reversed(self.steps):
+            if stop is None:
+                continue
+            try:
+                await stop()
+            except Exception as exc:  # one service failing to stop must not keep others up
+                log_unexpected(f"stop {name}", exc)
+
+    def names(self) -> list[str]:
+        return [name for name, _, _ in self.steps]
 
 
 @dataclass
@@ -46,4 +105,25 @@ class Platform:
     sio: socketio.AsyncServer
     metrics: Metrics
     media: MediaService
-    extras: dict[str, Any] = field(default_factory=dict)
+    events: DomainEvents = field(default_factory=DomainEvents)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    _services: dict[Key[Any], Any] = field(default_factory=dict)
+
+    def provide(self, key: Key[T], service: T, *, replace: bool = False) -> T:
+        """`replace=True` swaps a provided service (tests that stand in a port)."""
+        if key in self._services and not replace:
+            raise RuntimeError(f"{key} is provided twice")
+        if key.kind is not None and not isinstance(service, key.kind):
+            raise TypeError(f"{key} given a {type(service).__name__}")
+        self._services[key] = service
+        return service
+
+    def need(self, key: Key[T]) -> T:
+        try:
+            service: T = self._services[key]
+        except KeyError:
+            raise RuntimeError(f"{key} was never provided: is its feature installed?") from None
+        return service
+
+    def has(self, key: Key[Any]) -> bool:
+        return key in self._services

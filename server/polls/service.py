@@ -5,8 +5,9 @@ other. Polls and their results are part of the day's record (the archival packag
 
 The results are counted from the database on every broadcast, never kept in memory, so any
 node can send them and a restart loses nothing. Votes of a crowd arrive together: they are
-stored in batches (`VoteBatcher`), and the socket layer coalesces the result broadcasts
-(server/sockets/polls.py).
+stored in batches (`VoteBatcher`), and the result broadcasts are coalesced (`Results`): the
+first vote of a quiet poll schedules one `polls.results` broadcast RESULTS_EVERY seconds later,
+counted from the database then; the votes until it ride along.
 """
 
 from __future__ import annotations
@@ -23,15 +24,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.platform import audit
+from server.platform import audit, keys
 from server.platform.auth import Principal
 from server.platform.errors import DomainError, Forbidden, NotFound, log_unexpected
 from server.platform.models import utcnow
+from server.platform.node import Key, Platform
 from server.polls.models import Poll, PollVote
 
 MAX_QUESTION = 200
 MAX_OPTION = 100
 MIN_OPTIONS, MAX_OPTIONS = 2, 8
+RESULTS_EVERY = 0.5
 
 
 def _line(text: str) -> str:
@@ -304,3 +307,40 @@ async def export_rows(db: AsyncSession, event_id: int) -> list[dict[str, Any]]:
                 "closed_at": poll.closed_at.isoformat() if poll.closed_at else None,
             })
     return rows
+
+
+class Results:
+    """This node's pending result broadcasts, one per poll."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+        self._pending: dict[int, asyncio.Task[None]] = {}
+
+    def soon(self, event_id: int, poll_id: int) -> None:
+        if poll_id not in self._pending:
+            self._pending[poll_id] = asyncio.create_task(self._send(event_id, poll_id))
+
+    async def _send(self, event_id: int, poll_id: int) -> None:
+        try:
+            await asyncio.sleep(RESULTS_EVERY)
+            del self._pending[poll_id]  # votes from now on schedule the next broadcast
+            async with self._platform.db.session() as db:
+                poll = await get_poll(db, event_id, poll_id)
+                tally = await counts(db, poll)
+            await self._platform.sio.emit(
+                "polls.results", {"id": poll_id, "counts": tally, "total": sum(tally)},
+                to=keys.event_room(event_id))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the next vote tries again
+            self._pending.pop(poll_id, None)
+            log_unexpected("poll results", exc)
+
+    async def stop(self) -> None:
+        for task in self._pending.values():
+            task.cancel()
+        await asyncio.gather(*self._pending.values(), return_exceptions=True)
+
+
+RESULTS = Key("polls.results", Results)
+BALLOTS = Key("polls.ballots", VoteBatcher)

@@ -27,13 +27,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.captions import service as captions
 from server.feedback import report as feedback_report
 from server.notes import service as notes
 from server.platform import audit
 from server.platform.auth import Principal
 from server.platform.errors import DomainError, NotFound, log_unexpected
 from server.platform.models import Event, utcnow
-from server.platform.node import Platform
+from server.platform.node import Key, Platform
+from server.polls import service as polls
 from server.programme import events
 from server.qa import service as qa
 from server.recording.models import ChapterMark, Publication, Recording, SpeakerConsent
@@ -48,8 +50,6 @@ from streaming.publish import (
     validate_webvtt,
 )
 
-JOBS_KEY = "publish_jobs"
-PARTS_KEY = "record_parts"
 PUBLICATIONS_DIR = "publications"
 MEDIA_DIR = "media"
 MAX_CAPTIONS_BYTES = 2 * 1024 * 1024
@@ -89,11 +89,7 @@ class RecordParts:
         self.parts = [p for p in self.parts if p.name != part.name] + [part]
 
 
-def record_parts(platform: Platform) -> RecordParts:
-    """This platform's registry, with the built-in parts on first use."""
-    if PARTS_KEY not in platform.extras:
-        platform.extras[PARTS_KEY] = RecordParts(list(default_parts()))
-    return platform.extras[PARTS_KEY]  # type: ignore[no-any-return]
+PARTS = Key("recording.record_parts", RecordParts)
 
 
 def rows_files(stem: str, rows: list[dict[str, Any]]) -> list[RecordFile]:
@@ -138,6 +134,9 @@ def default_parts() -> tuple[RecordPart, ...]:
                    rows_part(notes.export_parts, "notes")),
         RecordPart("feedback", "Regional återkoppling",
                    rows_part(feedback_report.export_rows, "feedback")),
+        RecordPart("polls", "Omröstningar och resultat", rows_part(polls.export_rows, "polls")),
+        RecordPart("captions", "Direkttextning (transkript)",
+                   rows_part(captions.export_rows, "captions")),
     )
 
 
@@ -492,7 +491,7 @@ class PublishJobs:
         """Write each part of the meeting record; return the parts absent on this install."""
         await _flush_notes(self.platform)
         absent = []
-        for part in record_parts(self.platform).parts:
+        for part in self.platform.need(PARTS).parts:
             async with self.platform.db.session() as db:
                 files = await part.provide(db, event_id)
             if files is None:
@@ -526,13 +525,9 @@ class PublishJobs:
 
 
 async def _flush_notes(platform: Platform) -> None:
-    """Write this node's buffered note updates (server/notes.py writes behind) before the
-    notes part reads what is stored."""
-    from server.notes.sockets import EXTRA
-
-    registry = platform.extras.get(EXTRA)
-    if registry is not None:
-        await registry.storage.flush()
+    """Write this node's buffered note updates (server/notes/service.py writes behind) before
+    the notes part reads what is stored."""
+    await platform.need(notes.REGISTRY).storage.flush()
 
 
 def _fail(pub: Publication, code: str, message: str) -> None:
@@ -699,8 +694,7 @@ def published_dir(platform: Platform, pub: Publication) -> Path | None:
     return Path(platform.settings.media_root) / pub.output_dir
 
 
-def jobs(platform: Platform) -> PublishJobs:
-    return platform.extras[JOBS_KEY]  # type: ignore[no-any-return]
+JOBS = Key("recording.publish_jobs", PublishJobs)
 
 
 def published_at_text(value: datetime | None) -> str:

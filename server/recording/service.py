@@ -30,7 +30,7 @@ from server.platform import audit, keys
 from server.platform.auth import Principal
 from server.platform.errors import DomainError, NotFound, log_unexpected
 from server.platform.models import Event, ProgrammeItem, utcnow
-from server.platform.node import Platform
+from server.platform.node import Key, Platform
 from server.platform.node_bus import NodeRequests
 from server.recording.models import (
     DEFAULT_RETENTION_DAYS,
@@ -43,7 +43,6 @@ from server.recording.models import (
 from streaming import StageEvent, StreamingError
 from streaming.publish import media_duration
 
-SERVICE_KEY = "recording"
 PURGE_EVERY_SECONDS = 3600
 
 COMMAND_CHANNEL = "tp:recording"
@@ -87,7 +86,7 @@ class RecordingClock:
 
 
 def service(platform: Platform) -> RecordingService:
-    return platform.extras[SERVICE_KEY]  # type: ignore[no-any-return]
+    return platform.need(SERVICE)
 
 
 # -- queries --------------------------------------------------------------------------
@@ -170,7 +169,7 @@ async def mark_chapter(
 
 
 async def _position(platform: Platform, row: Recording) -> float:
-    if SERVICE_KEY in platform.extras:
+    if platform.has(SERVICE):
         return await service(platform).position(row)
     return wall_position(row)
 
@@ -589,3 +588,6 @@ class RecordingService:
         """Tell every page of the event (participants included) whether the stage is recorded."""
         state = await self.state(event_id)
         await self.platform.sio.emit("recording.state", state, to=keys.event_room(event_id))
+
+
+SERVICE = Key("recording.service", RecordingService)

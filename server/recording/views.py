@@ -1,8 +1,5 @@
 """The archivist's pages (recordings, edit, consent, captions, publish) and the public `/play`.
-
-The blueprint also owns the lifecycle of the recording service and the publish jobs, so the
-composition root only registers it.
-"""
+The recording service and the publish jobs are built by server/recording/feature.py."""
 
 from __future__ import annotations
 
@@ -18,7 +15,6 @@ from werkzeug.wrappers.response import Response
 from server.captions import service as live_captions_service
 from server.platform.errors import DomainError, NotFound
 from server.platform.models import Event
-from server.platform.node import Platform
 from server.platform.web import check_csrf, platform, render, require_principal, t
 from server.programme import events as event_service
 from server.recording import publication as pubs
@@ -37,27 +33,6 @@ MEDIA_TYPES = {
 
 
 # -- lifecycle and the banner on every page of an event ---------------------------------
-
-
-@archive.before_app_serving
-async def _start() -> None:
-    from quart import current_app
-
-    node: Platform = current_app.extensions["traffpunkt"]
-    node.extras[recording.SERVICE_KEY] = recording.RecordingService(node)
-    node.extras.setdefault(pubs.JOBS_KEY, pubs.PublishJobs(node))
-    pubs.record_parts(node)
-    await recording.service(node).start()
-    await pubs.jobs(node).start()
-
-
-@archive.after_app_serving
-async def _stop() -> None:
-    from quart import current_app
-
-    node: Platform = current_app.extensions["traffpunkt"]
-    await pubs.jobs(node).stop()
-    await recording.service(node).stop()
 
 
 @archive.app_context_processor
@@ -293,7 +268,7 @@ async def publish(recording_id: int) -> tuple[str, int] | Response:
     principal = await require_principal("archivist")
     await check_csrf()
     try:
-        await pubs.jobs(platform()).submit(principal, recording_id)
+        await platform().need(pubs.JOBS).submit(principal, recording_id)
     except DomainError as exc:
         return await _edit_page(recording_id, exc.status, errors=[exc.message])
     return redirect(url_for("archive.edit", recording_id=recording_id) + "#publish")

@@ -35,6 +35,7 @@ from server.breakout.models import BreakoutRound
 from server.platform import keys
 from server.platform.auth import Principal
 from server.platform.errors import DomainError, log_unexpected
+from server.platform.node import Key
 from server.platform.node_bus import NodeRequests
 from streaming import StreamingError
 from streaming.room import RoomEvent, RoomRegistry, Slot
@@ -516,3 +517,6 @@ class RoomMediaRouter:
             await self.local.leave(room_id, person_key(principal))
             return {}
         raise DomainError("server.error", f"unknown room media request {kind!r}")
+
+
+ROUTER = Key("room_media.router", RoomMediaRouter)

@@ -13,19 +13,17 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 
-from quart import Blueprint, Quart, Response, request, send_file, session
+from quart import Blueprint, Response, request, send_file, session
 
 from server.platform import keys
 from server.platform.auth import Principal, csrf_ok
 from server.platform.connection import authenticate
 from server.platform.errors import DomainError
 from server.platform.models import Event
-from server.platform.node import Platform
 from server.platform.web import current_principal, platform, render, require_principal
 from server.programme import events as event_service
 from server.webcast.service import (
     STREAMING_STATUS,
-    StageBroadcaster,
     as_domain_error,
     require_producer,
     require_watcher,
@@ -51,21 +49,11 @@ MEDIA_ONLY_PREFIXES = ("/whip/", "/whep/", "/media/hls/", "/healthz", "/metrics"
 View = Callable[..., Awaitable[Any]]
 
 
-def install(p: Platform, app: Quart) -> None:
-    """Wire the webcast into a node: stage.state broadcasts, URLs for templates, node role."""
-    StageBroadcaster(p).install()
-
-    @app.context_processor
-    async def urls() -> dict[str, Any]:
-        return {"webcast_urls": lambda event: stage_urls(
-            p.settings.media_public_url, event.slug, event.id).as_dict()}
-
-    if p.settings.node_role == "media":
-        @app.before_request
-        async def media_only() -> Any:
-            if not request.path.startswith(MEDIA_ONLY_PREFIXES):
-                return _error(DomainError("not_found", "Detta är en medienod."))
-            return None
+async def media_only() -> Any:
+    """On a media-only node (--media-only), everything but MEDIA_ONLY_PREFIXES is 404."""
+    if not request.path.startswith(MEDIA_ONLY_PREFIXES):
+        return _error(DomainError("not_found", "Detta är en medienod."))
+    return None
 
 
 # -- errors ----------------------------------------------------------------------------

@@ -333,13 +333,13 @@ class RoomNotes:
 
 
 async def test_pull_notes_goes_through_the_notes_port(client, app) -> None:
-    from server.feedback.service import FeedbackPorts, RegistrationMembership
+    from server.feedback.service import PORTS, FeedbackPorts, RegistrationMembership
 
     member = await participant(app, "M", "Åsa Öberg")
     accept = {"Accept": "application/json"}
     empty = await member.get(f"{BASE}/regions/M/notes?theme=kris", headers=accept)
     assert (await empty.get_json()) == {"text": ""}, "no notes until rooms exist"
-    app.platform.extras["feedback"] = FeedbackPorts(RegistrationMembership(), RoomNotes())
+    app.platform.provide(PORTS, FeedbackPorts(RegistrationMembership(), RoomNotes()), replace=True)
     pulled = await member.get(f"{BASE}/regions/M/notes?theme=kris", headers=accept)
     assert (await pulled.get_json())["text"] == "Anteckningar från M om kris: kris och beredskap"
     unknown = await member.get(f"{BASE}/regions/M/notes?theme=okand", headers=accept)

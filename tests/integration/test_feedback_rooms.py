@@ -11,6 +11,7 @@ from sqlalchemy import select
 from rooms.notes import THEMES, NotesRoom
 from rooms.notes_client import NotesClient
 from server.breakout import service as breakout
+from server.notes.service import REGISTRY
 from server.platform.auth import Principal
 from server.platform.models import User
 from tests.conftest import get_csrf
@@ -150,7 +151,7 @@ async def test_without_a_round_the_registration_region_decides(app: Any) -> None
 async def write_notes(app: Any, room_id: int, theme: str, text: str) -> None:
     """Type into a room's notes as an editor does: a pycrdt peer synced with the room, whose
     updates go to the node's notes storage (buffered, as on a live node)."""
-    room = await NotesRoom.open(str(room_id), THEME_KEYS, app.platform.extras["notes"].storage)
+    room = await NotesRoom.open(str(room_id), THEME_KEYS, app.platform.need(REGISTRY).storage)
     peer = NotesClient()
     for _, message in await room.handle(peer.hello(), "peer"):  # the server's sections
         peer.receive(message)

@@ -359,7 +359,7 @@ async def test_bad_trim_range_fails_on_the_page_and_keeps_the_recording(
 
 
 async def test_full_disk_fails_on_the_page_and_keeps_the_recording(app, client, tmp_path) -> None:
-    pubs.jobs(app.platform).budget = lambda root: WriteBudget(root, limit=20_000)
+    app.platform.need(pubs.JOBS).budget = lambda root: WriteBudget(root, limit=20_000)
     code, state = await _failing_publish(app, client, tmp_path, trim_in="0", trim_out="")
     assert code == "publish.disk_full"
     assert "Disken är full" in state["error"]["message"]

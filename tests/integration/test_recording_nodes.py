@@ -62,10 +62,12 @@ async def follow_drop_file(stage):
         elif not drop.exists() and not session:
             session = stage.attach_source(StampedVideoTrack(320, 240, 30), AudioStreamTrack())
 
+feeds = []  # keeps the task referenced while the node serves
+
 @app.quart.before_serving
 async def publish_on_stage():
     stage = app.platform.media.stage_for_event(int(os.environ["FEED_EVENT_ID"]))
-    app.platform.extras["feed"] = asyncio.create_task(follow_drop_file(stage))
+    feeds.append(asyncio.create_task(follow_drop_file(stage)))
 
 config = Config()
 config.bind = [f"127.0.0.1:{sys.argv[1]}"]

@@ -1,0 +1,6 @@
+"""Breakout-room chat (no node services of its own)."""
+
+from server.chat import sockets
+from server.platform.feature import Feature
+
+FEATURE = Feature("chat", sockets.router)

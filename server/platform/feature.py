@@ -1,0 +1,29 @@
+"""What a feature adds to a node, in one value each feature package declares
+(`server/<feature>/feature.py`); the composition root (server/app.py) walks the list in
+server/features.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from quart import Blueprint, Quart
+
+from server.platform.node import Platform
+from server.platform.sockets import Router
+
+Install = Callable[[Platform, Quart], None]
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    router: Router | None = None
+    blueprint: Blueprint | None = None
+    install: Install | None = None
+    """Builds the feature's services on the node, eagerly: provides them under the feature's
+    typed keys, adds their start and stop to `platform.lifecycle`, subscribes to the domain
+    events it reacts to."""
+    templates: str | None = None
+    """Folder under templates/ whose `_live_panel.html`, `_live_scripts.html`,
+    `_console_panel.html` and `_console_scripts.html` the live page and console include."""

@@ -1,0 +1,63 @@
+"""Breakout-room media on a node: the room media router (local rooms, or the host node of each
+room found in Redis), closed on shutdown; it hangs up sockets that end and follows the
+breakout feature's rooms (closed, a person moved out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Quart
+
+from server.breakout.events import PersonLeftRoom, RoomsClosed
+from server.platform import keys
+from server.platform.events import SocketDisconnected
+from server.platform.feature import Feature
+from server.platform.node import Platform
+from server.platform.node_bus import NodeRequests
+from server.room_media import service, sockets
+from server.room_media.service import ROUTER, RoomMedia, RoomMediaRouter
+
+
+def install(platform: Platform, app: Quart) -> None:
+    media = platform.provide(ROUTER, build(platform))
+    platform.lifecycle.add("room media", media.start, media.stop)
+
+    async def disconnected(event: SocketDisconnected) -> None:
+        await media.disconnected(event.sid)
+
+    async def closed(event: RoomsClosed) -> None:
+        for room_id in event.room_ids:
+            await media.close_room(room_id)
+
+    async def left(event: PersonLeftRoom) -> None:
+        await media.evict(event.room_id, event.person_key)
+
+    platform.events.subscribe(SocketDisconnected, disconnected)
+    platform.events.subscribe(RoomsClosed, closed)
+    platform.events.subscribe(PersonLeftRoom, left)
+
+
+def build(platform: Platform) -> RoomMediaRouter:
+    async def emit(name: str, data: Any, to: str) -> None:
+        await platform.sio.emit(name, data, to=to)
+
+    async def leave_room(sid: str, room: str) -> None:
+        await platform.sio.leave_room(sid, room)
+
+    settings = platform.settings
+    ice = platform.media.engine.config.ice_servers
+    bus = service.make_media_bus(settings.redis_url, settings.node_id)
+    local = RoomMedia(ice, emit, keys.room_media, leave_room, bus)
+    if not settings.redis_url:
+        return RoomMediaRouter(local)
+    serves = platform.media.enabled
+    hosts = service.RoomMediaHosts(settings.redis_url, settings.node_id, serves)
+    requests = NodeRequests(
+        settings.redis_url, settings.node_id, serves=serves,
+        channel=keys.ROOM_MEDIA_RPC_CHANNEL, no_listener=service.NO_HOST,
+        unreachable=("media.host_unreachable", "Medienoden för rummet svarade inte; försök igen."),
+    )
+    return RoomMediaRouter(local, hosts, requests)
+
+
+FEATURE = Feature("room_media", sockets.router, None, install)
