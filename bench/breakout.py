@@ -64,7 +64,7 @@ async def prepare(url: str, clients: int) -> tuple[list[str], str]:
     from server.platform.db import Database, upgrade
     from server.platform.models import User
     from server.platform.registration import RegistrationIn, register
-    from server.programme.events import import_event, read_event_file
+    from server.programme.importer import import_event, read_event_file
 
     await ensure_database(url)
     engine = create_async_engine(url)

@@ -57,7 +57,7 @@ async def prepare(url: str, rooms: int, editors: int) -> tuple[list[int], dict[i
     from server.platform.auth import Principal, Tokens
     from server.platform.db import Database, upgrade_async
     from server.platform.models import Registration
-    from server.programme.events import import_event, read_event_file
+    from server.programme.importer import import_event, read_event_file
 
     engine = create_async_engine(url)
     async with engine.begin() as conn:

@@ -137,7 +137,7 @@ async def prepare(url: str, clients: int, questions: int) -> dict[str, Any]:
     from server.platform.models import User
     from server.platform.registration import RegistrationIn, register
     from server.platform.settings import Settings
-    from server.programme.events import import_event, read_event_file
+    from server.programme.importer import import_event, read_event_file
     from server.qa import service as qa
 
     await upgrade_async(url)

@@ -17,7 +17,7 @@ from server.platform.auth import STAFF_ROLES, hash_password
 from server.platform.errors import DomainError
 from server.platform.models import Event, User
 from server.platform.settings import VAR_DIR, Settings
-from server.programme.events import import_event, read_event_file
+from server.programme.importer import import_event, read_event_file
 
 DEMO_USERS = (("moderator", "Moderator KB", "moderator"), ("admin", "Administratör", "admin"),
               ("arkivarie", "Arkivarie KB", "archivist"), ("talare", "Talare KB", "speaker"),

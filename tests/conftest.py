@@ -95,7 +95,7 @@ async def app(clean_db: str, tmp_path: Path) -> AsyncIterator[object]:
 
 
 async def seed_demo(platform) -> None:  # type: ignore[no-untyped-def]
-    from server.programme.events import import_event, read_event_file
+    from server.programme.importer import import_event, read_event_file
 
     async with platform.db.transaction() as db:
         await import_event(db, read_event_file(DEMO))
@@ -207,7 +207,7 @@ async def seed(url: str) -> None:
     db = Database(url)
     try:
         async with db.transaction() as session:
-            from server.programme.events import import_event, read_event_file
+            from server.programme.importer import import_event, read_event_file
 
             await import_event(session, read_event_file(DEMO))
             for (username, password), role in ((MODERATOR, "moderator"), (ARCHIVIST, "archivist")):

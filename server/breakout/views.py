@@ -7,8 +7,8 @@ from werkzeug.wrappers.response import Response
 
 from server.breakout import service as breakout
 from server.breakout.membership import room_access
+from server.platform import programme
 from server.platform.web import current_principal, platform, render
-from server.programme import events as event_service
 
 breakout_views = Blueprint("breakout", __name__)
 
@@ -18,7 +18,7 @@ async def room_page(slug: str, room_id: int) -> tuple[str, int] | Response:
     """The same membership rule as the sockets: a non-member gets 403 and sees nothing."""
     principal = await current_principal()
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         if principal is None:
             return redirect(url_for("pages.register_page", slug=slug))
         room = await room_access(db, principal, event.id, room_id, write=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from quart import Blueprint
 
 from server.captions import service as captions
+from server.platform import programme
 from server.platform.web import platform, render, require_principal
-from server.programme import events as event_service
 
 captions_views = Blueprint("captions", __name__)
 
@@ -16,5 +16,5 @@ async def captioner(slug: str) -> tuple[str, int]:
     principal = await require_principal()
     captions.require_captioner(principal)
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
     return await render("captions/captioner.html", event=event)

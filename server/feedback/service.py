@@ -120,7 +120,7 @@ def default_form() -> FormDef:
 
 
 def form_row(event_id: int, form: FormDef | None) -> FeedbackForm:
-    """The stored form of a newly imported event (called by `events.import_event`)."""
+    """The stored form of a newly imported event (server/programme/importer.py)."""
     form = form or default_form()
     return FeedbackForm(event_id=event_id, fields=form.model_dump()["fields"], version=1)
 

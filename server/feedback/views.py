@@ -23,13 +23,12 @@ from werkzeug.wrappers.response import Response as Redirect
 from server.feedback import report as report
 from server.feedback import service as fb
 from server.feedback.models import FeedbackResponse
-from server.platform import keys
+from server.platform import keys, programme
 from server.platform.auth import Principal
 from server.platform.errors import DomainError
 from server.platform.models import Event, Region, Registration, User
 from server.platform.registration import field_errors
 from server.platform.web import check_csrf, language, platform, render, require_principal, t
-from server.programme import events as event_service
 
 feedback = Blueprint("feedback", __name__)
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -55,7 +54,7 @@ async def entry(slug: str) -> Redirect:
     if principal.is_staff and principal.role in fb.KB_ROLES:
         return redirect(url_for("feedback.dashboard", slug=slug))
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         region = await _own_region(db, event.id, principal)
     if region:
         return redirect(url_for("feedback.region_page", slug=slug, code=region))
@@ -73,7 +72,7 @@ async def _own_region(db: AsyncSession, event_id: int, principal: Principal) -> 
 async def region_page(slug: str, code: str) -> tuple[str, int]:
     principal = await require_principal()
     async with platform().db.transaction() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         ctx = await _region_context(db, event, principal, code)
     return await render(
         "feedback/region.html", **ctx, errors={}, notice=_notice(request.args.get("done"))
@@ -116,7 +115,7 @@ async def region_post(slug: str, code: str) -> Any:
     if action not in ACTIONS:
         raise DomainError("feedback.action", "Okänd åtgärd.")
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         shape = fb.form_of(await fb.get_form(db, event.id))
     raw = {f.key: form.getlist(f"a-{f.key}") for f in shape.fields}
     try:
@@ -151,7 +150,7 @@ async def region_json(slug: str, code: str, action: str) -> Any:
     body = await request.get_json(silent=True) or {}
     answers: dict[str, Any] = body["answers"] if isinstance(body.get("answers"), dict) else {}
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
     try:
         row = await _act(event.id, principal, code, action, answers, _int(body.get("version")))
     except fb.Invalid as exc:
@@ -166,7 +165,7 @@ async def stored_response(slug: str, code: str) -> dict[str, Any]:
     after a `feedback.conflict` whether the stored version is simply its own last save."""
     principal = await require_principal()
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         await fb.require_access(db, _ports(), event.id, principal, code, "read")
         row = await fb.get_response(db, event.id, code)
         locked = fb.is_locked(await fb.get_form(db, event.id))
@@ -247,7 +246,7 @@ async def notes(slug: str, code: str) -> dict[str, Any]:
     principal = await require_principal()
     theme = request.args.get("theme", "")
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         await fb.require_access(db, _ports(), event.id, principal, code, "edit")
     if theme not in {th.key for th in event.themes}:
         raise DomainError("feedback.theme_not_found", "Temat finns inte.")
@@ -262,7 +261,7 @@ async def rate_page(slug: str) -> tuple[str, int]:
     principal = await require_principal()
     secret = platform().settings.secret_key
     async with platform().db.transaction() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         mine = await fb.my_rating(db, secret, event.id, principal)
         if request.method == "GET":
             return await render("feedback/rate.html", event=event, mine=mine, errors={}, sent=False)
@@ -291,7 +290,7 @@ async def rate_page(slug: str) -> tuple[str, int]:
 async def dashboard(slug: str) -> tuple[str, int]:
     principal = await require_principal(*KB)
     async with platform().db.transaction() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         form_row = await fb.get_form(db, event.id)
         ctx: dict[str, Any] = {
             "event": event,
@@ -337,7 +336,7 @@ async def state(slug: str) -> dict[str, Any]:
     """Deadline and status counts for the console panel's script."""
     await require_principal(*KB)
     async with platform().db.transaction() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         form_row = await fb.get_form(db, event.id)
         statuses = await report.region_statuses(db, event.id)
     deadline = form_row.deadline.astimezone(STOCKHOLM) if form_row.deadline else None
@@ -365,7 +364,7 @@ async def deadline(slug: str) -> Redirect:
     form = await request.form
     when = _deadline_value(form.get("action", "set"), str(form.get("deadline", "")))
     async with platform().db.transaction() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         await fb.set_deadline(db, principal, event.id, when)
     return redirect(_back(form.get("next"), slug, "deadline"))
 
@@ -396,7 +395,7 @@ async def facilitator(slug: str) -> Redirect:
     reg_id = _int(ident) if kind == "r" else None
     user_id = _int(ident) if kind == "u" else None
     async with platform().db.transaction() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         await fb.set_facilitator(
             db, principal, event.id, str(form.get("region", ""))[:3], reg_id, user_id
         )
@@ -412,7 +411,7 @@ async def export(slug: str, fmt: str) -> Response:
     if fmt not in ("csv", "xlsx", "json"):
         raise DomainError("not_found", t("error.not_found"))
     async with platform().db.transaction() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         if fmt == "json":
             body, mime = _json_bytes(await report.export_document(db, event.id)), "application/json"
         else:
@@ -473,7 +472,7 @@ async def form_editor(slug: str) -> tuple[str, int] | Redirect:
     if request.method == "POST":
         return await _save_editor(slug, principal)
     async with platform().db.transaction() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         row = await fb.get_form(db, event.id)
     saved = bool(request.args.get("saved"))
     return await _editor_page(event, row.fields, row.version, {}, saved=saved)
@@ -486,7 +485,7 @@ async def _save_editor(slug: str, principal: Principal) -> tuple[str, int] | Red
     fields = parse_editor(posted)
     version = _int(posted.get("version"))
     async with platform().db.transaction() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         try:
             form = fb.FormDef.model_validate({"fields": fields})
             await fb.save_form(db, principal, event.id, form, version)

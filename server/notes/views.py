@@ -16,9 +16,9 @@ from server.breakout.models import BreakoutRoom
 from server.notes.export import FORMATS, Labels, by_room, by_theme
 from server.notes.export import render as render_export
 from server.notes.service import REGISTRY, export_parts
+from server.platform import programme
 from server.platform.errors import DomainError
 from server.platform.web import platform, render, require_principal, t
-from server.programme import events as event_service
 
 notes_views = Blueprint("notes", __name__)
 READERS = ("moderator", "archivist")
@@ -29,7 +29,7 @@ async def room_notes(slug: str, room_id: int) -> tuple[str, int]:
     """A room's notes on a page of their own (the breakout room page includes the same panel)."""
     principal = await require_principal()
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         room = await room_access(db, principal, event.id, room_id, write=False)
     return await render("notes/room.html", event=event, room=room)
 
@@ -40,7 +40,7 @@ async def overview(slug: str) -> tuple[str, int]:
     await require_principal(*READERS)
     await _flush_this_node()
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         parts = await export_parts(db, event.id)
         latest = await db.scalar(
             select(func.max(BreakoutRoom.round_id)).where(BreakoutRoom.event_id == event.id))
@@ -58,7 +58,7 @@ async def export(slug: str) -> Response:
         raise DomainError("notes.format", t("notes.export_bad_format"))
     await _flush_this_node()
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         parts = await export_parts(db, event.id)
     document, name = _document(event, parts)
     body = render_export(document, fmt, _labels())

@@ -8,9 +8,9 @@ from pydantic import BaseModel
 from quart import Blueprint
 from quart_schema import tag, validate_response
 
+from server.platform import programme as programmes
 from server.platform.errors import Forbidden
 from server.platform.web import check_csrf, platform, require_principal
-from server.programme import events as event_service
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -66,8 +66,8 @@ class TokenOut(BaseModel):
 async def programme(slug: str) -> dict[str, Any]:
     """The event's programme, its current item and its §18 themes."""
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
-    return event_service.programme_view(event)
+        event = await programmes.get_event(db, slug)
+    return programmes.programme_view(event)
 
 
 @api.get("/regions")
@@ -76,7 +76,7 @@ async def programme(slug: str) -> dict[str, Any]:
 async def regions() -> list[dict[str, str]]:
     """The 21 Swedish regions."""
     async with platform().db.session() as db:
-        rows = await event_service.regions(db)
+        rows = await programmes.regions(db)
     return [{"code": r.code, "name": r.name} for r in rows]
 
 
@@ -88,7 +88,7 @@ async def socket_token(slug: str) -> dict[str, Any]:
     await check_csrf()
     principal = await require_principal()
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programmes.get_event(db, slug)
     if not principal.is_staff and principal.event_id != event.id:
         raise Forbidden("Du är inte anmäld till detta evenemang.")
     return {"token": platform().tokens.socket_token(principal, event.id), "event_id": event.id}

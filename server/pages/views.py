@@ -9,6 +9,7 @@ from quart import Blueprint, redirect, request, session, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers.response import Response
 
+from server.platform import programme
 from server.platform.auth import verify_password
 from server.platform.errors import DomainError
 from server.platform.models import AccessibilityReport, Registration, User
@@ -22,7 +23,6 @@ from server.platform.web import (
     require_principal,
     t,
 )
-from server.programme import events as event_service
 
 pages = Blueprint("pages", __name__)
 
@@ -30,7 +30,7 @@ pages = Blueprint("pages", __name__)
 @pages.get("/")
 async def home() -> tuple[str, int]:
     async with platform().db.session() as db:
-        listed = await event_service.list_events(db)
+        listed = await programme.list_events(db)
     return await render("home.html", events=listed)
 
 
@@ -46,7 +46,7 @@ async def switch_language(code: str) -> Response:
 @pages.get("/e/<slug>")
 async def event_page(slug: str) -> tuple[str, int]:
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
     principal = await current_principal()
     registered = principal is not None and principal.event_id == event.id
     return await render("event.html", event=event, registered=registered)
@@ -55,8 +55,8 @@ async def event_page(slug: str) -> tuple[str, int]:
 @pages.route("/e/<slug>/register", methods=["GET", "POST"])
 async def register_page(slug: str) -> tuple[str, int] | Response:
     async with platform().db.transaction() as db:
-        event = await event_service.get_event(db, slug)
-        regions = await event_service.regions(db)
+        event = await programme.get_event(db, slug)
+        regions = await programme.regions(db)
         if request.method == "GET":
             return await render("register.html", event=event, regions=regions, form={}, errors={})
         form = {k: v for k, v in (await request.form).items() if k != "csrf_token"}
@@ -96,7 +96,7 @@ def _start_participant_session(reg: Registration) -> None:
 async def registered(slug: str) -> tuple[str, int]:
     principal = await require_principal()
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         reg = await db.get(Registration, principal.id) if principal.kind == "participant" else None
     join_url = (
         f"{platform().settings.public_url}{url_for('pages.join', slug=slug, key=reg.join_key)}"
@@ -108,7 +108,7 @@ async def registered(slug: str) -> tuple[str, int]:
 @pages.get("/e/<slug>/join/<key>")
 async def join(slug: str, key: str) -> Response:
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         reg = await by_join_key(db, event, key)
     _start_participant_session(reg)
     return redirect(url_for("pages.live", slug=slug))
@@ -118,7 +118,7 @@ async def join(slug: str, key: str) -> Response:
 async def live(slug: str) -> tuple[str, int] | Response:
     principal = await current_principal()
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
     if principal is None or not (principal.is_staff or principal.event_id == event.id):
         return redirect(url_for("pages.register_page", slug=slug))
     return await render("live.html", event=event)
@@ -128,7 +128,7 @@ async def live(slug: str) -> tuple[str, int] | Response:
 async def console(slug: str) -> tuple[str, int]:
     await require_principal("moderator")
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
     return await render("console.html", event=event)
 
 

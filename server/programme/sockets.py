@@ -6,10 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from server.platform import keys
+from server.platform import keys, programme
 from server.platform.sockets import Router, SocketContext
-from server.programme import events as event_service
-from server.programme import service as programme
 from server.recording import service as recording
 
 router = Router()
@@ -23,8 +21,8 @@ class SetCurrentIn(BaseModel):
 @router.on("programme.get")
 async def get(ctx: SocketContext, _: None) -> dict[str, Any]:
     async with ctx.platform.db.session() as db:
-        event = await event_service.get_event_by_id(db, ctx.event_id)
-    return {"programme": event_service.programme_view(event)}
+        event = await programme.get_event_by_id(db, ctx.event_id)
+    return {"programme": programme.programme_view(event)}
 
 
 @router.on("programme.set_current", SetCurrentIn, moderator=True)

@@ -19,11 +19,11 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from quart import Blueprint, Response, request, url_for
 
 from server.captions import service as captions
+from server.platform import programme
 from server.platform.auth import Principal
 from server.platform.errors import Forbidden
 from server.platform.web import current_principal, platform, render, require_principal
 from server.polls import service as polls
-from server.programme import events as event_service
 from server.qa import service as qa
 from server.recording import service as recording
 
@@ -81,7 +81,7 @@ def _flag(name: str) -> bool:
 @qa_views.get("/e/<slug>/presenter")
 async def presenter(slug: str) -> tuple[str, int]:
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         state = await qa.on_screen(db, event.id)
         recording_on = await recording.is_recording(db, event.id)
         poll = await polls.on_screen(db, event.id)
@@ -96,7 +96,7 @@ async def presenter(slug: str) -> tuple[str, int]:
 @qa_views.get("/e/<slug>/presenter/state")
 async def presenter_state(slug: str) -> Response:
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         await _presenter_allowed(event.id)
         state = await qa.on_screen(db, event.id)
         # The projector in the hall tells those on site that the stage is being recorded.
@@ -130,7 +130,7 @@ async def export(slug: str, fmt: str) -> Response:
     principal = await require_principal(*EXPORT_ROLES)
     moderator = principal.is_moderator
     async with platform().db.session() as db:
-        event = await event_service.get_event(db, slug)
+        event = await programme.get_event(db, slug)
         rows = await qa.export_rows(db, event.id, moderator=moderator)
     if fmt == "json":
         body = json.dumps({"event": event.slug, "questions": rows}, ensure_ascii=False, indent=1)

@@ -31,12 +31,12 @@ from server.captions import service as captions
 from server.feedback import report as feedback_report
 from server.notes import service as notes
 from server.platform import audit
+from server.platform import programme as events
 from server.platform.auth import Principal
 from server.platform.errors import DomainError, NotFound, log_unexpected
 from server.platform.models import Event, utcnow
 from server.platform.node import Key, Platform
 from server.polls import service as polls
-from server.programme import events
 from server.qa import service as qa
 from server.recording.models import ChapterMark, Publication, Recording, SpeakerConsent
 from server.recording.service import chapter_marks

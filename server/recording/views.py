@@ -13,10 +13,10 @@ from sqlalchemy import select
 from werkzeug.wrappers.response import Response
 
 from server.captions import service as live_captions_service
+from server.platform import programme
 from server.platform.errors import DomainError, NotFound
 from server.platform.models import Event
 from server.platform.web import check_csrf, platform, render, require_principal, t
-from server.programme import events as event_service
 from server.recording import publication as pubs
 from server.recording import service as recording
 from server.recording.models import Publication, Recording
@@ -96,7 +96,7 @@ async def _context(recording_id: int, **extra: Any) -> dict[str, Any]:
     async with platform().db.transaction() as db:
         rec = await pubs.recording_or_404(db, recording_id)
         pub = await pubs.publication_for(db, rec)
-        event = await event_service.get_event_by_id(db, rec.event_id)
+        event = await programme.get_event_by_id(db, rec.event_id)
         consents = await pubs.consents(db, pub)
         marks = await recording.chapter_marks(db, rec.id)
         required = await pubs.required_speakers(db, pub)

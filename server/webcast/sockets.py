@@ -6,9 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from server.platform import keys
+from server.platform import keys, programme
 from server.platform.sockets import Router, SocketContext
-from server.programme import events as event_service
 from server.webcast import service as webcast
 
 router = Router()
@@ -22,7 +21,7 @@ class Empty(BaseModel):
 async def get(ctx: SocketContext, _: None) -> dict[str, Any]:
     """State, URLs and, for moderators, when the publishing token was last rotated."""
     async with ctx.platform.db.session() as db:
-        event = await event_service.get_event_by_id(db, ctx.event_id)
+        event = await programme.get_event_by_id(db, ctx.event_id)
         token = await webcast.token_info(db, ctx.event_id) if ctx.principal.is_moderator else None
     urls = webcast.stage_urls(ctx.platform.settings.media_public_url, event.slug, event.id)
     reply = {**webcast.stage_state(ctx.platform, ctx.event_id), "urls": urls.as_dict()}

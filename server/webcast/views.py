@@ -15,13 +15,12 @@ from typing import Any
 
 from quart import Blueprint, Response, request, send_file, session
 
-from server.platform import keys
+from server.platform import keys, programme
 from server.platform.auth import Principal, csrf_ok
 from server.platform.connection import authenticate
 from server.platform.errors import DomainError
 from server.platform.models import Event
 from server.platform.web import current_principal, platform, render, require_principal
-from server.programme import events as event_service
 from server.webcast.service import (
     STREAMING_STATUS,
     as_domain_error,
@@ -94,7 +93,7 @@ def media_endpoint(view: View) -> View:
 
 async def _event(slug: str) -> Event:
     async with platform().db.session() as db:
-        return await event_service.get_event(db, slug)
+        return await programme.get_event(db, slug)
 
 
 def _bearer() -> str | None:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from server.captions.models import CaptionLine
 from server.platform.models import utcnow
-from server.programme.events import get_event
+from server.platform.programme import get_event
 from server.recording.models import Publication, Recording
 from tests.conftest import MODERATOR, ROOT, LiveServer, seed, server_env
 from tests.integration.test_publication_flow import login, staff

@@ -22,8 +22,8 @@ from sqlalchemy import select
 from server.captions.models import CaptionLine
 from server.platform.auth import Principal, hash_password
 from server.platform.models import User
+from server.platform.programme import get_event
 from server.polls.models import Poll
-from server.programme.events import get_event
 from server.recording import publication as pubs
 from server.recording import service as recording
 from server.recording.models import ChapterMark, Publication, Recording

@@ -114,7 +114,7 @@ async def test_export_for_kb(demo_server) -> None:
 
 
 async def _second_event(url: str) -> None:
-    from server.programme.events import import_event, read_event_file
+    from server.programme.importer import import_event, read_event_file
 
     db = Database(url)
     async with db.transaction() as session:

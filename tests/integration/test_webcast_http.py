@@ -38,7 +38,7 @@ async def webcast_app(clean_db: str, tmp_path: Path) -> AsyncIterator[Any]:
 
 
 async def _event_id(asgi: Any) -> int:
-    from server.programme import events
+    from server.platform import programme as events
 
     async with asgi.platform.db.session() as db:
         return (await events.get_event(db, SLUG)).id

@@ -7,7 +7,7 @@ speakers and organisations are copied from it. The test needs nothing outside th
 
 from __future__ import annotations
 
-from server.programme.events import EventFile, read_event_file
+from server.programme.importer import EventFile, read_event_file
 from tests.conftest import DEMO
 
 PROGRAMME_TEXT = """\

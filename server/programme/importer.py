@@ -1,25 +1,24 @@
-"""Events and their programme: the event file format, import, and read models for pages."""
+"""The event file format and its import: an event with its programme, speakers, themes and
+feedback form (`traffpunkt import-event`, the demo). Reading events is server/platform/programme."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from server.feedback.service import FormDef
 from server.feedback.service import form_row as feedback_form_row
-from server.platform.errors import DomainError, NotFound
+from server.platform.errors import DomainError
 from server.platform.models import (
     Event,
     ProgrammeItem,
     ProgrammeItemSpeaker,
-    Region,
     Speaker,
     Theme,
 )
@@ -122,57 +121,3 @@ def _item(
             speakers[key] = Speaker(event_id=event.id, **s.model_dump())
         item.links.append(ProgrammeItemSpeaker(speaker=speakers[key], position=n))
     return item
-
-
-async def get_event(session: AsyncSession, slug: str) -> Event:
-    event = await session.scalar(
-        select(Event)
-        .where(Event.slug == slug)
-        .options(selectinload(Event.items), selectinload(Event.themes))
-    )
-    if event is None:
-        raise NotFound("event.not_found", "Evenemanget finns inte.")
-    return event
-
-
-async def get_event_by_id(session: AsyncSession, event_id: int) -> Event:
-    event = await session.get(
-        Event, event_id, options=[selectinload(Event.items), selectinload(Event.themes)]
-    )
-    if event is None:
-        raise NotFound("event.not_found", "Evenemanget finns inte.")
-    return event
-
-
-async def list_events(session: AsyncSession) -> list[Event]:
-    return list(await session.scalars(select(Event).order_by(Event.starts_at.desc())))
-
-
-async def regions(session: AsyncSession) -> list[Region]:
-    return list(await session.scalars(select(Region).order_by(Region.name)))
-
-
-def current_item(event: Event) -> ProgrammeItem | None:
-    return next((i for i in event.items if i.id == event.current_item_id), None)
-
-
-def programme_view(event: Event) -> dict[str, Any]:
-    """The programme as JSON for the API and for socket clients."""
-    return {
-        "event": {"id": event.id, "slug": event.slug, "title": event.title},
-        "current_item_id": event.current_item_id,
-        "items": [
-            {
-                "id": i.id, "position": i.position, "title": i.title, "description": i.description,
-                "starts_at": i.starts_at.isoformat() if i.starts_at else None,
-                "duration_minutes": i.duration_minutes,
-                "organisations": list(i.organisations),
-                "speakers": [
-                    {"name": s.name, "title": s.title, "organisation": s.organisation}
-                    for s in i.speakers
-                ],
-            }
-            for i in event.items
-        ],
-        "themes": [{"key": t.key, "title": t.title} for t in event.themes],
-    }
