@@ -11,5 +11,6 @@ export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
 if [ $# -eq 0 ]; then  # the whole suite starts with the linters; a run of chosen tests does not
   .venv/bin/ruff check .
   .venv/bin/mypy -p server -p rooms -p streaming
+  .venv/bin/lint-imports --no-cache  # the layering contracts in pyproject.toml
 fi
 exec .venv/bin/python -m pytest -p no:cacheprovider "${@:-tests}"
