@@ -14,6 +14,7 @@ from typing import Any, Protocol, cast
 
 from server.platform import keys
 from server.platform.node import Key
+from server.platform.pubsub import redis_client
 
 
 class RoomPresence(Protocol):
@@ -55,9 +56,7 @@ class MemoryRoomPresence:
 
 class RedisRoomPresence:
     def __init__(self, url: str, node_id: str) -> None:
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(url, decode_responses=True)
+        self._redis = redis_client(url, decode=True)
         self._node = node_id
 
     async def enter(self, room_id: int, sid: str, person: dict[str, Any]) -> None:

@@ -54,6 +54,7 @@ from server.platform.db import Database
 from server.platform.errors import DomainError, log_unexpected
 from server.platform.models import Region, Registration, Theme
 from server.platform.node import Key
+from server.platform.pubsub import Subscription, redis_client
 
 LOCK_NAMESPACE = 7_180_018
 """First key of the PostgreSQL advisory lock that orders appends, loads and compactions."""
@@ -348,71 +349,40 @@ class LocalBus:
 
 
 class RedisNotesBus:
-    """Redis pub/sub on ``keys.NOTES_CHANNEL``; reconnects with capped backoff (1 s to 60 s)."""
+    """Redis pub/sub on ``keys.NOTES_CHANNEL`` (server/platform/pubsub.py: guarded messages,
+    capped-backoff reconnect; after each resubscription `subscribed` lets the relay catch up)."""
 
     def __init__(self, url: str, node_id: str, channel: str = keys.NOTES_CHANNEL) -> None:
-        import redis.asyncio as redis
-
         # Named, so an operator (or a test) can find this node's connections in CLIENT LIST.
-        self._redis = redis.from_url(url, client_name=f"tp-notes-{node_id}")
+        self._url = url
+        self._redis = redis_client(url, name=f"tp-notes-{node_id}")
         self._node = node_id
         self._channel = channel
-        self._task: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
-        self.subscriptions = 0
+        self._subscription: Subscription | None = None
+
+    @property
+    def subscriptions(self) -> int:
         """How often this bus has (re)subscribed (diagnostics, tests)."""
+        return self._subscription.subscriptions if self._subscription else 0
 
     async def start(self, deliver: Deliver, subscribed: Subscribed | None = None) -> None:
-        self._task = asyncio.create_task(self._listen(deliver, subscribed))
-        await asyncio.wait_for(self._subscribed.wait(), 10)
+        async def handle(_channel: str, raw: bytes) -> None:
+            message = BusMessage.decode(raw)
+            if message.node != self._node and message.to in ("", self._node):
+                await deliver(message)
+
+        self._subscription = Subscription(
+            self._url, [self._channel], handle, name="notes bus",
+            client_name=f"tp-notes-{self._node}", on_subscribed=subscribed)
+        await self._subscription.start()
 
     async def publish(self, message: BusMessage) -> None:
-        """Publish once more on a fresh connection if the pooled one was dropped (a Redis
-        restart or failover leaves every pooled connection dead)."""
-        from redis.exceptions import ConnectionError as RedisConnectionError
-
-        raw = message.encode()
-        try:
-            await self._redis.publish(self._channel, raw)
-        except RedisConnectionError:
-            await self._redis.publish(self._channel, raw)
+        await self._redis.publish(self._channel, message.encode())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        if self._subscription is not None:
+            await self._subscription.stop()
         await self._redis.aclose()
-
-    async def _listen(self, deliver: Deliver, subscribed: Subscribed | None) -> None:
-        backoff = 0.5
-        while True:
-            before = self.subscriptions
-            try:
-                await self._consume(deliver, subscribed)
-            except Exception as exc:  # Redis gone: retry, the relay resumes on its own
-                log_unexpected("notes bus", exc)
-            backoff = 1.0 if self.subscriptions > before else min(backoff * 2, 60.0)
-            await asyncio.sleep(backoff)
-
-    async def _consume(self, deliver: Deliver, subscribed: Subscribed | None) -> None:
-        async with self._redis.pubsub() as pubsub:
-            await pubsub.subscribe(self._channel)
-            self.subscriptions += 1
-            self._subscribed.set()
-            if subscribed is not None:
-                try:
-                    await subscribed()
-                except Exception as exc:  # publishing may fail while Redis recovers
-                    log_unexpected("notes bus resync", exc)
-            async for raw in pubsub.listen():
-                if raw.get("type") != "message":
-                    continue
-                try:
-                    message = BusMessage.decode(raw["data"])
-                    if message.node != self._node and message.to in ("", self._node):
-                        await deliver(message)
-                except Exception as exc:  # one bad message must not end the subscription
-                    log_unexpected("notes bus message", exc)
 
 
 def make_bus(redis_url: str | None, node_id: str) -> NotesBus:

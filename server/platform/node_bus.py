@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from server.platform.errors import DomainError, log_unexpected
+from server.platform.pubsub import Subscription, redis_client
 
 Command = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 Refusal = tuple[str, str]
@@ -33,9 +34,8 @@ class NodeRequests:
         self, url: str, node_id: str, *, serves: bool, channel: str,
         no_listener: Refusal, unreachable: Refusal,
     ) -> None:
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(url, decode_responses=True)
+        self._url = url
+        self._redis = redis_client(url, decode=True)
         self._node = node_id
         self._serves = serves
         self._channel = channel
@@ -43,8 +43,7 @@ class NodeRequests:
         self._unreachable = unreachable
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._handlers: set[asyncio.Task[None]] = set()
-        self._task: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        self._subscription: Subscription | None = None
 
     @property
     def node_id(self) -> str:
@@ -54,17 +53,21 @@ class NodeRequests:
         return f"{self._channel}:reply:{node_id}"
 
     async def start(self, command: Command) -> None:
-        self._task = asyncio.create_task(self._listen(command))
-        try:
-            await asyncio.wait_for(self._subscribed.wait(), 10)
-        except TimeoutError:  # Redis not there yet: the listener keeps trying
-            log_unexpected(self._channel, TimeoutError("not subscribed after 10 s"))
+        channels = [self.reply_channel(self._node)] + ([self._channel] if self._serves else [])
+
+        def handle(channel: str, raw: str) -> None:
+            self._received(channel, json.loads(raw), command)
+
+        self._subscription = Subscription(
+            self._url, channels, handle, name=self._channel, decode=True)
+        await self._subscription.start()
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._handlers) if t is not None]
-        for task in tasks:
+        if self._subscription is not None:
+            await self._subscription.stop()
+        for task in self._handlers:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._handlers, return_exceptions=True)
         await self._redis.aclose()
 
     async def request(
@@ -86,25 +89,6 @@ class NodeRequests:
             error = reply.get("error") or {}
             raise DomainError(str(error.get("code", "server.error")), str(error.get("message", "")))
         return reply.get("r") or {}
-
-    async def _listen(self, command: Command) -> None:
-        channels = [self.reply_channel(self._node)] + ([self._channel] if self._serves else [])
-        backoff = 1.0
-        while True:
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(*channels)
-                    self._subscribed.set()
-                    backoff = 1.0
-                    async for raw in pubsub.listen():
-                        if raw.get("type") == "message":
-                            self._received(raw["channel"], json.loads(raw["data"]), command)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis gone: retry; what runs on this node goes on
-                log_unexpected(self._channel, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
 
     def _received(self, channel: str, message: dict[str, Any], command: Command) -> None:
         if channel != self._channel:

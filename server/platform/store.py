@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from server.platform import keys
 from server.platform.errors import DomainError, log_unexpected
+from server.platform.pubsub import Backoff, redis_client
 
 if TYPE_CHECKING:
     from server.platform.auth import Principal
@@ -92,9 +93,7 @@ class RedisStore:
     """
 
     def __init__(self, url: str, node_id: str) -> None:
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(url, decode_responses=True)
+        self._redis = redis_client(url, decode=True)
         self._node = node_id
         self._task: asyncio.Task[None] | None = None
 
@@ -115,16 +114,15 @@ class RedisStore:
         await self._redis.set(keys.node_alive_key(self._node), "1", ex=NODE_TTL)
 
     async def _heartbeat(self) -> None:
-        backoff = 1.0
+        backoff = Backoff()
         while True:
             await asyncio.sleep(HEARTBEAT)
             try:
                 await self._beat()
-                backoff = 1.0
+                backoff.reset()
             except Exception as exc:  # Redis down: retry with capped backoff, never crash
                 log_unexpected("presence heartbeat", exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
+                await asyncio.sleep(backoff.next())
 
     async def hit(self, action: str, who: str, limit: int, window: int) -> bool:
         key = f"{keys.rate_key(action, who)}:{int(time.time()) // window}"

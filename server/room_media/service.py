@@ -37,6 +37,7 @@ from server.platform.auth import Principal
 from server.platform.errors import DomainError, log_unexpected
 from server.platform.node import Key
 from server.platform.node_bus import NodeRequests
+from server.platform.pubsub import Subscription, redis_client
 from streaming import StreamingError
 from streaming.room import RoomEvent, RoomRegistry, Slot
 
@@ -78,49 +79,31 @@ class LocalMediaBus:
 
 
 class RedisMediaBus:
-    """Redis pub/sub on ``CHANNEL``; reconnects with capped backoff (1 s to 60 s)."""
+    """Redis pub/sub on ``CHANNEL`` (server/platform/pubsub.py: guarded messages, capped-backoff
+    reconnect)."""
 
     def __init__(self, url: str, node_id: str) -> None:
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(url)
+        self._url = url
+        self._redis = redis_client(url)
         self._node = node_id
-        self._task: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        self._subscription: Subscription | None = None
 
     async def start(self, deliver: Deliver) -> None:
-        self._task = asyncio.create_task(self._listen(deliver))
-        await asyncio.wait_for(self._subscribed.wait(), 10)
+        async def handle(_channel: str, raw: bytes) -> None:
+            message = json.loads(raw)
+            if message.get("n") != self._node:
+                await deliver(message)
+
+        self._subscription = Subscription(self._url, [CHANNEL], handle, name="room media bus")
+        await self._subscription.start()
 
     async def publish(self, message: dict[str, Any]) -> None:
         await self._redis.publish(CHANNEL, json.dumps({**message, "n": self._node}))
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        if self._subscription is not None:
+            await self._subscription.stop()
         await self._redis.aclose()
-
-    async def _listen(self, deliver: Deliver) -> None:
-        backoff = 1.0
-        while True:
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
-                    self._subscribed.set()
-                    backoff = 1.0
-                    async for raw in pubsub.listen():
-                        if raw.get("type") != "message":
-                            continue
-                        message = json.loads(raw["data"])
-                        if message.get("n") != self._node:
-                            await deliver(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis gone: retry; rooms keep working on each node
-                log_unexpected("room media bus", exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
 
 
 def make_media_bus(redis_url: str | None, node_id: str) -> MediaBus:
@@ -352,9 +335,7 @@ class RoomMediaHosts:
     media-serving node's load in the hash `keys.ROOM_MEDIA_LOAD` (people it hosts)."""
 
     def __init__(self, url: str, node_id: str, serves: bool) -> None:
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(url, decode_responses=True)
+        self._redis = redis_client(url, decode=True)
         self._node = node_id
         self._serves = serves
 
