@@ -18,6 +18,7 @@ from server.platform.auth import Tokens
 from server.platform.connection import mount_connection
 from server.platform.db import Database
 from server.platform.errors import DomainError
+from server.platform.i18n import error_catalog
 from server.platform.media import MediaService
 from server.platform.node import Metrics, Platform
 from server.platform.presence import Presence
@@ -90,6 +91,8 @@ def _quart(settings: Settings) -> Quart:
 def _templating(app: Quart) -> None:
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.globals["feature_templates"] = TEMPLATE_FOLDERS
+    # the error catalogue of the page's language, for static/js/errors.js
+    app.jinja_env.globals["error_strings"] = lambda: error_catalog(language())
 
     @app.context_processor
     async def globals_() -> dict[str, Any]:
@@ -109,8 +112,8 @@ def _errors(app: Quart) -> None:
     @app.errorhandler(DomainError)
     async def domain_error(exc: DomainError) -> Any:
         if _wants_json():
-            return {"error": exc.as_dict()}, exc.status
-        return await render("error.html", exc.status, message=exc.message)
+            return {"error": exc.as_dict(language())}, exc.status
+        return await render("error.html", exc.status, message=exc.text(language()))
 
     @app.errorhandler(404)
     async def not_found(_: Exception) -> Any:

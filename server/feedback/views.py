@@ -136,7 +136,8 @@ async def _region_error(
     errors = {k: t(key, **vals) for k, (key, vals) in getattr(exc, "fields", {}).items()}
     status = 422 if isinstance(exc, fb.Invalid) else exc.status
     return await render(
-        "feedback/region.html", status, **ctx, errors=errors, notice="", problem=exc.message
+        "feedback/region.html", status, **ctx, errors=errors, notice="",
+        problem=exc.text(language()),
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
+from urllib.parse import parse_qs
 
 import socketio
 
@@ -10,22 +12,25 @@ from server.platform import keys
 from server.platform.auth import Principal
 from server.platform.errors import DomainError
 from server.platform.events import SocketDisconnected
+from server.platform.i18n import pick_language
 from server.platform.models import Event, Registration, User
 from server.platform.node import Platform
 from server.platform.presence import Presence
-from server.platform.web import principal_for_registration, principal_for_user
+from server.platform.web import LANG_COOKIE, principal_for_registration, principal_for_user
 
 
 def mount_connection(platform: Platform, presence: Presence) -> None:
     sio = platform.sio
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        lang = socket_language(environ, platform.settings.default_language)
         try:
             principal, event_id = await authenticate(platform, auth)
         except DomainError as exc:
             platform.metrics.socket_refused.labels(exc.code).inc()
-            raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.as_dict()) from exc
-        await sio.save_session(sid, {"principal": principal, "event_id": event_id})
+            raise socketio.exceptions.ConnectionRefusedError(
+                exc.text(lang), exc.as_dict(lang)) from exc
+        await sio.save_session(sid, {"principal": principal, "event_id": event_id, "lang": lang})
         await _enter_rooms(sio, sid, principal, event_id)
         platform.metrics.socket_connections.inc()
         await presence.joined(sid, principal, event_id)
@@ -39,6 +44,19 @@ def mount_connection(platform: Platform, presence: Presence) -> None:
 
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)
+
+
+def socket_language(environ: dict[str, Any], default: str) -> str:
+    """The page's language, as the HTTP side picks it: `?lang=` on the socket URL, else the
+    language cookie (server/platform/web.py)."""
+    query = parse_qs(environ.get("QUERY_STRING", "")).get("lang", [None])[0]
+    cookies = SimpleCookie()
+    try:
+        cookies.load(environ.get("HTTP_COOKIE", ""))
+    except CookieError:
+        cookies = SimpleCookie()
+    cookie = cookies.get(LANG_COOKIE)
+    return pick_language(query, cookie.value if cookie else None, default)
 
 
 async def _enter_rooms(

@@ -1,12 +1,17 @@
-"""Typed domain errors. Domain code raises them; only the socket and HTTP layers translate them."""
+"""Typed domain errors. Domain code raises them; only the socket and HTTP layers translate them:
+the HTTP status from the one table below, the message from the error catalogue by code in the
+reader's language (server/platform/i18n.py)."""
 
 from __future__ import annotations
 
 import logging
 
+from server.platform.i18n import error_text
+
 log = logging.getLogger("traffpunkt")
 
-# HTTP status per error-code prefix or full code; the most specific entry wins.
+# HTTP status per error-code prefix or full code; the most specific entry wins. This is the
+# only table: WHIP/WHEP's statuses (RFC 9725) are here beside everyone else's.
 STATUS = {
     "auth": 401,
     "auth.forbidden": 403,
@@ -18,6 +23,16 @@ STATUS = {
     "qa.closed": 409,
     "event.not_found": 404,
     "room.not_member": 403,
+    # the media engine at the WHIP/WHEP boundary (RFC 9725 and WHEP)
+    "sdp.invalid": 400,
+    "sdp.unsupported_media_type": 415,
+    "sdp.too_large": 413,
+    "stage.invalid_id": 400,
+    "stage.busy": 409,
+    "stage.offline": 409,
+    "stage.viewer_cap": 503,
+    "session.not_found": 404,
+    "engine.not_running": 503,
 }
 
 SUFFIX_STATUS = {
@@ -26,29 +41,44 @@ SUFFIX_STATUS = {
 }
 
 
-class DomainError(Exception):
-    """A failure the user should hear about: a stable dotted `code` and a human `message`."""
+def status_of(code: str) -> int:
+    """Most specific entry of STATUS; else by the code's last part; else 400."""
+    parts = code.split(".")
+    if parts[-1] in SUFFIX_STATUS and code not in STATUS:
+        return SUFFIX_STATUS[parts[-1]]
+    for n in range(len(parts), 0, -1):
+        status = STATUS.get(".".join(parts[:n]))
+        if status:
+            return status
+    return 400
 
-    def __init__(self, code: str, message: str, **details: object) -> None:
+
+class DomainError(Exception):
+    """A failure the user should hear about: a stable dotted `code` and a human `message`.
+
+    `message` is the Swedish text (logs, the command line, and the fallback); what a reader
+    sees is the catalogue's text for `key` (default: the code) in their language, with
+    `details` filled in. A code raised with different messages in different places gives each
+    place a `key` of its own (`feedback.already_submitted.changed`)."""
+
+    def __init__(self, code: str, message: str, *, key: str | None = None,
+                 **details: object) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.key = key or code
         self.details = details
 
     @property
     def status(self) -> int:
-        """Most specific entry of STATUS; else by the code's last part; else 400."""
-        parts = self.code.split(".")
-        if parts[-1] in SUFFIX_STATUS and ".".join(parts) not in STATUS:
-            return SUFFIX_STATUS[parts[-1]]
-        for n in range(len(parts), 0, -1):
-            status = STATUS.get(".".join(parts[:n]))
-            if status:
-                return status
-        return 400
+        return status_of(self.code)
 
-    def as_dict(self) -> dict[str, object]:
-        body: dict[str, object] = {"code": self.code, "message": self.message}
+    def text(self, lang: str) -> str:
+        """The message in `lang`: the catalogue's, or the raise site's Swedish one."""
+        return error_text(lang, self.key, self.details) or self.message
+
+    def as_dict(self, lang: str = "sv") -> dict[str, object]:
+        body: dict[str, object] = {"code": self.code, "message": self.text(lang)}
         if self.details:
             body["details"] = self.details
         return body

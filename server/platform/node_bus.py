@@ -87,7 +87,10 @@ class NodeRequests:
             self._waiting.pop(message_id, None)
         if not reply.get("ok"):
             error = reply.get("error") or {}
-            raise DomainError(str(error.get("code", "server.error")), str(error.get("message", "")))
+            given = error.get("details")
+            details: dict[str, Any] = given if isinstance(given, dict) else {}
+            raise DomainError(str(error.get("code", "server.error")), str(error.get("message", "")),
+                              key=error.get("key"), **details)
         return reply.get("r") or {}
 
     def _received(self, channel: str, message: dict[str, Any], command: Command) -> None:
@@ -109,7 +112,8 @@ class NodeRequests:
         try:
             reply: dict[str, Any] = {"ok": True, "r": await command(message["k"], message["d"])}
         except DomainError as exc:
-            reply = {"ok": False, "error": {"code": exc.code, "message": exc.message}}
+            reply = {"ok": False, "error": {"code": exc.code, "message": exc.message,
+                                            "key": exc.key, "details": exc.details}}
         except Exception as exc:
             log_unexpected(f"{self._channel} command {message.get('k')}", exc)
             reply = {"ok": False, "error": {"code": "server.error", "message": "Oväntat fel."}}

@@ -28,6 +28,7 @@ class SocketContext:
     sid: str
     principal: Principal
     event_id: int
+    lang: str = "sv"
 
     async def emit(self, name: str, data: Any, to: str) -> None:
         await self.platform.sio.emit(name, data, to=to)
@@ -87,7 +88,8 @@ def _wrap(platform: Platform, route: Route) -> Callable[..., Awaitable[dict[str,
 
 async def _context(platform: Platform, sid: str) -> SocketContext:
     session = await platform.sio.get_session(sid)
-    return SocketContext(platform, sid, session["principal"], session["event_id"])
+    return SocketContext(platform, sid, session["principal"], session["event_id"],
+                         session.get("lang", "sv"))
 
 
 def _parse(route: Route, data: Any) -> Any:
@@ -104,7 +106,11 @@ def _parse(route: Route, data: Any) -> Any:
 
 async def _fail(platform: Platform, sid: str, name: str, exc: DomainError) -> dict[str, Any]:
     platform.metrics.socket_events.labels(name, exc.code).inc()
-    error = exc.as_dict()
+    try:
+        lang = (await platform.sio.get_session(sid)).get("lang", "sv")
+    except KeyError:  # the connection is gone
+        lang = "sv"
+    error = exc.as_dict(lang)
     await platform.sio.emit("error", {"event": name, **error}, to=sid)
     return {"ok": False, "error": error}
 

@@ -25,11 +25,11 @@ HEARTBEAT = 10
 
 async def require_rate(
     store: Store, action: str, who: Principal, limit: int, window: int,
-    code: str, message: str, /, **details: object,
+    code: str, message: str, /, key: str | None = None, **details: object,
 ) -> None:
     """Count one `action` by `who`; past `limit` in the current `window` seconds, refuse."""
     if not await store.hit(action, f"{who.kind}:{who.id}", limit, window):
-        raise DomainError(code, message, **details)
+        raise DomainError(code, message, key=key, **details)
 
 
 class Store(Protocol):

@@ -16,7 +16,7 @@ from server.captions import service as live_captions_service
 from server.platform import programme
 from server.platform.errors import DomainError, NotFound
 from server.platform.models import Event
-from server.platform.web import check_csrf, platform, render, require_principal, t
+from server.platform.web import check_csrf, language, platform, render, require_principal, t
 from server.recording import publication as pubs
 from server.recording import service as recording
 from server.recording.models import Publication, Recording
@@ -185,7 +185,7 @@ async def save(recording_id: int) -> tuple[str, int] | Response:
             recording_id, 422, errors=[t("archive.error.fields", fields=", ".join(fields))]
         )
     except DomainError as exc:
-        return await _edit_page(recording_id, exc.status, errors=[exc.message])
+        return await _edit_page(recording_id, exc.status, errors=[exc.text(language())])
     return redirect(url_for("archive.edit", recording_id=recording_id, saved=1))
 
 
@@ -214,7 +214,7 @@ async def no_speakers(recording_id: int) -> tuple[str, int] | Response:
             pub = await pubs.publication_for(db, await pubs.recording_or_404(db, recording_id))
             await pubs.confirm_no_speakers(db, principal, pub, form.get("given") == "1")
     except DomainError as exc:
-        return await _edit_page(recording_id, exc.status, errors=[exc.message])
+        return await _edit_page(recording_id, exc.status, errors=[exc.text(language())])
     return redirect(url_for("archive.edit", recording_id=recording_id) + "#consent")
 
 
@@ -229,7 +229,7 @@ async def captions(recording_id: int) -> tuple[str, int] | Response:
             pub = await pubs.publication_for(db, await pubs.recording_or_404(db, recording_id))
             cues = pubs.set_captions(principal, pub, raw)
     except DomainError as exc:
-        return await _edit_page(recording_id, 422, errors=[exc.message])
+        return await _edit_page(recording_id, 422, errors=[exc.text(language())])
     return await _edit_page(recording_id, notice=t("archive.captions.saved", count=cues))
 
 
@@ -259,7 +259,7 @@ async def use_live_captions(recording_id: int) -> tuple[str, int] | Response:
                 raise NotFound("captions.not_found", NO_LIVE_CAPTIONS)
             cues = pubs.set_captions(principal, await pubs.publication_for(db, rec), vtt.encode())
     except DomainError as exc:
-        return await _edit_page(recording_id, exc.status, errors=[exc.message])
+        return await _edit_page(recording_id, exc.status, errors=[exc.text(language())])
     return await _edit_page(recording_id, notice=t("archive.captions.saved", count=cues))
 
 
@@ -270,7 +270,7 @@ async def publish(recording_id: int) -> tuple[str, int] | Response:
     try:
         await platform().need(pubs.JOBS).submit(principal, recording_id)
     except DomainError as exc:
-        return await _edit_page(recording_id, exc.status, errors=[exc.message])
+        return await _edit_page(recording_id, exc.status, errors=[exc.text(language())])
     return redirect(url_for("archive.edit", recording_id=recording_id) + "#publish")
 
 

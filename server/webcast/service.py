@@ -26,18 +26,6 @@ from streaming import StageEvent, StreamingError
 # offline is sent at once.
 VIEWER_COUNT_INTERVAL = 1.0
 
-# Status of each media-engine error at the WHIP/WHEP boundary (RFC 9725 and WHEP).
-STREAMING_STATUS = {
-    "sdp.invalid": 400,
-    "stage.invalid_id": 400,
-    "stage.busy": 409,
-    "stage.offline": 409,
-    "stage.viewer_cap": 503,
-    "session.not_found": 404,
-    "engine.not_running": 503,
-}
-
-
 def new_token() -> str:
     """A publishing token: 256 random bits, so a fast hash is as safe as a slow one."""
     return secrets.token_urlsafe(32)
@@ -48,7 +36,7 @@ def hash_token(token: str) -> str:
 
 
 def as_domain_error(exc: StreamingError) -> DomainError:
-    """The engine's typed error as ours (the HTTP layer reads the status from STREAMING_STATUS)."""
+    """The engine's typed error as ours (its status is in server/platform/errors.STATUS)."""
     return DomainError(exc.code, exc.message)
 
 

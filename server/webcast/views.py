@@ -20,9 +20,8 @@ from server.platform.auth import Principal, csrf_ok
 from server.platform.connection import authenticate
 from server.platform.errors import DomainError
 from server.platform.models import Event
-from server.platform.web import current_principal, platform, render, require_principal
+from server.platform.web import current_principal, language, platform, render, require_principal
 from server.webcast.service import (
-    STREAMING_STATUS,
     as_domain_error,
     require_producer,
     require_watcher,
@@ -41,7 +40,6 @@ HLS_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
 _HLS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(m3u8|ts)$")
 _PLAYER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # Codes only this boundary raises, with their status.
-WEB_STATUS = {"sdp.unsupported_media_type": 415, "sdp.too_large": 413, "auth.bad_token": 401}
 # Paths a media-only node (--media-only) serves; everything else is 404 there.
 MEDIA_ONLY_PREFIXES = ("/whip/", "/whep/", "/media/hls/", "/healthz", "/metrics")
 
@@ -58,12 +56,8 @@ async def media_only() -> Any:
 # -- errors ----------------------------------------------------------------------------
 
 
-def _status(error: DomainError) -> int:
-    return STREAMING_STATUS.get(error.code) or WEB_STATUS.get(error.code) or error.status
-
-
 def _error(error: DomainError, **extra: Any) -> Response:
-    response = _json({"error": error.as_dict(), **extra}, _status(error))
+    response = _json({"error": error.as_dict(language()), **extra}, error.status)
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="traffpunkt"'
     return response
