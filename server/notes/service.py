@@ -1,14 +1,14 @@
-"""Shared notes of the breakout rooms on this node: storage, the rooms it holds open, and relay.
+"""Shared notes of the breakout rooms on this node: what the server adds to rooms/.
 
-``rooms.notes.NotesRoom`` does the CRDT work; this module gives it what it lacks:
+``rooms.notes.NotesRoom`` does the CRDT work of a room and ``rooms.notes_registry`` owns the
+rooms a node holds open, its peers' seats and the relay between nodes, free of any framework.
+This module gives them what they lack:
 
 * ``SqlNotesStorage``: the ``NotesStorage`` port on ``note_updates`` / ``note_snapshots``.
-* ``NotesRegistry``: owns every ``NotesRoom`` open on this node (opened on the first join,
-  compacted and closed when the last local peer leaves, all closed on shutdown), checks the
-  room membership rule, and routes the room's outbound messages to the connections on this node.
-* ``RedisNotesBus``: tells the other nodes about every update this node stored (and every
-  awareness change), so each node's in-memory document converges without storing twice: only
-  the node that received an update from a browser appends it.
+* ``NotesRegistry``: the room membership rule (who may read, who may write, checked again
+  every RECHECK_SECONDS) around ``rooms.notes_registry.NotesRegistry``, and the one translation
+  of its failures into the error the client hears.
+* ``RedisNotesBus``: the ``NotesBus`` port on Redis pub/sub (server/platform/pubsub.py).
 * ``export_parts``: every room's text per theme, read from storage, for exports and archives.
 
 Messages to browsers go to this node's connections only (``ignore_queue``); other nodes send to
@@ -18,16 +18,11 @@ about an update its node's document does not hold yet.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
-import random
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
-from pycrdt import Doc, Map, Text, get_update
+from pycrdt import Doc, Map, Text
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -35,16 +30,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.errors import RoomsError
 from rooms.notes import (
-    EMPTY_UPDATE,
     THEMES,
     NotesLimits,
     NotesRoom,
-    Outbound,
     merge_all,
-    reraise_unless_pycrdt_failure,
 )
+from rooms.notes_registry import (
+    BusMessage,
+    Deliver,
+    LocalBus,
+    NotesBus,
+    Seat,
+    SeatRevoked,
+    Subscribed,
+    Transport,
+    WriteBehindStorage,
+)
+from rooms.notes_registry import NotesRegistry as RoomsRegistry
 from rooms.notes_storage import CompactionPolicy, StoredNotes
-from rooms.ysync import AwarenessMessage, SyncMessage, parse_message, sync_update
 from server.breakout.membership import room_access
 from server.breakout.models import BreakoutRoom
 from server.notes.models import NoteSnapshot, NoteUpdate
@@ -59,13 +62,9 @@ from server.platform.pubsub import Subscription, redis_client
 LOCK_NAMESPACE = 7_180_018
 """First key of the PostgreSQL advisory lock that orders appends, loads and compactions."""
 
-LINGER_SECONDS = 2.0
-"""How long a closed room's document still answers other nodes' sync requests (see _close)."""
-
-RECHECK_SECONDS = 30.0
-"""How long a membership check holds before the next message checks again (moves, removals)."""
-
 MESSAGES = {
+    "notes.not_joined": "Gå med i rummets anteckningar först.",
+    "notes.read_only": "Du kan läsa men inte skriva i anteckningarna.",
     "notes.too_large": "Ändringen är för stor.",
     "notes.malformed": "Ändringen kunde inte läsas.",
     "notes.rejected": "Ändringen kunde inte tillämpas.",
@@ -143,82 +142,6 @@ class SqlNotesStorage:
         return len(stored.snapshot or b"") + sum(map(len, stored.updates))
 
 
-class WriteBehindStorage:
-    """Appends are buffered and written together every ``interval`` seconds.
-
-    One transaction per keystroke was what limited the notes on a busy node (420 editors typing
-    make about 840 appends a second). The same argument as ``synchronous_commit = off`` below
-    makes the buffer safe: a node that dies loses at most ``interval`` seconds of updates, and
-    on reconnect every editor's browser answers the server's sync step 1 with what it lacks.
-    Reads and compactions flush first, so they always see every accepted update.
-    """
-
-    def __init__(self, inner: SqlNotesStorage, interval: float = 0.05) -> None:
-        self._inner = inner
-        self._interval = interval
-        self._pending: list[tuple[str, bytes]] = []
-        self._task: asyncio.Task[None] | None = None
-        self._flushing = asyncio.Lock()
-
-    async def append_update(self, room_id: str, update: bytes) -> int:
-        self._pending.append((room_id, update))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._flush_later())
-        return len(self._pending)
-
-    async def _flush_later(self) -> None:
-        """Flush until the buffer stays empty: appends that arrive during a flush go next."""
-        backoff = self._interval
-        while self._pending:
-            await asyncio.sleep(backoff)
-            try:
-                await self.flush()
-                backoff = self._interval
-            except Exception as exc:  # kept in the buffer and retried, with capped backoff
-                log_unexpected("notes write-behind", exc)
-                backoff = min(backoff * 2, 5.0)
-
-    async def flush(self) -> None:
-        async with self._flushing:
-            batch, self._pending = self._pending, []
-            if not batch:
-                return
-            try:
-                await self._inner.append_many(batch)
-            except BaseException:
-                self._pending[:0] = batch
-                raise
-
-    async def load(self, room_id: str) -> StoredNotes:
-        await self.flush()
-        return await self._inner.load(room_id)
-
-    async def replace_with_snapshot(
-        self, room_id: str, snapshot: bytes, loaded: StoredNotes
-    ) -> bool:
-        await self.flush()
-        return await self._inner.replace_with_snapshot(room_id, snapshot, loaded)
-
-    def buffered(self, room_id: str) -> list[bytes]:
-        """This room's updates accepted here and not written yet (a node that asks for a room
-        this node has closed still gets them; see ``NotesRegistry``)."""
-        return [data for room, data in self._pending if room == room_id]
-
-    async def stored_bytes(self, room_id: str) -> int:
-        await self.flush()
-        return await self._inner.stored_bytes(room_id)
-
-    async def stop(self) -> None:
-        """Write what is buffered, once; a failure is logged (browsers resend on reconnect)."""
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        try:
-            await self.flush()
-        except Exception as exc:
-            log_unexpected("notes write-behind at shutdown", exc)
-
-
 async def _lock(s: AsyncSession, room_id: str, relaxed: bool = False) -> None:
     """The room's advisory lock; ``relaxed`` appends do not wait for the WAL flush.
 
@@ -289,65 +212,6 @@ async def stored_texts(
 # Between nodes
 
 
-@dataclass(frozen=True)
-class BusMessage:
-    """What one node tells the others.
-
-    Kinds: ``update`` (an update it stored), ``awareness`` (a peer's awareness change),
-    ``evict`` (peer: the person's key, data empty), ``sync`` (a sync request: data is the
-    sender's state vector of the room; peer ``open`` or ``back``, see ``NotesRegistry``) and
-    ``state`` (the answer: what the asking node lacks, to apply without storing). ``to`` names
-    the one node a message is for (``sync`` back, ``state``); empty means every node.
-    """
-
-    node: str
-    room_id: int
-    kind: str
-    peer: str
-    data: bytes
-    to: str = ""
-
-    def encode(self) -> bytes:
-        body: dict[str, Any] = {"n": self.node, "r": self.room_id, "k": self.kind,
-                                "p": self.peer, "d": base64.b64encode(self.data).decode("ascii")}
-        if self.to:
-            body["t"] = self.to
-        return json.dumps(body).encode()
-
-    @classmethod
-    def decode(cls, raw: bytes) -> BusMessage:
-        d = json.loads(raw)
-        return cls(str(d["n"]), int(d["r"]), str(d["k"]), str(d["p"]), base64.b64decode(d["d"]),
-                   str(d.get("t", "")))
-
-
-Deliver = Callable[[BusMessage], Awaitable[None]]
-Subscribed = Callable[[], Awaitable[None]]
-
-
-class NotesBus(Protocol):
-    async def start(self, deliver: Deliver, subscribed: Subscribed | None = None) -> None:
-        """Deliver other nodes' messages; await ``subscribed`` after each (re)subscription:
-        what was published while this node was not listening is lost and must be asked for."""
-        ...
-
-    async def publish(self, message: BusMessage) -> None: ...
-    async def stop(self) -> None: ...
-
-
-class LocalBus:
-    """One process: nobody else to tell."""
-
-    async def start(self, deliver: Deliver, subscribed: Subscribed | None = None) -> None:
-        return None
-
-    async def publish(self, message: BusMessage) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-
 class RedisNotesBus:
     """Redis pub/sub on ``keys.NOTES_CHANNEL`` (server/platform/pubsub.py: guarded messages,
     capped-backoff reconnect; after each resubscription `subscribed` lets the relay catch up)."""
@@ -398,33 +262,7 @@ def make_bus(redis_url: str | None, node_id: str) -> NotesBus:
 
 
 # ---------------------------------------------------------------------------------------------
-# The rooms open on this node
-
-
-class Transport(Protocol):
-    """This node's connections: the server supplies it over socket.io (server/sockets/notes.py)."""
-
-    async def send(self, room_id: int, data: bytes, to: str, skip_sid: str | None) -> None:
-        """One ``notes.sync`` message to a connection (sid) or to ``keys.notes_room``."""
-        ...
-
-    async def enter(self, sid: str, room_id: int) -> None: ...
-
-    async def leave(self, sid: str, room_id: int) -> None: ...
-
-
-@dataclass
-class Seat:
-    """One connection in one room: may it write, and when was that last checked."""
-
-    principal: Principal
-    event_id: int
-    writable: bool
-    checked_at: float
-    rechecking: bool = False
-    recheck_after: float = field(
-        default_factory=lambda: RECHECK_SECONDS * random.uniform(0.8, 1.2))
-    """Seconds between re-checks, spread so that a round's seats do not all come due at once."""
+# The rooms open on this node, behind the membership rule
 
 
 @dataclass
@@ -435,16 +273,8 @@ class JoinResult:
     writable: bool
 
 
-@dataclass
-class _Opening:
-    """A room being loaded: updates the bus brings meanwhile are applied once it is open."""
-
-    task: asyncio.Task[NotesRoom]
-    pending: list[BusMessage] = field(default_factory=list)
-
-
 class NotesRegistry:
-    """Owns the ``NotesRoom`` objects of this node and the seats of its connections."""
+    """The node's notes rooms (``rooms.notes_registry``), entered through the membership rule."""
 
     def __init__(
         self, db: Database, transport: Transport, bus: NotesBus, node_id: str,
@@ -452,35 +282,16 @@ class NotesRegistry:
         write_interval: float = 0.05,
     ) -> None:
         self._db = db
-        self._transport = transport
-        self._bus = bus
-        self._node = node_id
-        self._limits = limits or NotesLimits()
-        self._policy = policy or CompactionPolicy()
-        self.storage = WriteBehindStorage(SqlNotesStorage(db), write_interval)
-        self._rooms: dict[int, NotesRoom] = {}
-        self._closing: dict[int, NotesRoom] = {}
-        self._lingering: list[asyncio.TimerHandle] = []
-        self._unpublished: set[int] = set()
-        self._opening: dict[int, _Opening] = {}
-        self._seats: dict[str, dict[int, Seat]] = {}
-        self._rechecks: set[asyncio.Task[None]] = set()
+        self.storage = WriteBehindStorage(SqlNotesStorage(db), write_interval, log_unexpected)
+        self.rooms = RoomsRegistry(
+            self.storage, transport, bus, node_id, recheck=self._recheck, limits=limits,
+            policy=policy, on_error=log_unexpected)
 
     async def start(self) -> None:
-        await self._bus.start(self._from_other_node, self._resync)
+        await self.rooms.start()
 
     async def stop(self) -> None:
-        """Close every room (compacting what this node stored), then leave the bus."""
-        await self._bus.stop()
-        await asyncio.gather(*self._rechecks, return_exceptions=True)
-        for room_id in list(self._rooms):
-            await self._close(room_id)
-        for handle in self._lingering:
-            handle.cancel()
-        self._closing.clear()
-        await self.storage.stop()
-
-    # -- peers --------------------------------------------------------------------------------
+        await self.rooms.stop()
 
     async def join(self, sid: str, principal: Principal, event_id: int, room_id: int) -> JoinResult:
         """Seat a connection in a room after checking the membership rule; greet it."""
@@ -489,272 +300,40 @@ class NotesRegistry:
             room_row = await db.get(BreakoutRoom, room_id)
             themes = await _themes(db, event_id)
         assert room_row is not None
-        theme_keys = [t["key"] for t in themes]
-        room = await self._room(room_id, theme_keys)
-        await self._add_sections(room_id, room, theme_keys)
-        seat = Seat(principal, event_id, writable, time.monotonic())
-        self._seats.setdefault(sid, {})[room_id] = seat
-        await self._transport.enter(sid, room_id)
-        for _target, data in room.join(sid):
-            await self._transport.send(room_id, data, sid, None)
+        person = f"{principal.kind}:{principal.id}"
+        seat = Seat(person, writable, context=(principal, event_id))
+        await self.rooms.seat(sid, room_id, [t["key"] for t in themes], seat)
         return JoinResult(room_id, room_row.name, themes, writable)
 
     async def receive(self, sid: str, room_id: int, message: bytes) -> None:
         """One y-protocols message from a seated connection: validate, store, relay."""
-        seat = await self._seat(sid, room_id)
-        room = self._rooms.get(room_id)
-        if room is None:
-            raise DomainError("notes.not_joined", "Gå med i rummets anteckningar först.")
-        if not seat.writable:
-            _only_reading(message)
         try:
-            outbound = await room.handle(message, sid)
+            await self.rooms.receive(sid, room_id, message)
         except RoomsError as exc:
             raise domain_error(exc) from exc
-        await self._send(room_id, sid, outbound)
-        await self._tell_others(room_id, sid, message, outbound)
 
     async def leave(self, sid: str, room_id: int) -> None:
-        if self._seats.get(sid, {}).pop(room_id, None) is None:
-            return
-        await self._transport.leave(sid, room_id)
-        room = self._rooms.get(room_id)
-        if room is not None:
-            gone = room.leave(sid)
-            await self._send(room_id, sid, gone)
-            for _target, data in gone:
-                await self._publish(BusMessage(self._node, room_id, "awareness", sid, data))
-        if not any(room_id in seats for seats in self._seats.values()):
-            await self._close(room_id)
+        await self.rooms.leave(sid, room_id)
 
     async def disconnect(self, sid: str) -> None:
-        for room_id in list(self._seats.get(sid, {})):
-            await self.leave(sid, room_id)
-        self._seats.pop(sid, None)
+        await self.rooms.disconnect(sid)
 
     async def evict(self, room_id: int, person: str, *, everywhere: bool = True) -> None:
         """Unseat every connection of ``person`` ("participant:<id>") from a room, on every node
-        (the breakout feature calls it when someone is moved out of the room)."""
-        for sid in [sid for sid, seats in self._seats.items() if room_id in seats
-                    and f"{seats[room_id].principal.kind}:{seats[room_id].principal.id}" == person]:
-            await self.leave(sid, room_id)
-        if everywhere:
-            await self._bus.publish(BusMessage(self._node, room_id, "evict", person, b""))
+        (someone was moved out of the room: server/notes/feature.py)."""
+        await self.rooms.evict(room_id, person, everywhere=everywhere)
 
     def open_room(self, room_id: int) -> NotesRoom | None:
         """The room's document if this node holds it open (tests, benchmark, diagnostics)."""
-        return self._rooms.get(room_id)
+        return self.rooms.open_room(room_id)
 
-    # -- internals ----------------------------------------------------------------------------
-
-    async def _seat(self, sid: str, room_id: int) -> Seat:
-        """The connection's seat; a due membership re-check runs beside, never in the way.
-
-        Moves and closes evict at once (`evict`); the re-check is the safety net for what
-        changes without telling us. Awaiting it here held up every keystroke of the room behind
-        a database round trip, all seats of a round coming due together (bench/notes.py).
-        """
-        seat = self._seats.get(sid, {}).get(room_id)
-        if seat is None:
-            raise DomainError("notes.not_joined", "Gå med i rummets anteckningar först.")
-        if not seat.rechecking and time.monotonic() - seat.checked_at > seat.recheck_after:
-            seat.rechecking = True
-            task = asyncio.create_task(self._recheck(sid, room_id, seat))
-            self._rechecks.add(task)
-            task.add_done_callback(self._rechecks.discard)
-        return seat
-
-    async def _recheck(self, sid: str, room_id: int, seat: Seat) -> None:
-        try:
-            async with self._db.session() as db:
-                seat.writable = await _writable(db, seat.principal, seat.event_id, room_id)
-        except DomainError:
-            await self.leave(sid, room_id)
-            return
-        except Exception as exc:  # the database is away: keep the seat, try again next time
-            log_unexpected("notes membership re-check", exc)
-        finally:
-            seat.rechecking = False
-        seat.checked_at = time.monotonic()
-
-    async def _room(self, room_id: int, theme_keys: list[str]) -> NotesRoom:
-        if room_id in self._rooms:
-            return self._rooms[room_id]
-        if room_id not in self._opening:
-            task = asyncio.create_task(NotesRoom.open(
-                str(room_id), theme_keys, self.storage, self._limits, self._policy,
-                log_unexpected))
-            self._opening[room_id] = _Opening(task)
-        opening = self._opening[room_id]
-        try:
-            room = await asyncio.shield(opening.task)
-        finally:
-            if self._opening.get(room_id) is opening and opening.task.done():
-                del self._opening[room_id]
-        if room_id not in self._rooms:
-            self._rooms[room_id] = room
-            for message in opening.pending:
-                await self._apply_remote(room, message)
-            # What other nodes published before we listened for this room (or still hold in
-            # their write-behind buffer) is neither in the database nor on its way: ask.
-            await self._ask(room_id, room, "open")
-        return self._rooms[room_id]
-
-    async def _add_sections(self, room_id: int, room: NotesRoom, theme_keys: list[str]) -> None:
-        """Sections for themes added to the event while the room is open here."""
-        for _target, data in await room.add_sections(theme_keys):
-            await self._transport.send(room_id, data, keys.notes_room(room_id), None)
-            parsed = parse_message(data)
-            if isinstance(parsed, SyncMessage):
-                await self._publish(
-                    BusMessage(self._node, room_id, "update", "server", parsed.payload))
-
-    async def _close(self, room_id: int) -> None:
-        room = self._rooms.pop(room_id, None)
-        if room is None:
-            return
-        # While it closes, and a little after, the document still answers sync requests: a
-        # node opening the room now may have loaded before our last updates were written.
-        self._closing[room_id] = room
-        try:
-            await room.close()
-        except BaseException as exc:  # the log stays whole; the next compaction folds it
-            reraise_unless_pycrdt_failure(exc)
-            log_unexpected("notes close", exc)
-        finally:
-            self._linger(room_id, room)
-
-    def _linger(self, room_id: int, room: NotesRoom) -> None:
-        def forget() -> None:
-            if self._closing.get(room_id) is room:
-                del self._closing[room_id]
-
-        loop = asyncio.get_running_loop()
-        self._lingering = [h for h in self._lingering if h.when() > loop.time()]
-        self._lingering.append(loop.call_later(LINGER_SECONDS, forget))
-
-    async def _send(self, room_id: int, sid: str, outbound: list[Outbound]) -> None:
-        for target, data in outbound:
-            if target == "sender":
-                await self._transport.send(room_id, data, sid, None)
-            else:
-                await self._transport.send(room_id, data, keys.notes_room(room_id), sid)
-
-    async def _tell_others(
-        self, room_id: int, sid: str, message: bytes, outbound: list[Outbound]
-    ) -> None:
-        relayed = [data for target, data in outbound if target == "others"]
-        if not relayed:
-            return
-        parsed = parse_message(message)
-        if isinstance(parsed, AwarenessMessage):
-            await self._publish(BusMessage(self._node, room_id, "awareness", sid, message))
-        else:  # an update (or step 2) this node stored: the others apply it without storing
-            await self._publish(BusMessage(self._node, room_id, "update", sid, parsed.payload))
-
-    async def _publish(self, message: BusMessage) -> bool:
-        """Publish on the bus; a failure is logged, never the sender's problem (the update is
-        stored), and the room asks the others to sync with it once the bus works again."""
-        try:
-            await self._bus.publish(message)
-        except Exception as exc:
-            log_unexpected("notes bus publish", exc)
-            self._unpublished.add(message.room_id)
-            return False
-        if self._unpublished:
-            again, self._unpublished = self._unpublished, set()
-            for room_id in again:
-                if (room := self._rooms.get(room_id)) is not None:
-                    await self._ask(room_id, room, "open")
-        return True
-
-    # -- catching up between nodes ------------------------------------------------------------
-    #
-    # The bus is fire-and-forget: a node that does not hold a room open drops its updates, and
-    # one that is not subscribed (Redis reconnecting) hears nothing. So when a node opens a
-    # room, and for every open room after it (re)subscribes, it publishes a sync request
-    # ("sync", peer "open") with its state vector. Every node holding the room (open, closing,
-    # or with updates of it still in its write-behind buffer) answers with what the asker lacks
-    # ("state": applied there and sent to its connections, not stored again, since the
-    # answering node stored it), and asks back (peer "back": answered, never asked back), so
-    # updates the asker could not publish reach the others too.
-
-    async def _resync(self) -> None:
-        for room_id, room in list(self._rooms.items()):
-            await self._ask(room_id, room, "open")
-
-    async def _ask(self, room_id: int, room: NotesRoom, why: str, to: str = "") -> None:
-        await self._publish(BusMessage(self._node, room_id, "sync", why, room.state_vector(), to))
-
-    async def _answer(self, message: BusMessage) -> None:
-        room = self._rooms.get(message.room_id) or self._closing.get(message.room_id)
-        if room is not None:
-            missing = room.missing(message.data)
-            if message.peer == "open" and message.room_id in self._rooms:
-                await self._ask(message.room_id, room, "back", to=message.node)
-        else:
-            buffered = self.storage.buffered(str(message.room_id))
-            if not buffered:
-                return
-            missing = get_update(merge_all(buffered), message.data)
-        if missing != EMPTY_UPDATE:
-            await self._publish(
-                BusMessage(self._node, message.room_id, "state", "", missing, message.node))
-
-    async def _from_other_node(self, message: BusMessage) -> None:
-        if message.kind == "evict":
-            await self.evict(message.room_id, message.peer, everywhere=False)
-            return
-        if message.to and message.to != self._node:
-            return
-        if message.kind == "sync":
+    async def _recheck(self, seat: Seat, room_id: int) -> bool:
+        principal, event_id = seat.context
+        async with self._db.session() as db:
             try:
-                await self._answer(message)
-            except BaseException as exc:
-                reraise_unless_pycrdt_failure(exc)
-                log_unexpected("notes sync request from another node", exc)
-            return
-        if message.kind not in ("update", "state", "awareness"):
-            return
-        if message.room_id in self._opening:
-            self._opening[message.room_id].pending.append(message)
-        room = self._rooms.get(message.room_id)
-        if room is None:
-            return  # nobody here: the next open loads it from the database
-        try:
-            await self._apply_remote(room, message)
-        except Exception as exc:
-            log_unexpected("notes from another node", exc)
-
-    async def _apply_remote(self, room: NotesRoom, message: BusMessage) -> None:
-        peer = f"{message.node}:{message.peer}"
-        if message.kind in ("update", "state"):
-            try:
-                room.apply_update(message.data, capped=message.kind == "update")
-            except RoomsError as exc:
-                log_unexpected("notes update from another node", exc)
-                return
-            await self._transport.send(message.room_id, sync_update(message.data),
-                                       keys.notes_room(message.room_id), None)
-        else:
-            try:
-                outbound = await room.handle(message.data, peer)
-            except RoomsError as exc:
-                log_unexpected("notes awareness from another node", exc)
-                return
-            for _target, data in outbound:
-                await self._transport.send(message.room_id, data, keys.notes_room(message.room_id),
-                                           None)
-
-
-def _only_reading(message: bytes) -> None:
-    """Readers (archivists, the cross-room view) may ask for the document, nothing else."""
-    try:
-        parsed = parse_message(message)
-    except RoomsError as exc:
-        raise domain_error(exc) from exc
-    if isinstance(parsed, AwarenessMessage) or parsed.kind.value != 0:
-        raise DomainError("notes.read_only", "Du kan läsa men inte skriva i anteckningarna.")
+                return await _writable(db, principal, event_id, room_id)
+            except DomainError as exc:
+                raise SeatRevoked() from exc
 
 
 async def _writable(db: AsyncSession, principal: Principal, event_id: int, room_id: int) -> bool:

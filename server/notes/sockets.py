@@ -59,7 +59,7 @@ class SocketTransport:
     """`NotesRegistry`'s view of socket.io: this node's connections only (`ignore_queue`).
 
     Other nodes hear of an update through the notes bus and tell their own connections once
-    their document holds it (server/notes.py).
+    their document holds it (rooms/notes_registry.py).
 
     Broadcasts to a room are coalesced, Nagle-style: a message to a room that has had nothing
     for `window` seconds goes out at once; what follows within the window waits for its end and
@@ -80,18 +80,19 @@ class SocketTransport:
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._flushing: set[asyncio.Task[None]] = set()
 
-    async def send(self, room_id: int, data: bytes, to: str, skip_sid: str | None) -> None:
+    async def send(self, room_id: int, data: bytes, to: str | None, skip: str | None) -> None:
+        """To one connection (`to` its sid), or to the room (`to` None) but `skip`."""
         wire = base64.b64encode(data).decode("ascii")
-        if to != keys.notes_room(room_id) or self._window <= 0:
-            await self._emit(room_id, wire, to, skip_sid)
+        if to is not None or self._window <= 0:
+            await self._emit(room_id, wire, to or keys.notes_room(room_id), skip)
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
         if room_id not in self._pending and now - self._last.get(room_id, 0.0) >= self._window:
             self._last[room_id] = now
-            await self._emit(room_id, wire, to, skip_sid)
+            await self._emit(room_id, wire, keys.notes_room(room_id), skip)
             return
-        self._pending.setdefault(room_id, []).append((wire, skip_sid))
+        self._pending.setdefault(room_id, []).append((wire, skip))
         if room_id not in self._timers:
             due = self._last.get(room_id, now) + self._window - now
             self._timers[room_id] = loop.call_later(max(0.0, due), self._flush_soon, room_id)

@@ -55,7 +55,7 @@ async def export(slug: str) -> Response:
     await require_principal(*READERS)
     fmt = request.args.get("format", "md")
     if fmt not in FORMATS:
-        raise DomainError("notes.format", t("notes.export_bad_format"))
+        raise DomainError("notes.format", "Okänt exportformat.")
     await _flush_this_node()
     async with platform().db.session() as db:
         event = await programme.get_event(db, slug)
@@ -70,7 +70,7 @@ def _document(event: Any, parts: list[dict[str, Any]]) -> tuple[Any, str]:
     room = request.args.get("room", "")
     if room.isdigit():
         if not any(p["room_id"] == int(room) for p in parts):
-            raise DomainError("room.not_found", t("notes.no_room"))
+            raise DomainError("room.not_found", "Rummet finns inte.")
         return by_room(parts, int(room), event.title, _labels()), f"{event.slug}-rum-{room}"
     theme = _pick_theme(event, request.args.get("theme"))
     return by_theme(parts, theme, event.title, _labels()), f"{event.slug}-{theme}"
@@ -79,11 +79,11 @@ def _document(event: Any, parts: list[dict[str, Any]]) -> tuple[Any, str]:
 def _pick_theme(event: Any, wanted: str | None) -> str:
     keys: list[str] = [theme.key for theme in event.themes]
     if not keys:
-        raise DomainError("notes.no_themes", t("notes.no_themes"))
+        raise DomainError("notes.no_themes", "Evenemanget har inga teman.")
     if wanted is None or wanted == "":
         return keys[0]
     if wanted not in keys:
-        raise DomainError("notes.theme_not_found", t("notes.no_theme"))
+        raise DomainError("notes.theme_not_found", "Temat finns inte.")
     return wanted
 
 

@@ -18,9 +18,10 @@ import pytest
 from sqlalchemy import func, select
 
 from rooms.notes_client import NotesClient
+from rooms.notes_registry import LocalBus, NotesBus
 from rooms.notes_storage import NEVER
 from server.notes.models import NoteSnapshot, NoteUpdate
-from server.notes.service import LocalBus, NotesBus, NotesRegistry, stored_texts
+from server.notes.service import NotesRegistry, stored_texts
 from server.platform import keys
 from server.platform.auth import Principal
 from server.platform.db import Database, upgrade_async
@@ -38,9 +39,9 @@ class FakeTransport:
         self.inbox: dict[str, list[bytes]] = defaultdict(list)
         self.members: dict[str, set[str]] = defaultdict(set)
 
-    async def send(self, room_id: int, data: bytes, to: str, skip_sid: str | None) -> None:
-        for sid in sorted(self.members[to]) if to == keys.notes_room(room_id) else [to]:
-            if sid != skip_sid:
+    async def send(self, room_id: int, data: bytes, to: str | None, skip: str | None) -> None:
+        for sid in sorted(self.members[keys.notes_room(room_id)]) if to is None else [to]:
+            if sid != skip:
                 self.inbox[sid].append(data)
 
     async def enter(self, sid: str, room_id: int) -> None:
