@@ -7,8 +7,6 @@ actions answer JSON for the autosave script when the request asks for it.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import datetime
 from typing import Any
@@ -26,6 +24,7 @@ from server.feedback.models import FeedbackResponse
 from server.platform import keys, programme
 from server.platform.auth import Principal
 from server.platform.errors import DomainError
+from server.platform.exports import csv_bytes, xlsx_bytes
 from server.platform.models import Event, Region, Registration, User
 from server.platform.registration import field_errors
 from server.platform.web import check_csrf, language, platform, render, require_principal, t
@@ -146,7 +145,7 @@ async def region_json(slug: str, code: str, action: str) -> Any:
     """Autosave (`draft`), `submit` and `reopen` for the script: JSON in, JSON out."""
     await check_csrf()
     if action not in ACTIONS:
-        raise DomainError("not_found", "Okänd åtgärd.")
+        raise DomainError("not_found", "Okänd åtgärd.", key="not_found.action")
     principal = await require_principal()
     body = await request.get_json(silent=True) or {}
     answers: dict[str, Any] = body["answers"] if isinstance(body.get("answers"), dict) else {}
@@ -378,7 +377,7 @@ def _deadline_value(action: str, text: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text).replace(tzinfo=STOCKHOLM)
     except ValueError as exc:
-        raise DomainError("feedback.deadline_invalid", t("feedback.deadline_invalid")) from exc
+        raise DomainError("feedback.deadline_invalid", "Ange datum och tid.") from exc
 
 
 def _back(target: Any, slug: str, done: str) -> str:
@@ -410,7 +409,7 @@ async def facilitator(slug: str) -> Redirect:
 async def export(slug: str, fmt: str) -> Response:
     await require_principal(*KB)
     if fmt not in ("csv", "xlsx", "json"):
-        raise DomainError("not_found", t("error.not_found"))
+        raise DomainError("not_found", "Sidan finns inte.", key="not_found.page")
     async with platform().db.transaction() as db:
         event = await programme.get_event(db, slug)
         if fmt == "json":
@@ -435,33 +434,12 @@ def _json_bytes(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, ensure_ascii=False, indent=2).encode()
 
 
-def _safe(value: Any) -> Any:
-    """Spreadsheet programs run text starting with = + - @ as a formula: make it plain text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _csv(rows: list[dict[str, Any]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=report.EXPORT_COLUMNS)
-    writer.writeheader()
-    writer.writerows({k: _safe(v) for k, v in r.items()} for r in rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel then reads å, ä, ö right
+    return csv_bytes(rows, report.EXPORT_COLUMNS)
 
 
 def _xlsx(rows: list[dict[str, Any]]) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Återkoppling"
-    sheet.append(list(report.EXPORT_COLUMNS))
-    for r in rows:
-        sheet.append([_safe(r[c]) for c in report.EXPORT_COLUMNS])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return xlsx_bytes("Återkoppling", rows, report.EXPORT_COLUMNS)
 
 
 # ---- the form editor (admins) -----------------------------------------------------------------

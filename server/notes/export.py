@@ -15,6 +15,8 @@ from typing import Any
 
 from docx import Document
 
+from server.platform.exports import md_text
+
 Part = dict[str, Any]
 
 FORMATS = {
@@ -83,10 +85,13 @@ def render(export: Export, fmt: str, labels: Labels) -> bytes:
 
 
 def markdown(export: Export, labels: Labels) -> str:
-    lines = [f"# {export.title}", "", f"_{export.subtitle}_", ""]
+    """Everything but the structure is escaped (server/platform/exports.py: md_text): a room
+    name, a region or a participant's notes cannot make a heading or a link of their own."""
+    lines = [f"# {md_text(export.title)}", "", f"_{md_text(export.subtitle)}_", ""]
     for s in export.sections:
-        lines += [f"## {s.heading}", ""] + ([f"_{s.meta}_", ""] if s.meta else [])
-        lines += [s.text.strip() or labels.empty, ""]
+        lines += [f"## {md_text(s.heading)}", ""]
+        lines += [f"_{md_text(s.meta)}_", ""] if s.meta else []
+        lines += [md_text(s.text.strip()) if s.text.strip() else labels.empty, ""]
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ from server.platform.web import (
     platform,
     render,
     require_principal,
+    safe_next,
     t,
 )
 
@@ -36,8 +37,7 @@ async def home() -> tuple[str, int]:
 
 @pages.get("/lang/<code>")
 async def switch_language(code: str) -> Response:
-    target = request.args.get("next", "/")
-    response = redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    response = redirect(safe_next(request.args.get("next")))
     if code in ("sv", "en"):
         response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="Lax")
     return response
@@ -145,8 +145,7 @@ async def login() -> tuple[str, int] | Response:
         return await render("login.html", 401, error=t("login.failed"))
     session.clear()
     session["u"] = user.id
-    target = request.args.get("next", "/")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return redirect(safe_next(request.args.get("next")))
 
 
 @pages.post("/logout")

@@ -10,8 +10,6 @@ not one, and polling once a second reads the database, which is right on any nod
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
@@ -22,6 +20,7 @@ from server.captions import service as captions
 from server.platform import programme
 from server.platform.auth import Principal
 from server.platform.errors import Forbidden
+from server.platform.exports import csv_bytes
 from server.platform.web import current_principal, platform, render, require_principal
 from server.polls import service as polls
 from server.qa import service as qa
@@ -52,7 +51,8 @@ async def _presenter_allowed(event_id: int) -> None:
         return
     principal = await current_principal()
     if principal is None or not principal.is_moderator:
-        raise Forbidden("Presentatörsvyn kräver moderatorinloggning eller en giltig nyckel.")
+        raise Forbidden("Presentatörsvyn kräver moderatorinloggning eller en giltig nyckel.",
+                        key="auth.forbidden.presenter")
 
 
 @qa_views.app_context_processor
@@ -141,22 +141,11 @@ async def export(slug: str, fmt: str) -> Response:
     return Response("Not found", status=404)
 
 
-def _csv(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
-    return "\ufeff" + out.getvalue()  # BOM: Excel opens UTF-8 (å, ä, ö) correctly
+def _csv(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> bytes:
+    return csv_bytes(rows, fields)
 
 
-def _cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in user text (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
-
-
-def _download(body: str, content_type: str, filename: str) -> Response:
+def _download(body: str | bytes, content_type: str, filename: str) -> Response:
     return Response(body, content_type=content_type, headers={
         "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
     })

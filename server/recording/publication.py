@@ -9,9 +9,7 @@ adds what needs the database: metadata, the record parts and the bag.
 from __future__ import annotations
 
 import asyncio
-import csv
 import errno
-import io
 import json
 import secrets
 import shutil
@@ -34,6 +32,7 @@ from server.platform import audit
 from server.platform import programme as events
 from server.platform.auth import Principal
 from server.platform.errors import DomainError, NotFound, log_unexpected
+from server.platform.exports import csv_bytes
 from server.platform.models import Event, utcnow
 from server.platform.node import Key, Platform
 from server.polls import service as polls
@@ -94,14 +93,10 @@ PARTS = Key("recording.record_parts", RecordParts)
 
 def rows_files(stem: str, rows: list[dict[str, Any]]) -> list[RecordFile]:
     """Rows as JSON (exact) and CSV (for a spreadsheet), both UTF-8."""
-    text = io.StringIO()
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    writer = csv.DictWriter(text, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
     return [
         RecordFile(f"{stem}.json", _json(rows)),
-        RecordFile(f"{stem}.csv", text.getvalue().encode()),
+        RecordFile(f"{stem}.csv", csv_bytes(rows, columns, bom=False)),
     ]
 
 
@@ -256,14 +251,16 @@ def set_captions(actor: Principal, pub: Publication, raw: bytes) -> int:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DomainError(
-            "captions.invalid", f"Rad {line}: filen är inte UTF-8.", line=line
+            "captions.invalid", f"Rad {line}: filen är inte UTF-8.", line=line,
+            key="captions.invalid.encoding",
         ) from exc
     try:
         cues = validate_webvtt(text)
     except StreamingError as exc:
         line = getattr(exc, "line", 0)
+        reason = exc.message.split(": ", 1)[-1]
         raise DomainError(
-            "captions.invalid", f"Rad {line}: {exc.message.split(': ', 1)[-1]}", line=line
+            "captions.invalid", f"Rad {line}: {reason}", line=line, reason=reason
         ) from exc
     pub.captions_vtt = text
     return len(cues)
@@ -420,7 +417,7 @@ class PublishJobs:
                 raise DomainError(
                     "publication.consent_missing",
                     "Samtycke saknas från: " + ", ".join(blocked.missing),
-                    speakers=blocked.missing,
+                    speakers=blocked.missing, names=", ".join(blocked.missing),
                 )
             if blocked.needs_no_speaker_confirmation:
                 raise DomainError(
