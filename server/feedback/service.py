@@ -270,8 +270,9 @@ class RoomMembership:
     Members are everyone assigned to a room of that round whose regions include the region,
     and that room's facilitator (`BreakoutRoom.facilitator_id`). The facilitator, who submits,
     is the one a moderator chose on the dashboard if any, else the room's facilitator; the
-    chosen one is also a member. While no room of the latest round covers the region (no round
-    yet, or the region had no room), the registration rule (`RegistrationMembership`) applies.
+    chosen one is also a member. Before the event has any round, the registration rule
+    (`RegistrationMembership`) applies; once it has rooms, never again: a region the latest
+    round gave no room has only its chosen facilitator.
     """
 
     def __init__(self, fallback: RegistrationMembership | None = None) -> None:
@@ -281,9 +282,15 @@ class RoomMembership:
         self, db: AsyncSession, event_id: int, principal: Principal, region_code: str
     ) -> bool:
         rooms = await region_rooms(db, event_id, region_code)
-        if not rooms:
+        if not rooms and await latest_round_id(db, event_id) is None:
+            # No rooms yet: the region a participant registered for is all there is to go by.
             return await self._fallback.is_member(db, event_id, principal, region_code)
         if await self._fallback.is_facilitator(db, event_id, principal, region_code):
+            return True
+        if not rooms:
+            # Once the event has rooms, what someone typed at registration gives no access: a
+            # region without a room of its own has only the facilitator a moderator chose.
+            return False
             return True
         return await _in_rooms(db, event_id, principal, rooms)
 
@@ -408,14 +415,18 @@ async def require_access(
         raise NotFound("feedback.region_not_found", "Regionen finns inte.")
     allowed = await access(db, ports, event_id, principal, region)
     if not getattr(allowed, need):
-        raise Forbidden(_FORBIDDEN[need])
+        key, message = _FORBIDDEN[need]
+        raise Forbidden(message, key=key)
     return allowed
 
 
 _FORBIDDEN = {
-    "read": "Du kan bara se din egen regions återkoppling.",
-    "edit": "Du kan bara ändra din egen regions återkoppling.",
-    "submit": "Endast regionens samtalsledare kan skicka in eller öppna svaret.",
+    "read": ("auth.forbidden.feedback_read", "Du kan bara se din egen regions återkoppling."),
+    "edit": ("auth.forbidden.feedback_edit", "Du kan bara ändra din egen regions återkoppling."),
+    "submit": (
+        "auth.forbidden.feedback_submit",
+        "Endast regionens samtalsledare kan skicka in eller öppna svaret.",
+    ),
 }
 
 
@@ -546,6 +557,7 @@ async def submit(
             "feedback.already_submitted",
             "Svaret är redan inskickat med annat "
             "innehåll. Öppna det för ändringar och skicka in igen.",
+            key="feedback.already_submitted.changed",
         )
     if row is not None and row.answers == answers:
         version = row.version  # exactly what is stored: no newer text can be lost
@@ -643,6 +655,7 @@ def _conflict(row: FeedbackResponse | None) -> DomainError:
         "feedback.conflict",
         f"Någon annan har sparat en nyare version{who}. Dina senaste ändringar sparades inte: "
         "kopiera din text och ladda sedan om sidan för att se den nya versionen.",
+        key="feedback.conflict.by" if who else "feedback.conflict",
         current_version=row.version if row is not None else 0,
         updated_by=row.updated_by if row is not None else "",
         updated_at=row.updated_at.isoformat() if row is not None else None,
@@ -722,12 +735,14 @@ async def _check_facilitator(
             raise DomainError(
                 "feedback.facilitator_invalid",
                 "Samtalsledaren måste vara anmäld från regionen eller finnas i regionens rum.",
+                key="feedback.facilitator_invalid.region",
             )
     if user_id is not None:
         user = await db.get(User, user_id)
         if user is None or user.role != "facilitator":
             raise DomainError(
-                "feedback.facilitator_invalid", "Personalkontot har inte rollen samtalsledare."
+                "feedback.facilitator_invalid", "Personalkontot har inte rollen samtalsledare.",
+                key="feedback.facilitator_invalid.role",
             )
 
 
@@ -818,7 +833,9 @@ async def rate(
 ) -> FeedbackRating:
     """Store or replace the caller's rating of the day."""
     if principal.kind != "participant" or principal.event_id != event_id:
-        raise Forbidden("Endast anmälda deltagare kan betygsätta dagen.")
+        raise Forbidden(
+            "Endast anmälda deltagare kan betygsätta dagen.", key="auth.forbidden.rating"
+        )
     key = rater_key(secret, event_id, principal.id)
     row = await db.scalar(
         select(FeedbackRating).where(

@@ -177,3 +177,26 @@ async def test_pull_returns_the_rooms_real_notes_with_swedish_letters(
     assert (await other.get_json()) == {"text": ""}, "another theme of the room is still empty"
     refused = await people["olle"].get(f"{BASE}/regions/M/notes?theme=kris", headers=ACCEPT)
     assert refused.status_code == 403
+
+
+async def test_once_rooms_exist_the_region_typed_at_registration_opens_nothing(
+    app: Any, clean_db: str
+) -> None:
+    """Issue 19: Görel registers for Gotland (I) and Ulla for Uppsala (C), regions the round
+    gives no room. Before any round, the registration's region is all there is to go by; once
+    the event has rooms, neither reads Gotland's notes nor writes its draft."""
+    gorel = await participant(app, "I", "Görel Ahlgren")
+    early = await post_json(
+        gorel, f"{BASE}/regions/I/draft", {"version": 0, "answers": {"uppfoljning": "Före"}})
+    assert early.status_code == 200, "no rooms yet: Gotland's participants draft Gotland's answer"
+
+    ulla = await participant(app, "I", "Ulla Sjöberg")
+    await make_rooms(clean_db, {"skane": {"name": "Skåne", "regions": ["M"], "members": []}})
+
+    for outsider in (gorel, ulla):
+        assert (await outsider.get(f"{BASE}/regions/I")).status_code == 403
+        notes = await outsider.get(f"{BASE}/regions/I/notes?theme=kris", headers=ACCEPT)
+        assert notes.status_code == 403, "no room for Gotland: its notes are not hers to read"
+        over = await post_json(
+            outsider, f"{BASE}/regions/I/draft", {"version": 1, "answers": {"kris": "Över"}})
+        assert over.status_code == 403, "and its draft is not hers to overwrite"
