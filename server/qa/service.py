@@ -163,6 +163,10 @@ async def vote(
     _participant(actor, event_id)
     await _open_event(db, event_id)
     q = await question(db, event_id, question_id)
+    if q.state not in PUBLIC_STATES and q.registration_id != actor.id:
+        # Pending, rejected or merged: invisible to this participant, so as unknown as an id
+        # that does not exist (a vote must not tell anyone what the moderators hold back).
+        raise NotFound("qa.not_found", "Frågan finns inte.")
     _require_state(q, *PUBLIC_STATES)
     existing = await db.get(QuestionVote, (q.id, actor.id))
     if up and existing is None:
@@ -287,7 +291,8 @@ async def answer(
     Moderators and speakers only (`auth.forbidden` for anyone else, before anything is read).
     """
     if not may_answer(actor):
-        raise Forbidden("Endast moderatorer och talare får svara skriftligt.")
+        raise Forbidden("Endast moderatorer och talare får svara skriftligt.",
+                        key="auth.forbidden.written_answer")
     q = await question(db, event_id, question_id)
     by = _answerer(actor, q, answered_by)
     q.answer, q.answered_by, q.state = clean_text(text, MAX_ANSWER), by, "answered"

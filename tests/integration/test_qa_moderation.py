@@ -201,3 +201,21 @@ async def test_two_processes_share_questions_through_redis(clean_db, tmp_path) -
     finally:
         one.stop()
         two.stop()
+
+
+async def test_a_vote_tells_nobody_what_the_moderators_hold_back(demo_server, clean_db) -> None:
+    """Issue 19: voting on a pending or rejected question of someone else answers exactly as
+    voting on an id that does not exist, so no one can probe the moderation queue."""
+    url = demo_server.url
+    async with person(url, "Anna") as (_, a), person(url, "Bo") as (_, b), \
+            person(url, login=MODERATOR) as (_, mod):
+        pending = (await a.call("qa.ask", {"text": "Väntar på moderering"}))["question"]["id"]
+        rejected = (await a.call("qa.ask", {"text": "Avvisas"}))["question"]["id"]
+        await mod.call("qa.reject", {"question_id": rejected, "reason": "Dubblett"})
+        missing = await b.call("qa.vote", {"question_id": rejected + 1000})
+        assert missing["error"]["code"] == "qa.not_found"
+        for qid in (pending, rejected):
+            answer = await b.call("qa.vote", {"question_id": qid})
+            assert answer["error"] == missing["error"], "held back looks like missing"
+        own = await a.call("qa.vote", {"question_id": pending})
+        assert own["error"]["code"] == "qa.invalid_state", "the author sees her own question"
