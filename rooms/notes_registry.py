@@ -54,7 +54,8 @@ class BusMessage:
     """What one node tells the others.
 
     Kinds: ``update`` (an update it stored), ``awareness`` (a peer's awareness change),
-    ``evict`` (peer: the person's key, data empty), ``sync`` (a sync request: data is the
+    ``evict`` (peer: the person's key, data empty), ``freeze`` (the room became read-only for
+    all but staff, data empty), ``sync`` (a sync request: data is the
     sender's state vector of the room; peer ``open`` or ``back``, see ``NotesRegistry``) and
     ``state`` (the answer: what the asking node lacks, to apply without storing). ``to`` names
     the one node a message is for (``sync`` back, ``state``); empty means every node.
@@ -228,6 +229,8 @@ class Seat:
     person: str
     writable: bool
     context: Any = None
+    staff: bool = False
+    """Moderators keep writing when a room is frozen (its round closed)."""
     checked_at: float = field(default_factory=time.monotonic)
     rechecking: bool = False
     recheck_after: float = field(
@@ -341,6 +344,16 @@ class NotesRegistry:
             await self.leave(peer, room_id)
         if everywhere:
             await self._bus.publish(BusMessage(self._node, room_id, "evict", person, b""))
+
+    async def freeze(self, room_id: int, *, everywhere: bool = True) -> None:
+        """Make the room read-only for every seated peer but staff, on every node (its round
+        was closed); new seats are the server's to refuse writing."""
+        for seats in self._seats.values():
+            seat = seats.get(room_id)
+            if seat is not None and not seat.staff:
+                seat.writable = False
+        if everywhere:
+            await self._bus.publish(BusMessage(self._node, room_id, "freeze", "", b""))
 
     def open_room(self, room_id: int) -> NotesRoom | None:
         """The room's document if this node holds it open (tests, benchmark, diagnostics)."""
@@ -506,6 +519,9 @@ class NotesRegistry:
     async def _from_other_node(self, message: BusMessage) -> None:
         if message.kind == "evict":
             await self.evict(message.room_id, message.peer, everywhere=False)
+            return
+        if message.kind == "freeze":
+            await self.freeze(message.room_id, everywhere=False)
             return
         if message.to and message.to != self._node:
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from quart import Quart
 
-from server.breakout.events import PersonLeftRoom
+from server.breakout.events import PersonLeftRoom, RoomsClosed
 from server.notes import sockets, views
 from server.notes.service import REGISTRY, NotesRegistry, make_bus
 from server.platform.events import SocketDisconnected
@@ -27,8 +27,13 @@ def install(platform: Platform, app: Quart) -> None:
     async def left(event: PersonLeftRoom) -> None:
         await notes.evict(event.room_id, event.person_key)
 
+    async def closed(event: RoomsClosed) -> None:
+        for room_id in event.room_ids:
+            await notes.freeze(room_id)
+
     platform.events.subscribe(SocketDisconnected, disconnected)
     platform.events.subscribe(PersonLeftRoom, left)
+    platform.events.subscribe(RoomsClosed, closed)
 
 
 FEATURE = Feature("notes", sockets.router, views.notes_views, install)

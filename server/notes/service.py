@@ -49,7 +49,7 @@ from rooms.notes_registry import (
 from rooms.notes_registry import NotesRegistry as RoomsRegistry
 from rooms.notes_storage import CompactionPolicy, StoredNotes
 from server.breakout.membership import room_access
-from server.breakout.models import BreakoutRoom
+from server.breakout.models import BreakoutRoom, BreakoutRound
 from server.notes.models import NoteSnapshot, NoteUpdate
 from server.platform import keys
 from server.platform.auth import Principal
@@ -301,7 +301,7 @@ class NotesRegistry:
             themes = await _themes(db, event_id)
         assert room_row is not None
         person = f"{principal.kind}:{principal.id}"
-        seat = Seat(person, writable, context=(principal, event_id))
+        seat = Seat(person, writable, context=(principal, event_id), staff=principal.is_moderator)
         await self.rooms.seat(sid, room_id, [t["key"] for t in themes], seat)
         return JoinResult(room_id, room_row.name, themes, writable)
 
@@ -323,6 +323,11 @@ class NotesRegistry:
         (someone was moved out of the room: server/notes/feature.py)."""
         await self.rooms.evict(room_id, person, everywhere=everywhere)
 
+    async def freeze(self, room_id: int) -> None:
+        """The room's round was closed: read-only from now on, on every node (moderators
+        excepted)."""
+        await self.rooms.freeze(room_id)
+
     def open_room(self, room_id: int) -> NotesRoom | None:
         """The room's document if this node holds it open (tests, benchmark, diagnostics)."""
         return self.rooms.open_room(room_id)
@@ -337,15 +342,19 @@ class NotesRegistry:
 
 
 async def _writable(db: AsyncSession, principal: Principal, event_id: int, room_id: int) -> bool:
-    """Raise ``room.not_member`` / ``room.not_found`` unless the caller may read; True if write."""
+    """Raise ``room.not_member`` / ``room.not_found`` unless the caller may read; True if write.
+    A closed round's notes are read-only for all but moderators."""
     try:  # members and moderators, the common case: one check
-        await room_access(db, principal, event_id, room_id, write=True)
+        room = await room_access(db, principal, event_id, room_id, write=True)
     except DomainError as refused:
         if refused.code != "room.not_member":
             raise
         await room_access(db, principal, event_id, room_id, write=False)  # readers, or raise
         return False
-    return True
+    if principal.is_moderator:
+        return True
+    status = await db.scalar(select(BreakoutRound.status).where(BreakoutRound.id == room.round_id))
+    return status != "closed"
 
 
 async def _themes(db: AsyncSession, event_id: int) -> list[dict[str, str]]:

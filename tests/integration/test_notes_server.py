@@ -181,3 +181,37 @@ async def test_every_update_is_stored_once_and_compaction_keeps_the_text(
         await db.close()
         for browser in (anna, bo):
             await browser.close()
+
+
+async def test_close_all_rooms_makes_the_notes_read_only_for_participants(
+    demo_server: LiveServer, clean_db: str
+) -> None:
+    """Issue 19: after "close all rooms" the members read their room's notes but no longer
+    write them, at once (seated editors too) and on joining again; moderators still write."""
+    anna, bo, _cecilia, rooms = await two_rooms(demo_server, clean_db)
+    skane = rooms.ids["skane"]
+    mod = Browser(demo_server.url)
+    await mod.login(*MODERATOR)
+    moderator = await mod.connect(SLUG)
+    facilitator = await NotesPeer.open(anna, skane)
+    await facilitator.type("kris", "Före stängningen. ")
+    closed = await moderator.call("breakout.close")
+    assert closed["ok"], closed
+
+    facilitator.notes.section("kris").insert(0, "Efteråt ")
+    refused = await facilitator.sync(facilitator.notes.take_outbox()[0])
+    assert refused["error"]["code"] == "notes.read_only", "a seated editor is frozen at once"
+    member = await NotesPeer.open(bo, skane)
+    assert member.join_ack["ok"] and member.join_ack["writable"] is False
+    assert member.texts()["kris"] == "Före stängningen. ", "still readable"
+    staff = await NotesPeer.open(mod, skane)
+    assert staff.join_ack["writable"] is True
+    await staff.type("kris", "Moderatorns tillägg.")
+    await staff.wait(lambda: staff.texts()["kris"].endswith("tillägg."))
+    texts = [p["text"] for p in (await export_json(mod, room=skane))["parts"]]
+    assert "Före stängningen. Moderatorns tillägg." in texts
+    for peer in (facilitator, member, staff):
+        await peer.close()
+    await moderator.close()
+    for browser in (anna, bo, mod):
+        await browser.close()
