@@ -132,7 +132,9 @@ async def _create_user(url: str, username: str, name: str | None, role: str, pas
     try:
         async with db.transaction() as session:
             if await session.scalar(select(User.id).where(User.username == username)):
-                raise DomainError("user.exists", f"Användaren '{username}' finns redan.")
+                raise DomainError(
+                    "user.exists", f"Användaren '{username}' finns redan.", username=username
+                )
             session.add(User(username=username, display_name=name or username, role=role,
                              password_hash=hash_password(password)))
     finally:

@@ -89,7 +89,9 @@ def parse_grouping(data: Mapping[str, Any]) -> Grouping:
 
 
 def _plan_error(exc: RoomsError) -> DomainError:
-    return DomainError(f"breakout.{exc.code}", exc.message)
+    """Keyed by the rooms code (`breakout.plan.invalid`); the engine's English reason, which
+    names the offending room or region, stays in `details`."""
+    return DomainError(f"breakout.{exc.code}", exc.message, reason=exc.message)
 
 
 async def people(db: AsyncSession, event_id: int) -> list[Person]:
@@ -282,7 +284,9 @@ def _assignments(result: Plan, ids: Mapping[str, int]) -> dict[int, int]:
 
 def _minutes(minutes: int) -> int:
     if not 1 <= minutes <= MAX_MINUTES:
-        raise DomainError("breakout.minutes_invalid", f"Ange 1–{MAX_MINUTES} minuter.")
+        raise DomainError(
+            "breakout.minutes_invalid", f"Ange 1–{MAX_MINUTES} minuter.", max=MAX_MINUTES
+        )
     return minutes
 
 
@@ -300,7 +304,8 @@ async def broadcast(db: AsyncSession, actor: Principal, event_id: int, text: str
     text = text.strip()
     if not 1 <= len(text) <= MAX_BROADCAST:
         raise DomainError(
-            "breakout.text_invalid", f"Meddelandet måste ha 1–{MAX_BROADCAST} tecken."
+            "breakout.text_invalid", f"Meddelandet måste ha 1–{MAX_BROADCAST} tecken.",
+            max=MAX_BROADCAST,
         )
     rnd = await require_open(db, event_id)
     rnd.broadcast = text

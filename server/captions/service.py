@@ -45,7 +45,8 @@ def may_caption(principal: Principal) -> bool:
 
 def require_captioner(principal: Principal) -> None:
     if not may_caption(principal):
-        raise Forbidden("Bara skrivtolkar och moderatorer kan skicka textning.")
+        raise Forbidden("Bara skrivtolkar och moderatorer kan skicka textning.",
+                        key="auth.forbidden.captioners_only")
 
 
 def clean_text(text: str) -> str:

@@ -29,7 +29,7 @@ async def watch(ctx: SocketContext, data: WatchIn) -> dict[str, Any]:
     """Join the dashboard (KB staff, no region) or one region's editors (members only)."""
     if data.region_code is None:
         if not (ctx.principal.is_staff and ctx.principal.role in fb.KB_ROLES):
-            raise Forbidden("Endast KB:s personal ser översikten.")
+            raise Forbidden("Endast KB:s personal ser översikten.", key="auth.forbidden.kb_only")
         room = keys.feedback_dashboard_room(ctx.event_id)
     else:
         async with ctx.platform.db.session() as db:

@@ -90,5 +90,7 @@ async def socket_token(slug: str) -> dict[str, Any]:
     async with platform().db.session() as db:
         event = await programmes.get_event(db, slug)
     if not principal.is_staff and principal.event_id != event.id:
-        raise Forbidden("Du är inte anmäld till detta evenemang.")
+        raise Forbidden(
+            "Du är inte anmäld till detta evenemang.", key="auth.forbidden.not_registered"
+        )
     return {"token": platform().tokens.socket_token(principal, event.id), "event_id": event.id}

@@ -54,7 +54,9 @@ class Principal:
 
     def require_moderator(self) -> None:
         if not self.is_moderator:
-            raise Forbidden("Endast moderatorer får göra detta.")
+            raise Forbidden(
+                "Endast moderatorer får göra detta.", key="auth.forbidden.moderators_only"
+            )
 
     def require_role(self, *roles: str) -> None:
         if not (self.kind == "user" and (self.role in roles or self.role == "admin")):
@@ -81,7 +83,8 @@ class Tokens:
             data = self._socket.loads(token, max_age=SOCKET_TOKEN_AGE)
         except BadSignature as exc:
             raise DomainError(
-                "auth.invalid_session", "Sessionen är ogiltig eller för gammal."
+                "auth.invalid_session", "Sessionen är ogiltig eller för gammal.",
+                key="auth.invalid_session.expired",
             ) from exc
         if not isinstance(data, dict) or data.get("k") not in ("p", "u"):
             raise DomainError("auth.invalid_session", "Sessionen är ogiltig.")

@@ -92,4 +92,5 @@ async def _principal(db: Any, data: dict[str, Any]) -> Principal:
         reg = await db.get(Registration, data["i"])
         if reg:
             return principal_for_registration(reg)
-    raise DomainError("auth.invalid_session", "Sessionen gäller inte längre.")
+    raise DomainError("auth.invalid_session", "Sessionen gäller inte längre.",
+                      key="auth.invalid_session.revoked")

@@ -85,13 +85,17 @@ class DomainError(Exception):
 
 
 class Forbidden(DomainError):
-    def __init__(self, message: str = "Du har inte behörighet till detta.") -> None:
-        super().__init__("auth.forbidden", message)
+    """`auth.forbidden`; a raise site with a message of its own names its `key`."""
+
+    def __init__(self, message: str = "Du har inte behörighet till detta.", *,
+                 key: str | None = None, **details: object) -> None:
+        super().__init__("auth.forbidden", message, key=key, **details)
 
 
 class NotFound(DomainError):
-    def __init__(self, what: str = "not_found", message: str = "Hittades inte.") -> None:
-        super().__init__(what, message)
+    def __init__(self, what: str = "not_found", message: str = "Hittades inte.", *,
+                 key: str | None = None, **details: object) -> None:
+        super().__init__(what, message, key=key, **details)
 
 
 def log_unexpected(where: str, exc: BaseException) -> None:

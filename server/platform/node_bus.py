@@ -116,7 +116,8 @@ class NodeRequests:
                                             "key": exc.key, "details": exc.details}}
         except Exception as exc:
             log_unexpected(f"{self._channel} command {message.get('k')}", exc)
-            reply = {"ok": False, "error": {"code": "server.error", "message": "Oväntat fel."}}
+            reply = {"ok": False, "error": {"code": "server.error", "message": "Oväntat fel.",
+                                            "key": "server.error.remote"}}
         await self._redis.publish(
             self.reply_channel(message["from"]), json.dumps({"id": message["id"], **reply})
         )

@@ -78,12 +78,14 @@ def parse(data: dict[str, Any]) -> PollIn:
             "poll.invalid",
             f"En omröstning behöver en fråga (högst {MAX_QUESTION} tecken) och "
             f"{MIN_OPTIONS}–{MAX_OPTIONS} olika svar (högst {MAX_OPTION} tecken vardera).",
+            max_question=MAX_QUESTION, min_options=MIN_OPTIONS, max_options=MAX_OPTIONS,
+            max_option=MAX_OPTION,
         ) from exc
 
 
 def _moderator(actor: Principal) -> None:
     if not actor.is_moderator:
-        raise Forbidden("Bara moderatorer styr omröstningar.")
+        raise Forbidden("Bara moderatorer styr omröstningar.", key="auth.forbidden.polls")
 
 
 async def get_poll(db: AsyncSession, event_id: int, poll_id: int, *, lock: bool = False) -> Poll:
@@ -241,8 +243,8 @@ class VoteBatcher:
                     results = await store_ballots(db, batch)
             except Exception as exc:  # nothing of the batch was stored: every voter hears it
                 log_unexpected("poll votes", exc)
-                results = [DomainError("server.error", "Rösten kunde inte sparas. Försök igen.")
-                           ] * len(batch)
+                results = [DomainError("server.error", "Rösten kunde inte sparas. Försök igen.",
+                                       key="server.error.vote")] * len(batch)
             for ballot, result in zip(batch, results, strict=True):
                 if ballot.done.done():  # the voter went away meanwhile
                     continue

@@ -84,13 +84,17 @@ def read_event_file(path: Path) -> EventFile:
     try:
         return EventFile.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, json.JSONDecodeError, ValidationError) as exc:
-        raise DomainError("event.invalid_file", f"{path}: {exc}") from exc
+        raise DomainError(
+            "event.invalid_file", f"{path}: {exc}", path=str(path), reason=str(exc)
+        ) from exc
 
 
 async def import_event(session: AsyncSession, data: EventFile) -> Event:
     """Create an event with its programme, speakers and themes. Refuses a slug in use."""
     if await session.scalar(select(Event.id).where(Event.slug == data.slug)):
-        raise DomainError("event.exists", f"Evenemanget '{data.slug}' finns redan.")
+        raise DomainError(
+            "event.exists", f"Evenemanget '{data.slug}' finns redan.", slug=data.slug
+        )
     event = Event(
         slug=data.slug, title=data.title, title_en=data.title_en, description=data.description,
         location=data.location, starts_at=data.starts_at, ends_at=data.ends_at,

@@ -276,11 +276,14 @@ class RecordingBus(NodeRequests):
 # -- the service ----------------------------------------------------------------------------
 
 
-NO_MEDIA_NODE = (
-    "recording.no_media_node",
-    "Den här servern har ingen mediemotor och når ingen medienod (REDIS_URL saknas): "
-    "inspelningen styrs från medienoden.",
-)
+def no_media_node() -> DomainError:
+    """No media engine here and no Redis to reach one (the bus's own refusal differs)."""
+    return DomainError(
+        "recording.no_media_node",
+        "Den här servern har ingen mediemotor och når ingen medienod (REDIS_URL saknas): "
+        "inspelningen styrs från medienoden.",
+        key="recording.no_media_node.standalone",
+    )
 
 
 class RecordingService:
@@ -386,7 +389,7 @@ class RecordingService:
         if self.platform.media.enabled:
             return None
         if self.bus is None:
-            raise DomainError(*NO_MEDIA_NODE)
+            raise no_media_node()
         return ""
 
     async def _start_here(
@@ -420,7 +423,8 @@ class RecordingService:
         try:
             path = Path(stage.start_recording())
         except StreamingError as exc:
-            raise DomainError(exc.code, "Inspelningen kunde inte starta.") from exc
+            raise DomainError(exc.code, "Inspelningen kunde inte starta.",
+                              key="recording.start_failed", reason=exc.message) from exc
         row = Recording(
             event_id=event_id,
             file_path=str(path.relative_to(self.media_root)),
@@ -450,7 +454,7 @@ class RecordingService:
             raise DomainError("recording.not_active", "Scenen spelas inte in.")
         here = row.id in self.clocks or row.node_id == self.node_id or self.bus is None
         if here and row.id not in self.clocks and not self.platform.media.enabled:
-            raise DomainError(*NO_MEDIA_NODE)  # the row stays as it is: it may still record
+            raise no_media_node()  # the row stays as it is: it may still record
         if here:
             await self._finish(row.id, "stopped", actor)
         else:
@@ -542,7 +546,8 @@ class RecordingService:
             clock = self.clocks.get(recording_id)
             position = self._local_position(row) if clock else wall_position(row)
             return {"position": position, "paused": bool(clock and clock.paused_since)}
-        raise DomainError("payload.invalid", f"Okänt kommando: {kind}")
+        raise DomainError("payload.invalid", f"Okänt kommando: {kind}",
+                          key="payload.invalid.command", kind=kind)
 
     # -- stage events --------------------------------------------------------------------
 

@@ -57,7 +57,10 @@ def _seconds(value: str | None) -> float | None:
         for part in text.split(":"):
             total = total * 60 + float(part)
     except ValueError as exc:
-        raise DomainError("publication.bad_time", t("archive.error.time", value=text[:20])) from exc
+        value = text[:20]
+        raise DomainError(
+            "publication.bad_time", f"”{value}” är ingen tid.", value=value
+        ) from exc
     return total
 
 
@@ -198,7 +201,7 @@ async def consent(recording_id: int) -> Response:
         pub = await pubs.publication_for(db, await pubs.recording_or_404(db, recording_id))
         speaker = str(form.get("speaker", ""))
         if speaker not in await pubs.required_speakers(db, pub):
-            raise DomainError("publication.unknown_speaker", t("archive.error.speaker"))
+            raise DomainError("publication.unknown_speaker", "Talaren finns inte i listan.")
         await pubs.confirm_consent(db, principal, pub, speaker, form.get("given") == "1")
     return redirect(url_for("archive.edit", recording_id=recording_id) + "#consent")
 

@@ -194,7 +194,7 @@ class RoomMedia:
         try:
             answer = await self.registry.room(str(room_id)).offer(key, sdp)
         except StreamingError as exc:
-            raise DomainError(exc.code, exc.message) from exc
+            raise DomainError(exc.code, exc.message, reason=exc.message) from exc
         return {"room_id": room_id, "sdp": answer.sdp, "slots": slots_view(answer.slots)}
 
     async def set_state(self, principal: Principal, room_id: int, audio: bool, video: bool) -> None:
@@ -497,7 +497,8 @@ class RoomMediaRouter:
         if kind == "leave":
             await self.local.leave(room_id, person_key(principal))
             return {}
-        raise DomainError("server.error", f"unknown room media request {kind!r}")
+        raise DomainError("server.error", f"unknown room media request {kind!r}",
+                          key="server.error.room_media_request", kind=kind)
 
 
 ROUTER = Key("room_media.router", RoomMediaRouter)

@@ -37,7 +37,7 @@ def hash_token(token: str) -> str:
 
 def as_domain_error(exc: StreamingError) -> DomainError:
     """The engine's typed error as ours (its status is in server/platform/errors.STATUS)."""
-    return DomainError(exc.code, exc.message)
+    return DomainError(exc.code, exc.message, reason=exc.message)
 
 
 # -- who may do what ----------------------------------------------------------------------
@@ -50,15 +50,18 @@ def may_watch(principal: Principal | None, event_id: int) -> bool:
 
 def require_watcher(principal: Principal | None, event_id: int) -> Principal:
     if principal is None:
-        raise DomainError("auth.required", "Logga in eller anmäl dig för att se sändningen.")
+        raise DomainError("auth.required", "Logga in eller anmäl dig för att se sändningen.",
+                          key="auth.required.watch")
     if not may_watch(principal, event_id):
-        raise Forbidden("Du är inte anmäld till detta evenemang.")
+        raise Forbidden("Du är inte anmäld till detta evenemang.",
+                        key="auth.forbidden.not_registered")
     return principal
 
 
 def require_producer(principal: Principal | None) -> Principal:
     if principal is None:
-        raise DomainError("auth.required", "Logga in som moderator för att sända.")
+        raise DomainError("auth.required", "Logga in som moderator för att sända.",
+                          key="auth.required.produce")
     principal.require_moderator()
     return principal
 

@@ -49,7 +49,8 @@ View = Callable[..., Awaitable[Any]]
 async def media_only() -> Any:
     """On a media-only node (--media-only), everything but MEDIA_ONLY_PREFIXES is 404."""
     if not request.path.startswith(MEDIA_ONLY_PREFIXES):
-        return _error(DomainError("not_found", "Detta är en medienod."))
+        return _error(DomainError("not_found", "Detta är en medienod.",
+                                  key="not_found.media_node"))
     return None
 
 
@@ -126,18 +127,22 @@ async def _authorise_publisher(event_id: int) -> None:
                 return
         principal = await _signed_principal(token, event_id)
         if principal is None:
-            raise DomainError("auth.bad_token", "Fel token för scenen.")
+            raise DomainError("auth.bad_token", "Fel token för scenen.", key="auth.bad_token.stage")
         require_producer(principal)
         return
     require_producer(await current_principal())
     if not csrf_ok(session.get("csrf"), request.headers.get("X-CSRF-Token")):
-        raise DomainError("csrf.invalid", "CSRF-token saknas eller är fel.")
+        raise DomainError(
+            "csrf.invalid", "CSRF-token saknas eller är fel.", key="csrf.invalid.header"
+        )
 
 
 async def _read_sdp() -> str:
     if request.mimetype != SDP:
-        raise DomainError("sdp.unsupported_media_type", f"Content-Type måste vara {SDP}.")
-    too_large = DomainError("sdp.too_large", f"SDP får vara högst {MAX_SDP_BYTES} byte.")
+        raise DomainError("sdp.unsupported_media_type", f"Content-Type måste vara {SDP}.",
+                          expected=SDP)
+    too_large = DomainError("sdp.too_large", f"SDP får vara högst {MAX_SDP_BYTES} byte.",
+                            max=MAX_SDP_BYTES)
     if (request.content_length or 0) > MAX_SDP_BYTES:
         raise too_large
     body = bytearray()
@@ -148,7 +153,7 @@ async def _read_sdp() -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DomainError("sdp.invalid", "SDP är inte UTF-8.") from exc
+        raise DomainError("sdp.invalid", "SDP är inte UTF-8.", key="sdp.invalid.encoding") from exc
 
 
 def _answer(answer: str, location: str) -> Response:
@@ -239,7 +244,8 @@ async def _hls_player(slug: str, player_id: str) -> tuple[Any, str]:
     event = await _event(slug)
     principal = require_watcher(await _caller(event.id), event.id)
     if not _PLAYER_ID.match(player_id):
-        raise DomainError("payload.invalid", "Spelarens id ska vara 8–64 tecken A-Z a-z 0-9 _ -.")
+        raise DomainError("payload.invalid", "Spelarens id ska vara 8–64 tecken A-Z a-z 0-9 _ -.",
+                          key="payload.invalid.player_id")
     return platform().media.stage_for_event(event.id), viewer_owner(principal)
 
 
@@ -271,11 +277,11 @@ async def hls_file(stage_id: str, name: str) -> Response:
     event_id = keys.event_id_of_stage(stage_id)
     match = _HLS_NAME.match(name)
     if event_id is None or match is None:
-        raise DomainError("not_found", "Ingen sådan fil.")
+        raise DomainError("not_found", "Ingen sådan fil.", key="not_found.file")
     require_watcher(await current_principal(), event_id)
     path = platform().settings.media_root / "hls" / stage_id / name
     if not path.is_file():
-        raise DomainError("not_found", "Ingen sådan fil.")
+        raise DomainError("not_found", "Ingen sådan fil.", key="not_found.file")
     return await _hls_response(path, "." + match.group(1))
 
 
