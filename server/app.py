@@ -112,8 +112,9 @@ def _errors(app: Quart) -> None:
     @app.errorhandler(DomainError)
     async def domain_error(exc: DomainError) -> Any:
         if _wants_json():
-            return {"error": exc.as_dict(language())}, exc.status
-        return await render("error.html", exc.status, message=exc.text(language()))
+            return {"error": exc.as_dict(language())}, exc.status, exc.headers
+        page, status = await render("error.html", exc.status, message=exc.text(language()))
+        return page, status, exc.headers
 
     @app.errorhandler(404)
     async def not_found(_: Exception) -> Any:

@@ -381,8 +381,14 @@ def room_view(room: BreakoutRoom) -> dict[str, Any]:
     }
 
 
+ROOM_LIST_ROLES = frozenset({"archivist", "facilitator"})
+"""Staff who see the round's rooms (archivists read their notes, a staff facilitator finds
+their own); speakers and captioners see no rooms at all, and only moderators see members."""
+
+
 async def state(db: AsyncSession, principal: Principal, event_id: int) -> dict[str, Any]:
-    """Where the caller stands: the open round (if any) and, for a participant, their room."""
+    """Where the caller stands: the open round (if any), a participant's own room, and the
+    rooms as far as the caller's role needs them (ROOM_LIST_ROLES)."""
     rnd = await open_round_of(db, event_id)
     out: dict[str, Any] = {"round": round_view(rnd), "room": None}
     if rnd is None:
@@ -391,8 +397,11 @@ async def state(db: AsyncSession, principal: Principal, event_id: int) -> dict[s
         room_id = await current_room_of(db, principal.id, rnd.id)
         room = await db.get(BreakoutRoom, room_id) if room_id else None
         out["room"] = room_view(room) if room else None
-    if principal.is_staff:
+    if principal.is_moderator:  # they run the rooms: who is where
         out["rooms"] = await _rooms_with_members(db, rnd)
+        out["staff_room"] = _staff_room(rnd, principal, out["rooms"])
+    elif principal.is_staff and principal.role in ROOM_LIST_ROLES:  # which rooms, not who
+        out["rooms"] = [room_view(r) for r in await rooms_of(db, rnd.id)]
         out["staff_room"] = _staff_room(rnd, principal, out["rooms"])
     return out
 

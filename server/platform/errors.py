@@ -77,6 +77,12 @@ class DomainError(Exception):
         """The message in `lang`: the catalogue's, or the raise site's Swedish one."""
         return error_text(lang, self.key, self.details) or self.message
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the error asks for: `Retry-After` on a rate limit."""
+        wait = self.details.get("retry_after")
+        return {"Retry-After": str(wait)} if isinstance(wait, int) else {}
+
     def as_dict(self, lang: str = "sv") -> dict[str, object]:
         body: dict[str, object] = {"code": self.code, "message": self.text(lang)}
         if self.details:

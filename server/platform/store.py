@@ -1,4 +1,5 @@
-"""What crosses processes but is not data: presence and rate-limit counters.
+"""What crosses processes but is not data: presence and rate-limit counters
+(server/platform/limits.py).
 
 Two adapters with one interface: in-process (embedded default) and Redis (several web nodes).
 Losing either loses no data: presence rebuilds as clients reconnect, counters just restart.
@@ -8,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Protocol
 
 from server.platform import keys
 from server.platform.errors import DomainError, log_unexpected
+from server.platform.limits import RateLimits
 from server.platform.pubsub import Backoff, redis_client
 
 if TYPE_CHECKING:
@@ -24,19 +25,23 @@ HEARTBEAT = 10
 
 
 async def require_rate(
-    store: Store, action: str, who: Principal, limit: int, window: int,
+    store: Store, action: str, who: Principal | str, limit: int, window: int,
     code: str, message: str, /, key: str | None = None, **details: object,
 ) -> None:
-    """Count one `action` by `who`; past `limit` in the current `window` seconds, refuse."""
-    if not await store.hit(action, f"{who.kind}:{who.id}", limit, window):
-        raise DomainError(code, message, key=key, **details)
+    """Count one `action` by `who` (a person, or a client address as text); past `limit` in
+    the last `window` seconds, refuse with `retry_after` (seconds) among the details."""
+    name = who if isinstance(who, str) else f"{who.kind}:{who.id}"
+    if not await store.rates.hit(action, name, limit, window):
+        wait = await store.rates.retry_after(action, name, limit, window)
+        raise DomainError(code, message, key=key, retry_after=wait, **details)
 
 
 class Store(Protocol):
+    rates: RateLimits
+
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     async def ping(self) -> bool: ...
-    async def hit(self, action: str, who: str, limit: int, window: int) -> bool: ...
     async def join(self, event_id: int, sid: str, person: dict[str, Any]) -> None: ...
     async def leave(self, event_id: int, sid: str) -> None: ...
     async def online(self, event_id: int) -> list[dict[str, Any]]: ...
@@ -54,7 +59,7 @@ class MemoryStore:
     """The embedded default: one process, state in dictionaries."""
 
     def __init__(self) -> None:
-        self._windows: dict[str, tuple[int, int]] = {}
+        self.rates = RateLimits(None)
         self._presence: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
 
     async def start(self) -> None:
@@ -65,15 +70,6 @@ class MemoryStore:
 
     async def ping(self) -> bool:
         return True
-
-    async def hit(self, action: str, who: str, limit: int, window: int) -> bool:
-        """Count one action; False once `limit` is passed inside the current window."""
-        key = keys.rate_key(action, who)
-        slot = int(time.time()) // window
-        start, count = self._windows.get(key, (slot, 0))
-        count = count + 1 if start == slot else 1
-        self._windows[key] = (slot, count)
-        return count <= limit
 
     async def join(self, event_id: int, sid: str, person: dict[str, Any]) -> None:
         self._presence[event_id][sid] = person
@@ -94,6 +90,7 @@ class RedisStore:
 
     def __init__(self, url: str, node_id: str) -> None:
         self._redis = redis_client(url, decode=True)
+        self.rates = RateLimits(url)
         self._node = node_id
         self._task: asyncio.Task[None] | None = None
 
@@ -123,14 +120,6 @@ class RedisStore:
             except Exception as exc:  # Redis down: retry with capped backoff, never crash
                 log_unexpected("presence heartbeat", exc)
                 await asyncio.sleep(backoff.next())
-
-    async def hit(self, action: str, who: str, limit: int, window: int) -> bool:
-        key = f"{keys.rate_key(action, who)}:{int(time.time()) // window}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window * 2)
-            count, _ = await pipe.execute()
-        return int(count) <= limit
 
     async def join(self, event_id: int, sid: str, person: dict[str, Any]) -> None:
         value = json.dumps({**person, "node": self._node})

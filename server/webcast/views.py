@@ -59,6 +59,7 @@ async def media_only() -> Any:
 
 def _error(error: DomainError, **extra: Any) -> Response:
     response = _json({"error": error.as_dict(language()), **extra}, error.status)
+    response.headers.update(error.headers)
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="traffpunkt"'
     return response

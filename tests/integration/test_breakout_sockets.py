@@ -294,3 +294,37 @@ async def test_after_a_server_restart_mid_round_everyone_lands_in_their_room(
     finally:
         for client in again:
             await client.close()
+
+
+async def test_staff_see_of_the_rooms_only_what_their_role_needs(day: Day, clean_db: str) -> None:
+    """Issue 19: speakers and captioners see no rooms, an archivist sees which rooms there are
+    (to read their notes) but not who sits in them; moderators see the members."""
+    from server.platform.auth import hash_password
+    from server.platform.db import Database
+    from server.platform.models import User
+    from tests.conftest import ARCHIVIST
+
+    db = Database(clean_db)
+    async with db.transaction() as s:
+        for name in ("talare", "skrivtolk"):
+            s.add(User(username=name, display_name=name.title(), role={
+                "talare": "speaker", "skrivtolk": "captioner"}[name],
+                password_hash=hash_password(f"{name}-lösenord-1")))
+    await db.close()
+    await open_by_region(day)
+    seen: dict[str, dict] = {}
+    for username, password in (("talare", "talare-lösenord-1"),
+                               ("skrivtolk", "skrivtolk-lösenord-1"), ARCHIVIST):
+        browser = Browser(day.base)
+        await browser.login(username, password)
+        day.browsers.append(browser)
+        client = await browser.connect()
+        seen[username] = await client.call("breakout.state")
+        await client.close()
+    for role in ("talare", "skrivtolk"):
+        assert seen[role]["round"]["status"] == "open" and "rooms" not in seen[role], role
+    archive = seen[ARCHIVIST[0]]["rooms"]
+    assert {r["name"] for r in archive} >= {"Skåne", "Norrbotten"}
+    assert all("members" not in r for r in archive), "which rooms, not who is in them"
+    moderator = await day.mod.call("breakout.state")
+    assert any(r["members"] for r in moderator["rooms"])

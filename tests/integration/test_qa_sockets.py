@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
-from server.qa.service import RATE_WINDOW
 from tests.conftest import MODERATOR
 from tests.helpers import Browser, Client
 
@@ -38,14 +35,6 @@ def texts(snapshot: dict[str, Any]) -> list[str]:
 
 def heard(client: Client, name: str = "qa.question") -> list[Any]:
     return [data for event, data in client.events if event == name]
-
-
-async def fresh_window(needed: float = 10.0) -> None:
-    """Wait for the next fixed rate-limit window if this one ends within `needed` seconds, so
-    a test's counting never straddles two windows."""
-    left = RATE_WINDOW - time.time() % RATE_WINDOW
-    if left < needed:
-        await asyncio.sleep(left + 0.2)
 
 
 async def test_ask_approve_vote_and_who_sees_what(demo_server) -> None:
@@ -146,7 +135,6 @@ async def test_malformed_payloads_get_an_error_and_the_connection_stays(
 
 async def test_rate_limit_on_asking(demo_server) -> None:
     async with person(demo_server.url, "Snabb") as (_, p):
-        await fresh_window()
         answers = [await p.call("qa.ask", {"text": f"Fråga {n}"}) for n in range(6)]
         assert [a["ok"] for a in answers] == [True] * 5 + [False]
         assert answers[-1]["error"]["code"] == "qa.rate_limited"

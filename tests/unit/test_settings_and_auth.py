@@ -73,6 +73,6 @@ def test_passwords_and_csrf() -> None:
 
 async def test_rate_limit_counts_per_person() -> None:
     store = MemoryStore()
-    results = [await store.hit("qa.ask", "p:1", 3, 60) for _ in range(5)]
+    results = [await store.rates.hit("qa.ask", "p:1", 3, 60) for _ in range(5)]
     assert results == [True, True, True, False, False]
-    assert await store.hit("qa.ask", "p:2", 3, 60), "another person has their own budget"
+    assert await store.rates.hit("qa.ask", "p:2", 3, 60), "another person has their own budget"
