@@ -10,14 +10,17 @@ from sqlalchemy import func, select
 from werkzeug.wrappers.response import Response
 
 from server.platform import programme
-from server.platform.auth import verify_password
+from server.platform.auth import check_password
 from server.platform.errors import DomainError
 from server.platform.models import AccessibilityReport, Registration, User
 from server.platform.registration import RegistrationIn, by_join_key, field_errors, register
+from server.platform.store import require_rate
 from server.platform.web import (
     LANG_COOKIE,
     check_csrf,
+    client_address,
     current_principal,
+    language,
     platform,
     render,
     require_principal,
@@ -53,7 +56,9 @@ async def event_page(slug: str) -> tuple[str, int]:
 
 
 @pages.route("/e/<slug>/register", methods=["GET", "POST"])
-async def register_page(slug: str) -> tuple[str, int] | Response:
+async def register_page(
+    slug: str,
+) -> tuple[str, int] | tuple[str, int, dict[str, str]] | Response:
     async with platform().db.transaction() as db:
         event = await programme.get_event(db, slug)
         regions = await programme.regions(db)
@@ -69,6 +74,16 @@ async def register_page(slug: str) -> tuple[str, int] | Response:
                 "register.html", 403, event=event, regions=regions, form=form, errors={},
                 form_error=t("register.csrf"),
             )
+        try:
+            await require_rate(
+                platform().store, f"register.{event.id}", client_address(),
+                platform().settings.register_per_address, 3600, "registration.rate_limited",
+                "För många anmälningar härifrån. Försök igen om en stund.")
+        except DomainError as refused:  # they keep what they typed
+            page, status = await render(
+                "register.html", 429, event=event, regions=regions, form=form, errors={},
+                form_error=refused.text(language()))
+            return page, status, refused.headers
         try:
             reg = await register(db, event, RegistrationIn.model_validate(form))
         except ValidationError as exc:
@@ -133,19 +148,48 @@ async def console(slug: str) -> tuple[str, int]:
 
 
 @pages.route("/login", methods=["GET", "POST"])
-async def login() -> tuple[str, int] | Response:
+async def login() -> tuple[str, int] | tuple[str, int, dict[str, str]] | Response:
     if request.method == "GET":
         return await render("login.html", error=None)
     await check_csrf()
     form = await request.form
     username = str(form.get("username", ""))[:80]
+    tries = _login_limits(username)
+    for action, who, limit in tries:
+        if not await platform().store.rates.allowed(action, who, limit, LOGIN_WINDOW):
+            return await _login_refused(action, who, limit)
     async with platform().db.session() as db:
         user = await db.scalar(select(User).where(User.username == username))
-    if user is None or not verify_password(user.password_hash, str(form.get("password", ""))):
+    if not await check_password(user.password_hash if user else None,
+                                str(form.get("password", ""))):
+        for action, who, limit in tries:  # only failures count
+            await platform().store.rates.hit(action, who, limit, LOGIN_WINDOW)
         return await render("login.html", 401, error=t("login.failed"))
+    assert user is not None
     session.clear()
     session["u"] = user.id
     return redirect(safe_next(request.args.get("next")))
+
+
+LOGIN_WINDOW = 15 * 60
+
+
+def _login_limits(username: str) -> list[tuple[str, str, int]]:
+    """Failed logins are limited per account (guessing one password) and per client address
+    (trying many accounts); the account's limit is generous enough that someone trying it from
+    elsewhere cannot lock its owner out for long."""
+    settings = platform().settings
+    return [("login.account", username.casefold(), settings.login_per_account),
+            ("login.address", client_address(), settings.login_per_address)]
+
+
+async def _login_refused(action: str, who: str, limit: int) -> tuple[str, int, dict[str, str]]:
+    wait = await platform().store.rates.retry_after(action, who, limit, LOGIN_WINDOW)
+    refused = DomainError("auth.rate_limited", "För många misslyckade inloggningar. Vänta "
+                          "{minutes} minuter och försök igen.", minutes=max(1, wait // 60),
+                          retry_after=wait)
+    page, status = await render("login.html", 429, error=refused.text(language()))
+    return page, status, refused.headers
 
 
 @pages.post("/logout")
@@ -177,6 +221,10 @@ async def accessibility() -> tuple[str, int]:
     if not description or len(description) > 5000:
         error = t("error.required") if not description else t("error.too_long", max=5000)
         return await _statement(422, sent=False, error=error)
+    await require_rate(platform().store, "accessibility.report", client_address(),
+                       platform().settings.reports_per_address, 3600,
+                       "accessibility.rate_limited",
+                       "Vi har tagit emot många rapporter härifrån. Försök igen om en stund.")
     report = AccessibilityReport(
         description=description, page=str(form.get("page", ""))[:300],
         contact=str(form.get("contact", ""))[:254],

@@ -29,6 +29,12 @@ class RateLimits:
         seconds (and then this one is not counted)."""
         return await self._limiter.hit(RateLimitItemPerSecond(limit, window), rate_key(action, who))
 
+    async def allowed(self, action: str, who: str, limit: int, window: int) -> bool:
+        """Whether one more `action` would pass, without counting it (failed logins count
+        only when they fail)."""
+        item = RateLimitItemPerSecond(limit, window)
+        return await self._limiter.test(item, rate_key(action, who))
+
     async def retry_after(self, action: str, who: str, limit: int, window: int) -> int:
         """Whole seconds until `who` may do `action` again (at least 1)."""
         stats = await self._limiter.get_window_stats(

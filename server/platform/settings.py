@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     turn_secret: str | None = None
     qa_ask_per_minute: int = 5
     qa_vote_per_minute: int = 60
+    # Behind a reverse proxy, the header that carries the client's address (nginx:
+    # X-Forwarded-For, the address it saw being the last one). Unset: the TCP peer is the client,
+    # and a header someone sends is never believed.
+    trusted_proxy_header: str = ""
+    login_per_account: int = 10  # failed logins per account in LOGIN_WINDOW
+    login_per_address: int = 30  # failed logins per client address in LOGIN_WINDOW
+    register_per_address: int = 30  # registrations per client address and event per hour
+    reports_per_address: int = 5  # accessibility reports per client address per hour
     node_id: str = Field(default_factory=lambda: secrets.token_hex(4))
     demo_event_file: Path = Path(__file__).parents[1] / "data" / "demo_event.json"
 

@@ -50,6 +50,19 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target if not (parts.scheme or parts.netloc) else default
 
 
+def client_address() -> str:
+    """Who is asking, as far as the network tells: the TCP peer, or behind a reverse proxy
+    (`TRUSTED_PROXY_HEADER`, off by default) the last address the proxy added to that header.
+    Only that last entry is the proxy's own observation; earlier ones are the client's say."""
+    header = platform().settings.trusted_proxy_header
+    if header:
+        forwarded = request.headers.get(header, "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last[:64]
+    return str(request.remote_addr or "unknown")[:64]
+
+
 def t(key: str, **values: object) -> str:
     return translate(language(), key, **values)
 
