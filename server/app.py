@@ -25,10 +25,11 @@ from server.platform.presence import Presence
 from server.platform.settings import Settings
 from server.platform.sockets import mount
 from server.platform.store import make_store
-from server.platform.web import csrf_token, language, local_time, render, t
+from server.platform.web import bound_body, csrf_token, language, local_time, render, t
 
 ROOT = Path(__file__).resolve().parent.parent
 SOCKET_BUFFER = 1_000_000
+MAX_UPLOAD = 4 * 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
@@ -76,13 +77,16 @@ def _quart(settings: Settings) -> Quart:
     app.config.update(
         SESSION_COOKIE_NAME="tp_session", SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.production,
-        MAX_CONTENT_LENGTH=50 * 1024 * 1024,
+        # The largest body any route accepts (an upload); each route's own, smaller limit is
+        # applied before the body is read (web.bound_body), forms and JSON get 64 kB.
+        MAX_CONTENT_LENGTH=MAX_UPLOAD, MAX_FORM_PARTS=200, MAX_FORM_MEMORY_SIZE=MAX_UPLOAD,
     )
     QuartSchema(app, openapi_path="/openapi.json", swagger_ui_path="/api/docs",
                 redoc_ui_path=None, scalar_ui_path=None,
                 info={"title": "Träffpunkt API", "version": "1"})
     for blueprint in (pages, api, ops, *(f.blueprint for f in FEATURES if f.blueprint)):
         app.register_blueprint(blueprint)
+    app.before_request(bound_body)  # first: no view reads a body larger than its route allows
     _templating(app)
     _errors(app)
     return app
@@ -115,6 +119,10 @@ def _errors(app: Quart) -> None:
             return {"error": exc.as_dict(language())}, exc.status, exc.headers
         page, status = await render("error.html", exc.status, message=exc.text(language()))
         return page, status, exc.headers
+
+    @app.errorhandler(413)
+    async def too_large(_: Exception) -> Any:  # a chunked body that grew past its route's limit
+        return await domain_error(DomainError("request.too_large", "Förfrågan är för stor."))
 
     @app.errorhandler(404)
     async def not_found(_: Exception) -> Any:

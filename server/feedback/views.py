@@ -27,7 +27,15 @@ from server.platform.errors import DomainError
 from server.platform.exports import csv_bytes, xlsx_bytes
 from server.platform.models import Event, Region, Registration, User
 from server.platform.registration import field_errors
-from server.platform.web import check_csrf, language, platform, render, require_principal, t
+from server.platform.web import (
+    body_limit,
+    check_csrf,
+    language,
+    platform,
+    render,
+    require_principal,
+    t,
+)
 
 feedback = Blueprint("feedback", __name__)
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -105,6 +113,7 @@ def _notice(done: str | None) -> str:
 
 
 @feedback.post("/e/<slug>/feedback/regions/<code>")
+@body_limit(256 * 1024)
 async def region_post(slug: str, code: str) -> Any:
     """The form without JavaScript: save a draft, submit, or reopen."""
     await check_csrf()
@@ -141,6 +150,7 @@ async def _region_error(
 
 
 @feedback.post("/e/<slug>/feedback/regions/<code>/<action>")
+@body_limit(256 * 1024)  # every answer of a region's form, long texts included
 async def region_json(slug: str, code: str, action: str) -> Any:
     """Autosave (`draft`), `submit` and `reopen` for the script: JSON in, JSON out."""
     await check_csrf()
@@ -446,6 +456,7 @@ def _xlsx(rows: list[dict[str, Any]]) -> bytes:
 
 
 @feedback.route("/e/<slug>/feedback/form", methods=["GET", "POST"])
+@body_limit(256 * 1024)  # the whole form, every question in both languages
 async def form_editor(slug: str) -> tuple[str, int] | Redirect:
     principal = await require_principal("admin")
     if request.method == "POST":

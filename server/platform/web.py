@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from quart import current_app, g, render_template, request, session
@@ -48,6 +49,38 @@ def safe_next(target: str | None, default: str = "/") -> str:
         decoded = unquote(decoded)
     parts = urlsplit(target)
     return target if not (parts.scheme or parts.netloc) else default
+
+
+DEFAULT_BODY_LIMIT = 64 * 1024
+"""Bytes a request body may have unless its route says otherwise (`body_limit`): forms and
+JSON are small. Quart parses an accepted form on the event loop, so this bound is also what
+bounds the time one request can hold up everyone else's."""
+BODY_LIMIT_ATTRIBUTE = "traffpunkt_body_limit"
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+def body_limit(size: int) -> Callable[[V], V]:
+    """A route whose body may be larger than DEFAULT_BODY_LIMIT (an upload)."""
+
+    def mark(view: V) -> V:
+        setattr(view, BODY_LIMIT_ATTRIBUTE, size)
+        return view
+
+    return mark
+
+
+async def bound_body() -> None:
+    """Before any view reads: refuse a body larger than its route allows (413), by its
+    Content-Length at once, and a chunked one as soon as it grows past the limit."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, BODY_LIMIT_ATTRIBUTE, DEFAULT_BODY_LIMIT)
+    request.max_content_length = limit
+    # Quart sized the body's own cap from the app's MAX_CONTENT_LENGTH when the request was
+    # made; the route's cap must reach it before the body is read.
+    request.body._max_content_length = limit
+    received = len(request.body._data)  # what arrived before this hook ran
+    if (request.content_length or 0) > limit or received > limit:
+        raise DomainError("request.too_large", "Förfrågan är för stor.", limit=limit)
 
 
 def client_address() -> str:

@@ -16,7 +16,15 @@ from server.captions import service as live_captions_service
 from server.platform import programme
 from server.platform.errors import DomainError, NotFound
 from server.platform.models import Event
-from server.platform.web import check_csrf, language, platform, render, require_principal, t
+from server.platform.web import (
+    body_limit,
+    check_csrf,
+    language,
+    platform,
+    render,
+    require_principal,
+    t,
+)
 from server.recording import publication as pubs
 from server.recording import service as recording
 from server.recording.models import Publication, Recording
@@ -222,6 +230,7 @@ async def no_speakers(recording_id: int) -> tuple[str, int] | Response:
 
 
 @archive.post("/archive/recordings/<int:recording_id>/captions")
+@body_limit(pubs.MAX_CAPTIONS_BYTES + 64 * 1024)  # a WebVTT file, in a multipart form
 async def captions(recording_id: int) -> tuple[str, int] | Response:
     principal = await require_principal("archivist")
     await check_csrf()

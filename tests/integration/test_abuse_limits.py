@@ -117,3 +117,31 @@ async def test_accessibility_reports_are_limited_per_address(app: Any) -> None:
             "description": f"Knappen saknar etikett {n}", "csrf_token": token})
         codes.append(sent.status_code)
     assert codes == [200, 200, 429]
+
+
+@pytest.mark.parametrize("path", ["/login", "/e/hosten-2020/register", "/tillganglighet",
+                                  "/api/events/hosten-2020/socket-token", "/lang/en"])
+async def test_a_large_form_is_refused_before_it_is_read(app: Any, path: str) -> None:
+    """Issue 19: a 20 MB form of many small fields froze the server while Quart parsed it;
+    any body past the route's limit (64 kB for forms and JSON) is a 413 before parsing."""
+    client = app.quart.test_client()
+    body = "&".join(f"f{n}=x" for n in range(200_000)).encode()  # ~1.7 MB, 200k fields
+    answer = await client.post(path, data=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
+    assert answer.status_code == 413
+    assert (await answer.get_json())["error"]["code"] == "request.too_large"
+
+
+async def test_an_upload_route_takes_what_it_declares(app: Any) -> None:
+    """The archivist's WebVTT upload may be up to 2 MB; the same size elsewhere is refused."""
+    client = app.quart.test_client()
+    vtt = b"WEBVTT\n\n" + b"00:00.000 --> 00:01.000\nhej\n\n" * 30_000  # ~1 MB
+    boundary = "tp-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"captions\"; "
+            f"filename=\"a.vtt\"\r\nContent-Type: text/vtt\r\n\r\n").encode() + vtt + \
+        f"\r\n--{boundary}--\r\n".encode()
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    upload = await client.post("/archive/recordings/1/captions", data=body, headers=headers)
+    assert upload.status_code != 413, "read: refused further on (no archivist here)"
+    elsewhere = await client.post("/login", data=body, headers=headers)
+    assert elsewhere.status_code == 413
