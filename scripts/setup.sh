@@ -2,7 +2,8 @@
 # Installs what Träffpunkt needs on a fresh Debian machine: Debian packages, a virtualenv and
 # the project itself. Safe to run again: it only installs what is missing.
 #   scripts/setup.sh          run-time needs
-#   scripts/setup.sh --test   also what the tests need (chromium, ffmpeg, node, test extras)
+#   scripts/setup.sh --test   also what the tests need (chromium, ffmpeg, node, test extras,
+#                             the root package.json's tsc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,7 @@ apt_install python3 python3-venv ca-certificates tzdata
 if [[ $want_test -eq 1 ]]; then
   apt_install chromium ffmpeg fonts-dejavu-core
   command -v node >/dev/null || apt_install nodejs
+  command -v npm >/dev/null || apt_install npm
   command -v pg_ctlcluster >/dev/null || apt_install postgresql
   command -v redis-server >/dev/null || apt_install redis-server
 fi
@@ -36,4 +38,13 @@ if [[ ! -f "$stamp" ]]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv/bin/python -m pip install -q -e ".$extras"
   touch "$stamp"
+fi
+
+if [[ $want_test -eq 1 ]]; then
+  npm_stamp="node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)"
+  if [[ ! -f "$npm_stamp" ]]; then
+    echo "setup: installing npm packages (package-lock.json)"
+    npm ci --no-audit --no-fund --loglevel=error
+    touch "$npm_stamp"
+  fi
 fi

@@ -12,5 +12,6 @@ if [ $# -eq 0 ]; then  # the whole suite starts with the linters; a run of chose
   .venv/bin/ruff check .
   .venv/bin/mypy -p server -p rooms -p streaming
   .venv/bin/lint-imports --no-cache  # the layering contracts in pyproject.toml
+  node_modules/.bin/tsc -p tsconfig.json  # the JSDoc types of static/js
 fi
 exec .venv/bin/python -m pytest -p no:cacheprovider "${@:-tests}"
