@@ -3,16 +3,17 @@
  * Moderator console, breakout rooms: plan (three groupings, facilitators, rooms without media),
  * preview, templates, open; then timer, broadcast, moves, visits and "close all rooms".
  */
+import { whenConnected } from './protocol.js';
+import { errorMessage } from './errors.js';
+import { fill, strings } from './i18n.js';
 import * as bp from './breakout_protocol.js';
 import { slug, socket } from './session.js';
 import { announce, h } from './ui.js';
 
-const s = JSON.parse(document.getElementById('breakout-i18n')?.textContent ?? '{}');
+const s = strings('breakout-i18n');
 const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
-const fmt = (/** @type {string} */ text, /** @type {Record<string, any>} */ values) =>
-  Object.entries(values).reduce((t, [k, v]) => t.replace(`{${k}}`, String(v)), text ?? '');
 const status = (/** @type {string} */ text) => { $('breakout-status').textContent = text; };
-const fail = (/** @type {any} */ err) => status(String(err.message));
+const fail = (/** @type {unknown} */ err) => status(errorMessage(err));
 
 /** @type {{code: string, name: string}[]} */
 let regions = [];
@@ -51,7 +52,7 @@ function addGroup(name = '', codes = []) {
   /** @type {HTMLInputElement} */ (nameInput).value = label;
   const remove = h('button', { type: 'button', class: 'small secondary' }, [s.remove_group]);
   const group = h('fieldset', { class: 'group' }, [
-    h('legend', {}, [fmt(s.group_regions, { name: label })]),
+    h('legend', {}, [fill(s.group_regions, { name: label })]),
     h('div', { class: 'field' }, [h('label', { for: `breakout-g${n}-name` }, [s.group_name]), nameInput]),
     h('div', { class: 'regions-grid' }, boxes), remove,
   ]);
@@ -98,7 +99,7 @@ function fillForm(g) {
 
 /** @param {any} room */
 function facilitatorSelect(room) {
-  const select = h('select', { id: `breakout-fac-${room.key}`, 'aria-label': fmt(s.facilitator_for, { name: room.name }) },
+  const select = h('select', { id: `breakout-fac-${room.key}`, 'aria-label': fill(s.facilitator_for, { name: room.name }) },
     [h('option', { value: '' }, [s.none])]);
   for (const m of room.members.filter((/** @type {any} */ m) => !m.staff)) {
     const opt = h('option', { value: m.id.slice(1) }, [m.name]);
@@ -116,7 +117,7 @@ function facilitatorSelect(room) {
 /** @param {any} room */
 function mediaBox(room) {
   const box = /** @type {HTMLInputElement} */ (h('input', { type: 'checkbox', id: `breakout-nomedia-${room.key}`,
-    'aria-label': fmt(s.without_media_for, { name: room.name }) }));
+    'aria-label': fill(s.without_media_for, { name: room.name }) }));
   box.checked = !room.media;
   box.addEventListener('change', () => { if (box.checked) withoutMedia.add(room.key); else withoutMedia.delete(room.key); });
   return box;
@@ -131,7 +132,7 @@ function renderPreview(p) {
     h('td', {}, [facilitatorSelect(r)]), h('td', {}, [mediaBox(r)]),
   ])));
   $('breakout-preview-table').hidden = false;
-  $('breakout-totals').textContent = fmt(s.totals, p.totals);
+  $('breakout-totals').textContent = fill(s.totals, p.totals);
   const unplaced = $('breakout-unplaced');
   unplaced.hidden = !p.unplaced.length;
   unplaced.querySelector('ul').replaceChildren(...p.unplaced.map((/** @type {any} */ u) =>
@@ -155,24 +156,24 @@ async function runPreview() {
 
 // ----------------------------------------------------------------- the open round
 
-/** @param {any} view the answer of breakout.state (moderator view) */
+/** @param {bp.StaffView} view the answer of breakout.state (moderator view) */
 function renderRunning(view) {
   const open = view.round?.status === 'open';
   $('breakout-running').hidden = !open;
   $('breakout-plan-form').hidden = open;
   $('breakout-preview').hidden = open;
   if (!open) return;
-  $('breakout-ends-at').textContent = new Date(view.round.ends_at).toLocaleTimeString('sv-SE', { hour: '2-digit', minute: '2-digit' });
+  $('breakout-ends-at').textContent = new Date(view.round?.ends_at ?? 0).toLocaleTimeString('sv-SE', { hour: '2-digit', minute: '2-digit' });
   const rooms = view.rooms ?? [];
-  $('breakout-rooms').replaceChildren(...rooms.map((/** @type {any} */ r) => h('li', {}, [
-    h('a', { href: bp.roomUrl(slug, r.id) }, [fmt(s.visit, { name: r.name })]),
-    ` (${r.members.length})${r.id === view.staff_room ? ` – ${fmt(s.your_room, { name: r.name })}` : ''}: `,
-    r.members.map((/** @type {any} */ m) => m.name).join(', '),
+  $('breakout-rooms').replaceChildren(...rooms.map((r) => h('li', {}, [
+    h('a', { href: bp.roomUrl(slug, r.id) }, [fill(s.visit, { name: r.name })]),
+    ` (${r.members.length})${r.id === view.staff_room ? ` – ${fill(s.your_room, { name: r.name })}` : ''}: `,
+    r.members.map((m) => m.name).join(', '),
   ])));
-  const people = rooms.flatMap((/** @type {any} */ r) => r.members.map((/** @type {any} */ m) => ({ ...m, room: r.name })))
-    .sort((/** @type {any} */ a, /** @type {any} */ b) => a.name.localeCompare(b.name, 'sv'));
+  const people = rooms.flatMap((r) => r.members.map((m) => ({ ...m, room: r.name })))
+    .sort((a, b) => a.name.localeCompare(b.name, 'sv'));
   $('breakout-move-who').replaceChildren(...people.map((m) => h('option', { value: String(m.id) }, [`${m.name} (${m.room})`])));
-  $('breakout-move-to').replaceChildren(...rooms.map((/** @type {any} */ r) => h('option', { value: String(r.id) }, [r.name])));
+  $('breakout-move-to').replaceChildren(...rooms.map((r) => h('option', { value: String(r.id) }, [r.name])));
 }
 
 async function refresh() {
@@ -197,7 +198,7 @@ async function start() {
   $('breakout-open').addEventListener('click', async () => {
     try {
       const answer = await bp.openRound(socket, { ...plan(), minutes: Number($('breakout-minutes').value || 30) });
-      announce(fmt(s.opened, { count: answer.assigned }));
+      announce(fill(s.opened, { count: answer.assigned }));
       await refresh();
     } catch (err) { fail(err); }
   });
@@ -226,7 +227,7 @@ async function start() {
     const who = $('breakout-move-who');
     try {
       const answer = await bp.move(socket, Number(who.value), Number($('breakout-move-to').value));
-      status(fmt(s.moved, { name: who.selectedOptions[0]?.textContent ?? '', room: answer.room.name }));
+      status(fill(s.moved, { name: who.selectedOptions[0]?.textContent ?? '', room: answer.room.name }));
     } catch (err) { fail(err); }
   });
   $('breakout-close').addEventListener('click', async () => {
@@ -235,7 +236,7 @@ async function start() {
   showStrategyFields();
 }
 
-socket.on('connect', () => { refresh(); loadTemplates(); });
+whenConnected(socket, () => { refresh(); loadTemplates(); });
 socket.on('breakout.rooms', (view) => renderRunning(view));
 socket.on('breakout.timer', () => refresh());
 start();

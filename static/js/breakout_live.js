@@ -4,10 +4,12 @@
  * round opens (or when the page reconnects during an open round, e.g. after a restart).
  * `?stay=1` (the room page's "back to the main stage" link) keeps the participant here.
  */
+import { whenConnected } from './protocol.js';
+import { strings } from './i18n.js';
 import { liveUrl, roomUrl, state } from './breakout_protocol.js';
 import { slug, socket } from './session.js';
 
-const s = JSON.parse(document.getElementById('breakout-i18n')?.textContent ?? '{}');
+const s = strings('breakout-i18n');
 const panel = document.getElementById('breakout-live');
 const text = document.getElementById('breakout-live-text');
 const link = /** @type {HTMLAnchorElement|null} */ (document.getElementById('breakout-live-link'));
@@ -26,7 +28,7 @@ function show(room, go) {
 
 function hide() { if (panel) panel.hidden = true; }
 
-socket.on('connect', async () => {
+whenConnected(socket, async () => {
   const answer = await state(socket).catch(() => null);
   if (!answer?.round || answer.round.status !== 'open') { hide(); return; }
   if (answer.room || !answer.rooms) show(answer.room, !stay);

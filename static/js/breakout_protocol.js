@@ -9,6 +9,9 @@ import { request } from './protocol.js';
 
 /** @typedef {{id: number, status: string, ends_at: string|null, broadcast: string}} Round */
 /** @typedef {{id: number, key: string, name: string, regions: string[], media: boolean}} Room */
+/** @typedef {{id: number, name: string}} Member */
+/** A room as moderators see it in `breakout.state` and `breakout.rooms`. @typedef {Room & {members: Member[]}} StaffRoom */
+/** @typedef {{round: Round | null, rooms?: StaffRoom[], staff_room?: number | null}} StaffView */
 
 /** @param {string} slug */
 export const liveUrl = (slug) => `/e/${encodeURIComponent(slug)}/live`;

@@ -10,11 +10,14 @@
  *   - listened `room:speaking` {key, speaking}: highlight a person (person keys are
  *     "participant:<id>" / "user:<id>", as in `room.participants`), see setSpeaking().
  */
+import { whenConnected } from './protocol.js';
+import { errorMessage } from './errors.js';
+import { strings } from './i18n.js';
 import { enterRoom, liveUrl, raiseHand, roomUrl, timeLeft } from './breakout_protocol.js';
 import { announce, h } from './ui.js';
 import { slug, socket } from './session.js';
 
-const s = JSON.parse(document.getElementById('breakout-i18n')?.textContent ?? '{}');
+const s = strings('breakout-i18n');
 const root = /** @type {HTMLElement} */ (document.getElementById('room'));
 const roomId = Number(root.dataset.roomId);
 const list = /** @type {HTMLElement} */ (document.querySelector('#room-participants ul'));
@@ -80,11 +83,10 @@ async function onConnect() {
     tick();
     document.dispatchEvent(new CustomEvent('room:entered', { detail: answer }));
   } catch (err) {
-    announce(String(/** @type {Error} */ (err).message));
+    announce(errorMessage(err));
   }
 }
-socket.on('connect', onConnect);
-if (socket.connected) onConnect();
+whenConnected(socket, onConnect);
 socket.on('room.participants', ({ room_id, people }) => { if (room_id === roomId) renderPeople(people); });
 socket.on('breakout.timer', ({ round }) => { endsAt = round.ends_at; tick(); });
 socket.on('breakout.broadcast', ({ text }) => showBroadcast(text));
@@ -101,5 +103,5 @@ handButton.addEventListener('click', async () => {
     raised = !raised;
     handButton.setAttribute('aria-pressed', String(raised));
     handButton.textContent = raised ? s.lower : s.raise;
-  } catch (err) { announce(String(/** @type {Error} */ (err).message)); }
+  } catch (err) { announce(errorMessage(err)); }
 });

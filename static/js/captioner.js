@@ -1,6 +1,7 @@
 // @ts-check
 /** The captioner's page: one line per Enter, sent as `captions.send`; the field stays focused. */
-import { request } from './protocol.js';
+import { errorMessage } from './errors.js';
+import { request, whenConnected } from './protocol.js';
 import { socket } from './session.js';
 import { KEEP_LINES } from './captions_protocol.js';
 
@@ -18,10 +19,10 @@ function addSent(text) {
 }
 
 // After a reload the captioner sees where they were.
-socket.on('connect', () => {
+whenConnected(socket, async () => {
   if (sent.children.length) return;
-  request(socket, 'captions.recent').then(
-    (ack) => ack.lines.forEach((/** @type {{text: string}} */ line) => addSent(line.text)), () => undefined);
+  const ack = await request(socket, 'captions.recent');
+  ack.lines.forEach((/** @type {{text: string}} */ line) => addSent(line.text));
 });
 
 form.addEventListener('submit', async (ev) => {
@@ -35,7 +36,7 @@ form.addEventListener('submit', async (ev) => {
     status.textContent = '';
   } catch (err) {
     input.value = input.value || line;  // nothing typed since: give the line back to send again
-    status.textContent = /** @type {Error} */ (err).message;
+    status.textContent = errorMessage(err);
   }
   input.focus();
 });

@@ -5,12 +5,13 @@
  * settings, and the browser's captions button turns it off; on HLS the cue waits for the
  * player's live delay. The transcript panel keeps the lines to read back.
  */
-import { request } from './protocol.js';
+import { strings } from './i18n.js';
+import { request, whenConnected } from './protocol.js';
 import { socket } from './session.js';
 import { KEEP_LINES, cueText, placeCue } from './captions_protocol.js';
 import { liveDelaySeconds } from './webcast_player.js';
 
-const text = JSON.parse(document.getElementById('captions-i18n')?.textContent ?? '{}');
+const text = strings('captions-i18n');
 const video = /** @type {HTMLVideoElement | null} */ (document.getElementById('stage-video'));
 const log = document.getElementById('captions-log');
 const list = document.getElementById('captions-transcript');
@@ -46,6 +47,4 @@ function addToTranscript(line) {
 }
 
 socket.on('captions.line', (/** @type {any} */ line) => { showOnVideo(line); addToTranscript(line); });
-socket.on('connect', () => {
-  request(socket, 'captions.recent').then((ack) => ack.lines.forEach(addToTranscript), () => undefined);
-});
+whenConnected(socket, async () => { (await request(socket, 'captions.recent')).lines.forEach(addToTranscript); });

@@ -1,5 +1,6 @@
 // @ts-check
 /** The chat of a breakout room: history when entering, live messages, sending. Text only. */
+import { errorMessage } from './errors.js';
 import { history, send } from './chat_protocol.js';
 import { socket } from './session.js';
 import { h } from './ui.js';
@@ -30,7 +31,7 @@ document.addEventListener('room:entered', async () => {
   try {
     const { messages } = await history(socket, roomId);
     messages.forEach(add);
-  } catch (err) { status.textContent = String(/** @type {Error} */ (err).message); }
+  } catch (err) { status.textContent = errorMessage(err); }
 });
 socket.on('chat.message', (m) => { if (m.room_id === roomId) add(m); });
 
@@ -43,7 +44,7 @@ form.addEventListener('submit', async (ev) => {
     add(message);
     input.value = '';
     status.textContent = '';
-  } catch (err) { status.textContent = String(/** @type {Error} */ (err).message); }
+  } catch (err) { status.textContent = errorMessage(err); }
 });
 input.addEventListener('keydown', (ev) => {
   if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }

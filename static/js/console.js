@@ -1,15 +1,17 @@
 // @ts-check
 /** The moderator console: programme control and who is online. Features add panels. */
+import { errorMessage } from './errors.js';
 import { request } from './protocol.js';
 import { socket } from './session.js';
 import { announce, h } from './ui.js';
 
-socket.on('presence.list', ({ people }) => {
+socket.on('presence.list', (/** @type {{people: {name: string, region: string | null}[]}} */ { people }) => {
   const list = document.getElementById('online-list');
   if (!list) return;
   list.replaceChildren(...people.map((p) => h('li', {}, [`${p.name}${p.region ? ` (${p.region})` : ''}`])));
 });
 
+/** @param {number | string | null} itemId */
 function markCurrent(itemId) {
   document.querySelectorAll('#console-programme li').forEach((li) => {
     const on = Number(/** @type {HTMLElement} */ (li).dataset.itemId) === Number(itemId);
@@ -23,6 +25,6 @@ document.getElementById('console-programme')?.addEventListener('click', async (e
   if (!btn) return;
   try {
     await request(socket, 'programme.set_current', { item_id: Number(/** @type {HTMLElement} */ (btn).dataset.itemId) });
-  } catch (err) { announce(String(/** @type {Error} */ (err).message)); }
+  } catch (err) { announce(errorMessage(err)); }
 });
 socket.on('programme.current', ({ item_id }) => markCurrent(item_id));

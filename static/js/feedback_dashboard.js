@@ -1,12 +1,14 @@
 // @ts-check
 /** KB's dashboard: region statuses update live as regions save and submit. */
+import { whenConnected } from './protocol.js';
+import { strings } from './i18n.js';
 import { watch } from './feedback_protocol.js';
 import { socket } from './session.js';
 
-const s = JSON.parse(document.getElementById('feedback-i18n')?.textContent ?? '{}');
+const s = strings('feedback-i18n');
 const live = document.getElementById('dashboard-live');
 
-socket.on('connect', () => { watch(socket, null).catch(() => {}); });
+whenConnected(socket, () => watch(socket, null));
 socket.on('feedback.status', (/** @type {any} */ data) => {
   const cell = document.getElementById(`state-${data.region_code}`);
   if (!cell) return;

@@ -6,6 +6,9 @@
  * `feedback.conflict`. The page asks for the stored response; if it holds what this page sent
  * (or shows), the page takes its version and goes on saving. Otherwise it says who saved when,
  * pauses autosave and keeps the user's text on the page. */
+import { whenConnected } from './protocol.js';
+import { errorMessage } from './errors.js';
+import { strings } from './i18n.js';
 import { afterConflict, sameAnswers } from './feedback_answers.js';
 import { act, storedResponse, themeNotes, watch } from './feedback_protocol.js';
 import { socket } from './session.js';
@@ -17,7 +20,7 @@ const conflictBox = /** @type {HTMLElement} */ (document.getElementById('autosav
 const conflictText = /** @type {HTMLElement} */ (document.getElementById('autosave-conflict-text'));
 const keepMine = /** @type {HTMLButtonElement} */ (document.getElementById('autosave-keep-mine'));
 const versionInput = /** @type {HTMLInputElement} */ (document.getElementById('feedback-version'));
-const s = JSON.parse(document.getElementById('feedback-i18n')?.textContent ?? '{}');
+const s = strings('feedback-i18n');
 const slug = root.dataset.eventSlug ?? '';
 const region = root.dataset.region ?? '';
 const editable = root.dataset.editable === 'true';
@@ -49,6 +52,7 @@ function answers() {
   return out;
 }
 
+/** @param {string} text */
 function say(text) { status.textContent = text; }
 
 /** @param {string|null|undefined} iso */
@@ -85,9 +89,9 @@ async function failed(err) {
     dirty = true; // what the page shows is not stored (yet)
     await reconcile();
   } else if (err.code === 'feedback.locked' || err.code === 'feedback.already_submitted') {
-    stopped = true; say(err.message);
+    stopped = true; say(errorMessage(err));
   } else if (err.status === 422) {
-    say(err.message);
+    say(errorMessage(err));
   } else {
     dirty = true; say(s.offline);
   }
@@ -218,11 +222,11 @@ if (editable) {
       if (!text) { say(s.notes_empty); return; }
       area.value = area.value.trim() ? `${area.value.trim()}\n\n${text}` : text;
       dirty = true; schedule(); say(s.notes_added); area.focus();
-    } catch (err) { say(String(/** @type {Error} */ (err).message)); }
+    } catch (err) { say(errorMessage(err)); }
   });
 }
 
-socket.on('connect', () => { watch(socket, region).catch(() => {}); });
+whenConnected(socket, () => watch(socket, region));
 socket.on('feedback.saved', async (/** @type {any} */ data) => {
   // Our own save announces itself too: a newer version may be the one whose reply was lost.
   if (!editable || data.region_code !== region || data.version <= version || saving || stopped) return;

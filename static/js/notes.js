@@ -11,6 +11,8 @@
  * positions, notes_cursors.js); the drawing is aria-hidden, the text line under each theme says
  * the same for everyone.
  */
+import { errorMessage } from './errors.js';
+import { strings as i18n } from './i18n.js';
 import { socket } from './session.js';
 import { NotesLink, diff, mapIndex } from './notes_protocol.js';
 import { CaretLayer, cursorState, remoteCarets } from './notes_cursors.js';
@@ -23,7 +25,7 @@ for (const panel of document.querySelectorAll('[data-notes-room]')) {
 
 /** @param {HTMLElement} panel */
 function start (panel) {
-  const strings = JSON.parse(panel.querySelector('script[data-notes-i18n]')?.textContent ?? '{}');
+  const strings = i18n(panel.querySelector('script[data-notes-i18n]'));
   const status = /** @type {HTMLElement} */ (panel.querySelector('[data-notes-status]'));
   const say = (/** @type {string} */ text) => { status.textContent = text; };
   const link = new NotesLink(socket, Number(panel.dataset.notesRoom), {
@@ -35,7 +37,7 @@ function start (panel) {
     },
     onSynced: () => { bindAll(panel, link, strings); say(link.readOnly ? strings.read_only : strings.synced); },
     onOffline: () => say(strings.offline),
-    onError: (error) => say(`${strings.refused} ${error.message}`),
+    onError: (error) => say(`${strings.refused} ${errorMessage(error)}`),
   });
   socket.on('connect', () => { if (link.synced) say(link.readOnly ? strings.read_only : strings.synced); });
   link.awareness.on('change', () => { showWho(panel, link, strings); drawCarets(link); });

@@ -3,13 +3,15 @@
  * The cross-room view: one theme, every room's section side by side, live and read-only.
  * Each room card joins that room's notes as a reader and shows the theme's text as it changes.
  */
+import { errorMessage } from './errors.js';
+import { strings as i18n } from './i18n.js';
 import { socket } from './session.js';
 import { NotesLink } from './notes_protocol.js';
 
 const root = /** @type {HTMLElement | null} */ (document.querySelector('[data-notes-theme]'));
 const theme = root?.dataset.notesTheme ?? '';
 const status = document.querySelector('[data-notes-status]');
-const strings = JSON.parse(document.querySelector('script[data-notes-i18n]')?.textContent ?? '{}');
+const strings = i18n(document.querySelector('script[data-notes-i18n]'));
 let live = 0;
 
 for (const el of document.querySelectorAll('[data-notes-room-view]')) {
@@ -26,6 +28,6 @@ for (const el of document.querySelectorAll('[data-notes-room-view]')) {
       if (status) status.textContent = (strings.live ?? '{count}').replace('{count}', String(live));
     },
     onOffline: () => { if (status) status.textContent = strings.offline ?? ''; },
-    onError: (error) => { if (status) status.textContent = `${strings.refused ?? ''} ${error.message}`; },
+    onError: (error) => { if (status) status.textContent = `${strings.refused ?? ''} ${errorMessage(error)}`; },
   });
 }

@@ -22,12 +22,13 @@ export const REMOTE = 'remote';
  * @typedef {{key: string, title: string, title_en: string, description: string}} Theme
  * @typedef {{room_id: number, name: string, themes: Theme[], writable: boolean, user: string}} JoinInfo
  * @typedef {{readOnly?: boolean, onJoin?: (info: JoinInfo) => void, onSynced?: () => void,
- *   onOffline?: () => void, onError?: (error: {code: string, message: string}) => void}} Options
+ *   onOffline?: () => void, onError?: (error: WireError) => void}} Options
+ * @typedef {import('./protocol.js').WireError} WireError
  */
 
 export class NotesLink {
   /**
-   * @param {any} socket the page's socket.io socket
+   * @param {import('./protocol.js').Socket} socket the page's socket.io socket
    * @param {number} roomId
    * @param {Options} [options]
    */
@@ -70,7 +71,8 @@ export class NotesLink {
     try {
       this.info = await request(this.socket, 'notes.join', { room_id: this.roomId });
     } catch (error) {
-      this.options.onError?.({ code: /** @type {any} */ (error).code ?? 'notes.join', message: String(/** @type {any} */ (error).message) });
+      const { code, message, details } = /** @type {Partial<WireError>} */ (error);
+      this.options.onError?.({ code: code ?? 'notes.join', message: String(message), details });
       return;
     }
     this.joined = true;

@@ -4,14 +4,17 @@
  * open), then its results as they come in; after it closes, its final results. Staff see the
  * results and do not vote (the server refuses them anyway).
  */
-import { request } from './protocol.js';
+import { errorMessage } from './errors.js';
+import { fill, strings } from './i18n.js';
+import * as polls from './polls_protocol.js';
+import { whenConnected } from './protocol.js';
 import { socket } from './session.js';
 import { h } from './ui.js';
-import { fill, results, strings, summary, withResults } from './polls_view.js';
+import { STRINGS, results, summary } from './polls_view.js';
 
-/** @typedef {import('./polls_view.js').Poll} Poll */
+/** @typedef {import('./polls_protocol.js').Poll} Poll */
 
-const s = strings();
+const s = strings(STRINGS);
 const panel = /** @type {HTMLElement} */ (document.getElementById('polls-panel'));
 const box = /** @type {HTMLElement} */ (document.getElementById('polls-current'));
 const status = /** @type {HTMLElement} */ (document.getElementById('polls-status'));
@@ -37,12 +40,12 @@ function form(poll) {
     const picked = /** @type {HTMLInputElement | null} */ (el.querySelector('input:checked'));
     if (!picked) { status.textContent = s.pick_one; return; }
     try {
-      const ack = await request(socket, 'polls.vote', { poll_id: poll.id, option: Number(picked.value) });
+      const voted = await polls.vote(socket, poll.id, Number(picked.value));
       changing = false;
-      show(ack.poll);
+      show(voted);
       status.textContent = s.thanks;
     } catch (err) {
-      status.textContent = /** @type {Error} */ (err).message;
+      status.textContent = errorMessage(err);
     }
   });
   return el;
@@ -70,25 +73,23 @@ function show(poll) {
   box.replaceChildren(...parts);
 }
 
-/** The poll to show: the open one, else the latest closed one. @param {Poll[]} polls */
-const pick = (polls) => polls.find((p) => p.status === 'open') ?? polls.find((p) => p.status === 'closed') ?? null;
+/** The poll to show: the open one, else the latest closed one. @param {Poll[]} all */
+const pick = (all) => all.find((p) => p.status === 'open') ?? all.find((p) => p.status === 'closed') ?? null;
 
-socket.on('connect', () => {
-  request(socket, 'polls.list').then((ack) => show(pick(ack.polls)), () => undefined);
-});
-socket.on('polls.state', (/** @type {Poll} */ poll) => {
+whenConnected(socket, async () => show(pick(await polls.list(socket))));
+polls.onPoll(socket, (poll) => {
   if (poll.status === 'draft') return;
   if (poll.status === 'open' || !current || current.id === poll.id) {
     const mine = current && current.id === poll.id ? current.mine : null;
     // A poll that opens is announced (the status is a polite live region), not only shown.
     if (poll.status === 'open' && current?.id !== poll.id) status.textContent = fill(s.new, { question: poll.question });
-    show({ ...poll, mine: poll.mine ?? mine });
+    show({ ...poll, mine: poll.mine ?? mine ?? null });
   }
 });
-socket.on('polls.results', (/** @type {{id: number, counts: number[], total: number}} */ update) => {
+polls.onResults(socket, (update) => {
   if (current && current.id === update.id && !(canVote && current.status === 'open' && (current.mine == null || changing))) {
-    show(withResults(current, update));
+    show(polls.withResults(current, update));
   } else if (current && current.id === update.id) {
-    current = withResults(current, update);
+    current = polls.withResults(current, update);
   }
 });

@@ -1,17 +1,12 @@
 // @ts-check
 /** Polls: the results as text (counts and percentages), with a bar per answer for the eye. */
+import { fill } from './i18n.js';
 import { h } from './ui.js';
 
-/**
- * @typedef {{id: number, question: string, options: string[], status: string,
- *   on_screen?: boolean, counts: number[], total: number, mine?: number | null}} Poll
- */
+/** @typedef {import('./polls_protocol.js').Poll} Poll */
 
-export const strings = () => JSON.parse(document.getElementById('polls-i18n')?.textContent ?? '{}');
-
-/** @param {string} template @param {Record<string, string | number>} values */
-export const fill = (template, values) =>
-  Object.entries(values).reduce((text, [k, v]) => text.replace(`{${k}}`, String(v)), template);
+/** The id of the polls' strings (templates/polls/_strings.html). */
+export const STRINGS = 'polls-i18n';
 
 /** @param {Poll} poll @param {Record<string, string>} s */
 export function results(poll, s) {
@@ -37,6 +32,3 @@ export function summary(poll, s) {
   const state = poll.status === 'open' ? s.open : poll.status === 'closed' ? s.closed : s.draft;
   return h('p', { class: 'help poll-summary' }, [`${fill(s.total, { count: poll.total })} · ${state}`]);
 }
-
-/** New counts for a poll already shown. @param {Poll} poll @param {{counts: number[], total: number}} update */
-export const withResults = (poll, update) => ({ ...poll, counts: update.counts, total: update.total });

@@ -2,6 +2,25 @@
 /** Socket.IO connection for one event: token handshake, ack-based requests, typed errors. */
 import { io } from '/static/vendor/socket.io.esm.min.js';
 
+/** @typedef {import('/static/vendor/socket.io.esm.min.js').Socket} Socket */
+/**
+ * What the server says went wrong, in an ack `{ok: false, error}`, an `error` event or an HTTP
+ * body `{error}` (docs/protocol/*.md).
+ * @typedef {{code: string, message?: string | undefined, key?: string | undefined,
+ *   details?: Record<string, unknown> | undefined, event?: string | undefined}} WireError
+ */
+
+/** A refusal from the server, with its stable dotted `code`; errors.js makes it readable. */
+export class ServerError extends Error {
+  /** @param {Partial<WireError>} error */
+  constructor(error) {
+    super(error.message ?? 'error');
+    this.code = error.code;
+    this.key = error.key;
+    this.details = error.details;
+  }
+}
+
 /** @returns {string} the CSRF token the page carries */
 export function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
@@ -36,7 +55,7 @@ export function connect(slug) {
 
 /**
  * Emit with an acknowledgement; resolves to the ack, rejects with the server's error.
- * @param {import('/static/vendor/socket.io.esm.min.js').Socket} socket
+ * @param {Socket} socket
  * @param {string} name
  * @param {unknown} [payload]
  * @returns {Promise<any>}
@@ -46,7 +65,21 @@ export function request(socket, name, payload) {
     socket.timeout(10000).emit(name, payload ?? {}, (/** @type {any} */ err, /** @type {any} */ ack) => {
       if (err) reject(new Error('timeout'));
       else if (ack && ack.ok) resolve(ack);
-      else reject(Object.assign(new Error(ack?.error?.message ?? 'error'), { code: ack?.error?.code }));
+      else reject(new ServerError(ack?.error ?? {}));
     });
   });
+}
+
+/**
+ * Run `load` on every connect, and now if the socket is up already. The server forgets a
+ * socket's rooms when it drops and what was broadcast meanwhile is lost, so a feature fetches
+ * its state afresh each time. A failed load waits for the next connect unless `onError` is given.
+ * @param {Socket} socket
+ * @param {() => unknown} load
+ * @param {(error: unknown) => void} [onError]
+ */
+export function whenConnected(socket, load, onError = () => undefined) {
+  const run = () => { Promise.resolve().then(load).catch(onError); };
+  socket.on('connect', run);
+  if (socket.connected) run();
 }

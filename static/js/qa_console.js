@@ -4,11 +4,13 @@
  * screen, open/close. Cards are kept per question and updated in place, so a moderator typing
  * an answer is not interrupted when other questions arrive. Works at phone width.
  */
+import { errorMessage } from './errors.js';
+import { strings } from './i18n.js';
 import { QaStore } from './qa_protocol.js';
 import { socket } from './session.js';
 import { h } from './ui.js';
 
-const s = JSON.parse(document.getElementById('qa-i18n')?.textContent ?? '{}');
+const s = strings('qa-i18n');
 const store = new QaStore(socket, { moderator: true });
 const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
 const list = $('qa-mod-list');
@@ -25,7 +27,7 @@ function filter() {
 
 /** @param {string} name @param {object} payload @param {string} [done] */
 async function run(name, payload, done) {
-  try { await store.command(name, payload); say(done ?? s.done); } catch (err) { say(/** @type {Error} */ (err).message); }
+  try { await store.command(name, payload); say(done ?? s.done); } catch (err) { say(errorMessage(err)); }
 }
 
 /** @param {number} id @param {string} key @param {string} label @param {string} tag */

@@ -4,12 +4,14 @@
  * (the panel's `data-answer`, set by the server) answers approved questions in writing instead.
  * Text only via textContent.
  */
+import { errorMessage } from './errors.js';
+import { strings } from './i18n.js';
 import { QaStore } from './qa_protocol.js';
 import { socket } from './session.js';
 import { h } from './ui.js';
 
 const panel = /** @type {HTMLElement|null} */ (document.getElementById('qa-panel'));
-const s = JSON.parse(document.getElementById('qa-i18n')?.textContent ?? '{}');
+const s = strings('qa-i18n');
 const store = new QaStore(socket);
 /** A UI hint only: the server checks the role again on `qa.answer`. */
 const speaker = panel?.dataset.answer === 'true';
@@ -113,7 +115,7 @@ async function submitAnswer(formEl) {
     await store.command('qa.answer', { question_id: id, text: value });
     say(s.answer_published);
     closeAnswer(id);
-  } catch (err) { say(/** @type {Error} */ (err).message); } finally { submit.disabled = false; }
+  } catch (err) { say(errorMessage(err)); } finally { submit.disabled = false; }
 }
 
 /** @param {import('./qa_protocol.js').Question} q */
@@ -173,7 +175,7 @@ form?.addEventListener('submit', async (/** @type {Event} */ ev) => {
     text.value = '';
     count();
     say(q.state === 'pending' ? s.sent_pending : s.sent);
-  } catch (err) { say(/** @type {Error} */ (err).message); }
+  } catch (err) { say(errorMessage(err)); }
 });
 
 list?.addEventListener('click', async (/** @type {MouseEvent} */ ev) => {
@@ -183,7 +185,7 @@ list?.addEventListener('click', async (/** @type {MouseEvent} */ ev) => {
   if (btn.classList.contains('qa-answer-toggle')) { if (answering.has(id)) closeAnswer(id); else openAnswer(id); return; }
   if (btn.classList.contains('qa-answer-cancel')) { closeAnswer(id); return; }
   if (!btn.classList.contains('qa-vote')) return;
-  try { await store.vote(id, !store.voted.has(id)); } catch (err) { say(/** @type {Error} */ (err).message); }
+  try { await store.vote(id, !store.voted.has(id)); } catch (err) { say(errorMessage(err)); }
 });
 
 list?.addEventListener('submit', (/** @type {SubmitEvent} */ ev) => {

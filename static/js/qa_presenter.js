@@ -6,12 +6,13 @@
  * With `?captions=1` it also shows the live caption being read, for the people in the hall.
  * A poll a moderator puts on screen takes the question's place, with its results as they come.
  */
+import { strings } from './i18n.js';
 import { h } from './ui.js';
-import { results, strings, summary } from './polls_view.js';
+import { STRINGS, results, summary } from './polls_view.js';
 
 const body = document.body;
-const s = JSON.parse(document.getElementById('qa-i18n')?.textContent ?? '{}');
-const pollStrings = strings();
+const s = strings('qa-i18n');
+const pollStrings = strings(STRINGS);
 const slug = body.dataset.eventSlug ?? '';
 const key = body.dataset.key ?? '';
 const query = new URLSearchParams();
@@ -30,7 +31,7 @@ function p(tag, cls, id, text) {
   return el;
 }
 
-/** @param {import('./polls_view.js').Poll | null} poll */
+/** @param {import('./polls_protocol.js').Poll | null} poll */
 function showPoll(poll) {
   const card = /** @type {HTMLElement} */ (document.getElementById('presenter-poll'));
   /** @type {HTMLElement} */ (document.getElementById('presenter')).hidden = Boolean(poll);
@@ -42,7 +43,7 @@ function showPoll(poll) {
 }
 
 /** @param {{question: {text: string, author: string|null} | null, recording: boolean,
- *   caption: {id: number, text: string} | null, poll: import('./polls_view.js').Poll | null}} state */
+ *   caption: {id: number, text: string} | null, poll: import('./polls_protocol.js').Poll | null}} state */
 function show(state) {
   showPoll(state.poll);
   const badge = document.getElementById('presenter-recording');

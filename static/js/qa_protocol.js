@@ -5,7 +5,7 @@
  * more numbers means something was missed (a reconnect, a lost packet): the store re-fetches
  * the snapshot. Sorting happens here, client side.
  */
-import { request } from './protocol.js';
+import { request, whenConnected } from './protocol.js';
 
 /**
  * @typedef {{id: number, state: string, text?: string, author?: string|null, anonymous?: boolean,
@@ -36,7 +36,6 @@ export class QaStore {
     this.fetching = false;
     /** @type {[number, () => void][]} messages that arrived while a snapshot was on its way */
     this.queued = [];
-    socket.on('connect', () => this.refresh());
     socket.on('qa.question', (/** @type {any} */ m) => this.receive(m.version, () => this.upsert(m.question)));
     socket.on('qa.votes', (/** @type {any} */ m) => this.receive(m.version, () => this.setVotes(m.id, m.votes)));
     socket.on('qa.settings', (/** @type {any} */ m) => this.receive(m.version, () => {
@@ -46,7 +45,7 @@ export class QaStore {
       this.onScreenId = m.question_id;
       if (m.question) this.upsert(m.question);
     }));
-    if (socket.connected) this.refresh();
+    whenConnected(socket, () => this.refresh());
   }
 
   /** @param {() => void} fn */

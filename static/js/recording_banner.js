@@ -5,9 +5,11 @@
  * `data-event-slug`, see session.js) follow `recording.state` live; others keep the banner the
  * server rendered and open no socket of their own.
  */
+import { whenConnected } from './protocol.js';
+import { strings } from './i18n.js';
 import { getState, onState } from './recording_protocol.js';
 
-const i18n = JSON.parse(document.getElementById('recording-i18n')?.textContent ?? '{}');
+const i18n = strings('recording-i18n');
 const banner = /** @type {HTMLElement|null} */ (document.getElementById('status-banner'));
 
 /** @param {import('./recording_protocol.js').RecordingState} state */
@@ -21,9 +23,7 @@ export function showBanner(state) {
 if (banner && document.querySelector('[data-event-slug]')) {
   // The page's one shared socket (session.js connects it once every module has run).
   import('./session.js').then(({ socket }) => {
-    const refresh = () => { getState(socket).then(showBanner, () => {}); };
     onState(socket, showBanner);
-    socket.on('connect', refresh);
-    if (socket.connected) refresh();
+    whenConnected(socket, async () => showBanner(await getState(socket)));
   });
 }

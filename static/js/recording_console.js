@@ -1,9 +1,12 @@
 // @ts-check
 /** The moderator's recording panel: start, stop, auto-record and manual chapter marks. */
+import { whenConnected } from './protocol.js';
+import { errorMessage } from './errors.js';
+import { strings } from './i18n.js';
 import { socket } from './session.js';
 import { getState, mark, onState, setAuto, start, stop } from './recording_protocol.js';
 
-const i18n = JSON.parse(document.getElementById('recording-i18n')?.textContent ?? '{}');
+const i18n = strings('recording-i18n');
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const startButton = /** @type {HTMLButtonElement} */ ($('recording-start'));
 const stopButton = /** @type {HTMLButtonElement} */ ($('recording-stop'));
@@ -26,7 +29,7 @@ function render(state) {
 /** @param {() => Promise<unknown>} action */
 async function run(action) {
   message.textContent = '';
-  try { await action(); } catch (err) { message.textContent = /** @type {Error} */ (err).message; }
+  try { await action(); } catch (err) { message.textContent = errorMessage(err); }
 }
 
 startButton.addEventListener('click', () => run(async () => render(await start(socket))));
@@ -42,4 +45,4 @@ form.addEventListener('submit', (ev) => {
   });
 });
 onState(socket, render);
-socket.on('connect', () => { getState(socket).then(render, () => {}); });
+whenConnected(socket, async () => render(await getState(socket)));

@@ -1,7 +1,9 @@
 // @ts-check
 /** The archivist's page: times from the preview, chapter rows, live publish progress. */
+import { errorMessage } from './errors.js';
+import { strings } from './i18n.js';
 
-const i18n = JSON.parse(document.getElementById('archive-i18n')?.textContent ?? '{}');
+const i18n = strings('archive-i18n');
 const video = /** @type {HTMLVideoElement|null} */ (document.getElementById('preview-video'));
 
 /** @param {number} seconds */
@@ -55,7 +57,7 @@ async function poll() {
   status.textContent = state.status === 'running' ? `${i18n.running} (${state.progress} %)` : i18n[state.status];
   const error = /** @type {HTMLElement} */ (document.getElementById('publish-error'));
   error.hidden = !state.error;
-  error.textContent = state.error ? state.error.message : '';
+  error.textContent = state.error ? errorMessage(state.error) : '';
   /** @type {HTMLElement} */ (document.getElementById('publish-links')).hidden = state.status !== 'published';
   const button = /** @type {HTMLButtonElement} */ (document.getElementById('publish-button'));
   const busy = state.status === 'queued' || state.status === 'running';

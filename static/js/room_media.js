@@ -10,6 +10,8 @@
  * by itself, backing off from 1 s to 30 s; so is one the server no longer knows after a
  * reconnect (the node restarted, or another node hosts the room now).
  */
+import { errorMessage } from './errors.js';
+import { strings } from './i18n.js';
 import {
   addSlots, joinMedia, leaveMedia, negotiate, preferVp8, sendState,
 } from './room_media_protocol.js';
@@ -19,7 +21,7 @@ import { socket } from './session.js';
 /** @typedef {import('./room_media_protocol.js').Slot} Slot */
 /** @typedef {import('./room_media_protocol.js').MediaPeer} MediaPeer */
 
-const s = JSON.parse(document.getElementById('room-media-i18n')?.textContent ?? '{}');
+const s = strings('room-media-i18n');
 const room = /** @type {HTMLElement|null} */ (document.getElementById('room'));
 const roomId = Number(room?.dataset.roomId);
 const tiles = /** @type {HTMLElement} */ (document.getElementById('media-tiles'));
@@ -51,7 +53,7 @@ function say(text) { status.textContent = text; }
 
 /** Run signalling steps one after the other (one offer at a time). @param {() => Promise<void>} step */
 function serially(step) {
-  queue = queue.then(step).catch((err) => say(`${s.failed} ${err?.message ?? ''}`));
+  queue = queue.then(step).catch((err) => say(`${s.failed} ${errorMessage(err)}`));
   return queue;
 }
 
@@ -204,7 +206,7 @@ function hangUp() {
 
 micButton?.addEventListener('click', () => toggle('audio', micButton));
 camButton?.addEventListener('click', () => toggle('video', camButton));
-document.addEventListener('room:entered', () => { start().catch((err) => say(`${s.failed} ${err?.message ?? ''}`)); });
+document.addEventListener('room:entered', () => { start().catch((err) => say(`${s.failed} ${errorMessage(err)}`)); });
 document.addEventListener('room:left', () => { leaveMedia(socket, roomId).catch(() => {}); hangUp(); });
 socket.on('media.participants', (/** @type {{room_id: number, participants: MediaPeer[]}} */ data) => {
   if (data.room_id !== roomId) return;

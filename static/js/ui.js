@@ -1,11 +1,7 @@
 // @ts-check
 /** Small DOM helpers shared by the pages. Text goes in with textContent: never as HTML. */
-
-/** @returns {Record<string, string>} */
-export function strings() {
-  const el = document.getElementById('i18n');
-  return el ? JSON.parse(el.textContent ?? '{}') : {};
-}
+import { errorMessage } from './errors.js';
+import { fill, strings } from './i18n.js';
 
 /**
  * @param {string} tag
@@ -19,19 +15,29 @@ export function h(tag, attrs = {}, children = []) {
   return el;
 }
 
-/** Show the connection state and the online count of a socket in the page's status pills. */
+/**
+ * Show the connection state and the online count of a socket in the page's status pills.
+ * @param {import('./protocol.js').Socket} socket
+ */
 export function bindConnectionState(socket) {
   const s = strings();
   const state = document.getElementById('connection-state');
   const count = document.getElementById('online-count');
-  const set = (text) => { if (state) state.textContent = text; };
+  const set = (/** @type {string} */ text) => { if (state) state.textContent = text; };
   socket.on('connect', () => set(s.connected));
   socket.on('disconnect', () => set(s.disconnected));
-  socket.on('connect_error', (err) => set(`${s.disconnected} (${err?.data?.message ?? err.message})`));
-  socket.on('presence.count', (p) => { if (count) count.textContent = (s.online ?? '{count}').replace('{count}', String(p.count)); });
+  // A refusal of the handshake carries the server's error as `data`.
+  socket.on('connect_error', (/** @type {Error & {data?: unknown}} */ err) =>
+    set(`${s.disconnected} (${errorMessage(err.data ?? err)})`));
+  socket.on('presence.count', (/** @type {{count: number}} */ p) => {
+    if (count) count.textContent = fill(s.online ?? '{count}', { count: p.count });
+  });
 }
 
-/** Announce a message to screen readers and sighted users in the status banner. */
+/**
+ * Announce a message to screen readers and sighted users in the status banner.
+ * @param {string} text
+ */
 export function announce(text) {
   const banner = document.getElementById('status-banner');
   if (!banner) return;

@@ -1,11 +1,13 @@
 // @ts-check
 /** The moderator console's webcast panel: live state, viewers, and the WHIP token for OBS. */
-import { request } from './protocol.js';
+import { errorMessage } from './errors.js';
+import { strings } from './i18n.js';
+import { request, whenConnected } from './protocol.js';
 import { socket } from './session.js';
 import { announce } from './ui.js';
 
 const panel = document.getElementById('webcast-console');
-const text = JSON.parse(document.getElementById('webcast-console-i18n')?.textContent ?? '{}');
+const text = strings('webcast-console-i18n');
 
 /** @param {string} id @param {string} value */
 function show(id, value) {
@@ -44,12 +46,12 @@ async function rotate() {
     input.focus();
     input.select();
     announce(text.rotated);
-  } catch (err) { announce(String(/** @type {Error} */ (err).message)); }
+  } catch (err) { announce(errorMessage(err)); }
 }
 
 if (panel) {
   document.getElementById('rotate-token')?.addEventListener('click', rotate);
-  socket.on('connect', () => { refresh().catch((err) => announce(String(err.message))); });
+  whenConnected(socket, refresh, (err) => announce(errorMessage(err)));
   socket.on('stage.state', applyState);
   socket.on('stage.token_rotated', applyToken);
 }

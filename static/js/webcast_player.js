@@ -5,7 +5,8 @@
  * `?transport=hls` (or `webrtc`) on the page's URL forces one. While on HLS the player reports
  * itself to the media node every 10 s, so the viewer count includes HLS viewers.
  */
-import { fetchToken } from './protocol.js';
+import { strings } from './i18n.js';
+import { fetchToken, whenConnected } from './protocol.js';
 import { slug, socket } from './session.js';
 import { HlsRedirect, newPlayerId, receiveStats, reportHlsPlayer, stageState, view } from './webcast_protocol.js';
 
@@ -16,7 +17,7 @@ const HLS_REPORT_MS = 10000;  // the media node forgets a player after 30 s with
 const root = /** @type {HTMLElement} */ (document.getElementById('player'));
 const video = /** @type {HTMLVideoElement} */ (document.getElementById('stage-video'));
 const slate = /** @type {HTMLElement} */ (document.getElementById('slate'));
-const text = JSON.parse(document.getElementById('webcast-i18n')?.textContent ?? '{}');
+const text = strings('webcast-i18n');
 const whepUrl = root.dataset.whep ?? '';
 const hlsUrl = root.dataset.hls ?? '';
 
@@ -154,7 +155,7 @@ function init() {
     /** @type {HTMLElement} */ (ev.currentTarget).hidden = true;
   });
   socket.on('stage.state', applyState);
-  socket.on('connect', () => { options().then((o) => stageState(whepUrl, o)).then(applyState, () => undefined); });
+  whenConnected(socket, async () => applyState(await stageState(whepUrl, await options())));
   window.addEventListener('pagehide', () => { session?.stop(); stopReporting(); });
   const forced = new URLSearchParams(location.search).get('transport');
   if (forced === 'hls') startHls(hlsUrl); else startWebrtc();

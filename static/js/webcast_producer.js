@@ -1,6 +1,8 @@
 // @ts-check
 /** The producer page: preview a camera and microphone or a shared screen, publish it over WHIP. */
-import { csrfToken, fetchToken } from './protocol.js';
+import { errorMessage } from './errors.js';
+import { strings } from './i18n.js';
+import { csrfToken, fetchToken, whenConnected } from './protocol.js';
 import { slug, socket } from './session.js';
 import { publish, WebcastError } from './webcast_protocol.js';
 
@@ -10,7 +12,7 @@ const startBtn = /** @type {HTMLButtonElement} */ (document.getElementById('star
 const stopBtn = /** @type {HTMLButtonElement} */ (document.getElementById('stop-publish'));
 const cameraSelect = /** @type {HTMLSelectElement} */ (document.getElementById('camera-select'));
 const micSelect = /** @type {HTMLSelectElement} */ (document.getElementById('mic-select'));
-const text = JSON.parse(document.getElementById('webcast-i18n')?.textContent ?? '{}');
+const text = strings('webcast-i18n');
 const whipUrl = root?.dataset.whip ?? '';
 
 /** @type {MediaStream | null} */
@@ -73,7 +75,7 @@ async function start() {
     release();
     startBtn.disabled = false;
     const busy = err instanceof WebcastError && err.status === 409;
-    show('publish-state', busy ? text.busy : `${text.failed} (${/** @type {Error} */ (err).message})`);
+    show('publish-state', busy ? text.busy : `${text.failed} (${errorMessage(err)})`);
   }
 }
 
@@ -110,9 +112,9 @@ if (root && whipUrl) {
   startBtn.addEventListener('click', start);
   stopBtn.addEventListener('click', stop);
   socket.on('stage.state', applyState);
-  socket.on('connect', () => {
-    fetch(whipUrl.replace('/whip/', '/whep/'), { credentials: 'include' })
-      .then((r) => r.json()).then(applyState, () => undefined);
+  whenConnected(socket, async () => {
+    const res = await fetch(whipUrl.replace('/whip/', '/whep/'), { credentials: 'include' });
+    applyState(await res.json());
   });
   window.addEventListener('pagehide', () => { session?.stop(); });
 }
