@@ -48,16 +48,32 @@ def reset_schema(url: str) -> None:
     upgrade(url)
 
 
-async def truncate(url: str) -> None:
+SEQUENCE_FLOOR: dict[str, int] = {}
+"""The highest value each id sequence has reached this session (see `truncate`)."""
+
+
+async def truncate(url: str, restart_ids: bool = True) -> None:
+    """Empty every table but the migrations' own. A server process shared by several tests
+    keeps state keyed by ids (rate-limit windows, presence, notes rooms): for it, ids go on
+    from the highest ever handed out instead of restarting, so no test meets another's ids."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
     engine = create_async_engine(url)
     async with engine.begin() as conn:
+        for name, value in await conn.execute(text(
+                "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname='public'")):
+            SEQUENCE_FLOOR[name] = max(SEQUENCE_FLOOR.get(name, 0), value or 0)
         rows = await conn.execute(text(
             "SELECT tablename FROM pg_tables WHERE schemaname='public'"))
         tables = [r[0] for r in rows if r[0] not in KEEP]
+        restart = " RESTART IDENTITY" if restart_ids else ""
         if tables:
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)}{restart} CASCADE"))
+        if not restart_ids:
+            for name, floor in SEQUENCE_FLOOR.items():
+                if floor:
+                    await conn.execute(text("SELECT setval(:name, :floor)"),
+                                       {"name": name, "floor": floor})
     await engine.dispose()
 
 
@@ -68,8 +84,10 @@ def pg_url() -> str:
 
 
 @pytest.fixture
-async def clean_db(pg_url: str) -> str:
-    await truncate(pg_url)
+async def clean_db(pg_url: str, request: pytest.FixtureRequest) -> str:
+    """An empty database (regions aside). Ids restart at 1 unless the test runs on a shared
+    server process, which must never see an id twice."""
+    await truncate(pg_url, restart_ids="demo_server" not in request.fixturenames)
     return pg_url
 
 
@@ -148,6 +166,13 @@ class LiveServer:
         wait_for_port(self.port, self.proc, Path(self.log.name))
         return self
 
+    @property
+    def media(self) -> Path:
+        return Path(self.env["MEDIA_ROOT"])
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace") if self.proc else ""
 
@@ -217,13 +242,27 @@ async def seed(url: str) -> None:
         await db.close()
 
 
-@pytest.fixture
-async def demo_server(clean_db: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    """A live server with the demo event and staff users seeded."""
-    await seed(clean_db)
-    server = LiveServer(server_env(clean_db, tmp_path / "media")).start()
+@pytest.fixture(scope="module")
+def module_server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server process for all of a module's `demo_server` tests (started on first use)."""
+    server = LiveServer(server_env(pg_url, tmp_path_factory.mktemp("media")))
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def demo_server(clean_db: str, module_server: LiveServer) -> LiveServer:
+    """A live server with the demo event and staff users seeded.
+
+    The process is shared by the module's tests: each gets an emptied database with the demo
+    seeded again and ids never seen before (`truncate`), so nothing the server keeps in memory
+    belongs to it. Every test closes its sockets; a test that stops the server gets a new
+    process for the next one.
+    """
+    await seed(clean_db)
+    if not module_server.running():
+        module_server.start()
+    return module_server
 
 
 @pytest.fixture

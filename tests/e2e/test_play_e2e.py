@@ -119,9 +119,9 @@ async def _publish(base: str, rec_id: int) -> int:
 
 
 async def test_play_page_plays_with_chapters_and_captions(
-    demo_server, browser, tmp_path: Path
+    demo_server, browser
 ) -> None:
-    rec_id = await _recording(demo_server.env["DATABASE_URL"], tmp_path / "media")
+    rec_id = await _recording(demo_server.env["DATABASE_URL"], demo_server.media)
     pub_id = await _publish(demo_server.url, rec_id)
 
     page = await new_page(browser, demo_server.url)
