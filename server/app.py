@@ -21,6 +21,7 @@ from server.platform.errors import DomainError
 from server.platform.i18n import error_catalog
 from server.platform.media import MediaService
 from server.platform.node import Metrics, Platform
+from server.platform.payload import SocketJson
 from server.platform.presence import Presence
 from server.platform.settings import Settings
 from server.platform.sockets import mount
@@ -60,6 +61,7 @@ def _platform(settings: Settings) -> Platform:
     )
     sio = socketio.AsyncServer(
         async_mode="asgi", client_manager=manager, cors_allowed_origins=[settings.public_url],
+        json=SocketJson,
         max_http_buffer_size=SOCKET_BUFFER, ping_interval=20, ping_timeout=20,
     )
     return Platform(

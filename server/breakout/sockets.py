@@ -19,10 +19,9 @@ from server.breakout.presence import PRESENCE, RoomPresence, people_of
 from server.platform import keys
 from server.platform.errors import DomainError
 from server.platform.node import Platform
-from server.platform.sockets import Router, SocketContext
+from server.platform.sockets import Id, Router, SocketContext
 
 router = Router()
-Id = Field(ge=1, le=2**31 - 1)
 
 
 class Strict(BaseModel):
@@ -61,8 +60,8 @@ class TextIn(Strict):
 
 
 class MoveIn(Strict):
-    registration_id: StrictInt = Id
-    room_id: StrictInt = Id
+    registration_id: Id
+    room_id: Id
 
 
 class TemplateIn(PlanIn):
@@ -70,7 +69,7 @@ class TemplateIn(PlanIn):
 
 
 class RoomIn(Strict):
-    room_id: StrictInt = Id
+    room_id: Id
 
 
 class HandIn(RoomIn):

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
 from server.breakout.membership import room_access
 from server.chat import service as chat
 from server.platform import keys
-from server.platform.sockets import Router, SocketContext
+from server.platform.sockets import Id, Router, SocketContext
 
 router = Router()
 
 
 class HistoryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    room_id: StrictInt = Field(ge=1, le=2**31 - 1)
+    room_id: Id
 
 
 class SendIn(HistoryIn):

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from quart import Blueprint, Response, redirect, request, url_for
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from server.platform.registration import field_errors
 from server.platform.web import (
     body_limit,
     check_csrf,
+    json_body,
     language,
     platform,
     render,
@@ -157,12 +158,11 @@ async def region_json(slug: str, code: str, action: str) -> Any:
     if action not in ACTIONS:
         raise DomainError("not_found", "Okänd åtgärd.", key="not_found.action")
     principal = await require_principal()
-    body = await request.get_json(silent=True) or {}
-    answers: dict[str, Any] = body["answers"] if isinstance(body.get("answers"), dict) else {}
+    body = await json_body(AnswersIn)
     async with platform().db.session() as db:
         event = await programme.get_event(db, slug)
     try:
-        row = await _act(event.id, principal, code, action, answers, _int(body.get("version")))
+        row = await _act(event.id, principal, code, action, body.answers, body.version)
     except fb.Invalid as exc:
         fields = {k: t(key, **vals) for k, (key, vals) in exc.fields.items()}
         return {"error": {"code": exc.code, "message": t("feedback.errors"), "fields": fields}}, 422
@@ -241,6 +241,14 @@ async def _announce(event_id: int, code: str, row: FeedbackResponse) -> None:
     sio = platform().sio
     await sio.emit("feedback.saved", data, to=keys.feedback_region_room(event_id, code))
     await sio.emit("feedback.status", data, to=keys.feedback_dashboard_room(event_id))
+
+
+class AnswersIn(BaseModel):
+    """What the autosave script sends: the answers by question key and the version it saw."""
+
+    model_config = ConfigDict(extra="ignore")
+    answers: dict[str, Any] = Field(default_factory=dict, max_length=200)
+    version: int = Field(-1, ge=-1, le=2**31 - 1)
 
 
 def _int(value: Any) -> int:

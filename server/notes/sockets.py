@@ -19,7 +19,7 @@ from server.notes.service import REGISTRY, NotesRegistry
 from server.platform import keys
 from server.platform.errors import log_unexpected
 from server.platform.node import Platform
-from server.platform.sockets import Router, SocketContext
+from server.platform.sockets import Id, Router, SocketContext
 
 router = Router()
 BATCH_WINDOW = 0.04  # seconds a room's broadcasts may wait to leave together (SocketTransport)
@@ -27,7 +27,7 @@ BATCH_WINDOW = 0.04  # seconds a room's broadcasts may wait to leave together (S
 
 class RoomIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    room_id: int = Field(ge=1)
+    room_id: Id
 
 
 class SyncIn(RoomIn):

@@ -41,7 +41,8 @@ def stage_id(event_id: int) -> str:
 def event_id_of_stage(stage: str) -> int | None:
     prefix = "event-"
     rest = stage[len(prefix):]
-    return int(rest) if stage.startswith(prefix) and rest.isdigit() else None
+    ok = stage.startswith(prefix) and rest.isascii() and rest.isdigit() and len(rest) < 10
+    return int(rest) if ok else None  # "²".isdigit() is True, and int("²") fails
 
 
 def qa_room(event_id: int) -> str:

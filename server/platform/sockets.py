@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import socketio
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from server.platform.auth import Principal
 from server.platform.errors import DomainError, log_unexpected
 from server.platform.node import Platform
+from server.platform.payload import TooDeep, check_payload
 
 MAX_PAYLOAD_CHARS = 16_384
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+"""A row id in a payload: a JSON integer a database column can hold (10**30 is refused here,
+not by the database)."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +73,14 @@ def mount(platform: Platform, routers: list[Router]) -> None:
 
 
 def _wrap(platform: Platform, route: Route) -> Callable[..., Awaitable[dict[str, Any]]]:
-    async def handle(sid: str, data: Any = None) -> dict[str, Any]:
+    async def handle(sid: str, *args: Any) -> dict[str, Any]:
         try:
+            if len(args) > 1:  # socket.io lets a client send any number of arguments
+                raise DomainError("payload.invalid", "Ogiltigt meddelande.", fields=["payload"])
+            if args and isinstance(args[0], TooDeep):
+                raise DomainError("payload.invalid", "Meddelandet är för djupt nästlat.",
+                                  key="payload.invalid.deep")
+            data = args[0] if args else None
             ctx = await _context(platform, sid)
             if route.moderator:
                 ctx.principal.require_moderator()
@@ -97,6 +108,7 @@ def _parse(route: Route, data: Any) -> Any:
         return None
     if isinstance(data, (str, bytes)) and len(data) > MAX_PAYLOAD_CHARS:
         raise DomainError("payload.too_large", "Meddelandet är för stort.")
+    check_payload(data)
     try:
         return route.model.model_validate(data if data is not None else {})
     except ValidationError as exc:

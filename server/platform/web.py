@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from pydantic import BaseModel, ValidationError
 from quart import current_app, g, render_template, request, session
 
 from server.platform.auth import Principal, csrf_ok, new_csrf_token
@@ -14,6 +16,7 @@ from server.platform.errors import DomainError
 from server.platform.i18n import pick_language, translate
 from server.platform.models import Registration, User
 from server.platform.node import Platform
+from server.platform.payload import MAX_DEPTH, check_payload, json_depth
 
 LANG_COOKIE = "lang"
 
@@ -83,6 +86,29 @@ async def bound_body() -> None:
         raise DomainError("request.too_large", "Förfrågan är för stor.", limit=limit)
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+async def json_body(model: type[M]) -> M:
+    """The request's JSON body as `model`, or `payload.invalid` (422): not JSON, too deeply
+    nested (Python's parser would recurse), or not the shape the route takes."""
+    data = await request.get_data(as_text=True)
+    raw = data if isinstance(data, str) else data.decode("utf-8", "replace")
+    if json_depth(raw) > MAX_DEPTH:
+        raise DomainError("payload.invalid", "Meddelandet är för djupt nästlat.",
+                          key="payload.invalid.deep")
+    try:
+        parsed = json.loads(raw or "{}")
+    except ValueError as exc:
+        raise DomainError("payload.invalid", "Ogiltigt meddelande.") from exc
+    check_payload(parsed)
+    try:
+        return model.model_validate(parsed)
+    except ValidationError as exc:
+        fields = [".".join(map(str, e["loc"])) or "payload" for e in exc.errors()][:20]
+        raise DomainError("payload.invalid", "Ogiltigt meddelande.", fields=fields) from exc
+
+
 def client_address() -> str:
     """Who is asking, as far as the network tells: the TCP peer, or behind a reverse proxy
     (`TRUSTED_PROXY_HEADER`, off by default) the last address the proxy added to that header.
@@ -109,6 +135,7 @@ def csrf_token() -> str:
 async def check_csrf() -> None:
     """Every state-changing request carries the session's token (form field or header)."""
     form = await request.form
+    check_payload(dict(form.lists()))  # every state-changing form passes here first
     given = form.get("csrf_token") or request.headers.get("X-CSRF-Token")
     if not csrf_ok(session.get("csrf"), given):
         raise DomainError("csrf.invalid", "Formuläret har gått ut. Ladda om sidan och försök igen.")

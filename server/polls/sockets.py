@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from server.platform import keys
-from server.platform.sockets import Router, SocketContext
+from server.platform.sockets import Id, Router, SocketContext
 from server.polls import service as polls
 
 router = Router()
@@ -26,7 +26,7 @@ class CreateIn(BaseModel):
 
 class PollRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    poll_id: StrictInt = Field(ge=1, le=2**31 - 1)
+    poll_id: Id
 
 
 class VoteIn(PollRef):

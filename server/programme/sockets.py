@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from server.platform import keys, programme
-from server.platform.sockets import Router, SocketContext
+from server.platform.sockets import Id, Router, SocketContext
 from server.recording import service as recording
 
 router = Router()
@@ -15,7 +15,7 @@ router = Router()
 
 class SetCurrentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    item_id: int | None
+    item_id: Id | None
 
 
 @router.on("programme.get")

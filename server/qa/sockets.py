@@ -13,17 +13,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.platform import keys
 from server.platform.errors import DomainError
-from server.platform.sockets import Router, SocketContext
+from server.platform.sockets import Id, Router, SocketContext
 from server.qa import service as qa
 
 router = Router()
-QuestionId = Field(ge=1, le=2**31 - 1)
 
 
 class Strict(BaseModel):
@@ -33,16 +32,16 @@ class Strict(BaseModel):
 class AskIn(Strict):
     text: str = Field(max_length=2000)
     anonymous: StrictBool = False
-    item_id: StrictInt | None = Field(None, ge=1, le=2**31 - 1)
+    item_id: Id | None = None
 
 
 class VoteIn(Strict):
-    question_id: StrictInt = QuestionId
+    question_id: Id
     up: StrictBool = True
 
 
 class QuestionIn(Strict):
-    question_id: StrictInt = QuestionId
+    question_id: Id
 
 
 class RejectIn(QuestionIn):
@@ -54,7 +53,7 @@ class EditIn(QuestionIn):
 
 
 class MergeIn(QuestionIn):
-    into_id: StrictInt = QuestionId
+    into_id: Id
 
 
 class AnsweredIn(QuestionIn):
@@ -67,7 +66,7 @@ class AnswerIn(QuestionIn):
 
 
 class ShowIn(Strict):
-    question_id: StrictInt | None = QuestionId
+    question_id: Id | None  # None takes the question off the screen
 
 
 class ConfigureIn(Strict):

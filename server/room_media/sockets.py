@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from server.platform import keys
 from server.platform.node import Platform
-from server.platform.sockets import Router, SocketContext
+from server.platform.sockets import Id, Router, SocketContext
 from server.room_media.service import ROUTER, RoomMedia, RoomMediaRouter
 
 router = Router()
@@ -22,7 +22,7 @@ class Strict(BaseModel):
 
 
 class RoomIn(Strict):
-    room_id: StrictInt = Field(ge=1, le=2**31 - 1)
+    room_id: Id
 
 
 class OfferIn(RoomIn):
