@@ -33,15 +33,17 @@ async def _participant(browser: Browser, url: str, name: str, query: str = "") -
 
 
 async def _advancing(page: Page, *fields: str, timeout: float = 45) -> dict[str, Any]:
-    """Stats once every one of `fields` has moved forward between two looks a second apart:
+    """Stats once every one of `fields` has moved forward since a first look:
     frames really are being decoded, not just once."""
     async with asyncio.timeout(timeout):
+        first = await page.evaluate(STATS)
         while True:
-            first = await page.evaluate(STATS)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.1)  # a poll, not a wait: returns as soon as all have moved
             second = await page.evaluate(STATS)
             if all(second[field] > first[field] > 0 for field in fields):
                 return second  # type: ignore[no-any-return]
+            if not all(first[field] > 0 for field in fields):
+                first = second  # nothing decoded yet: count from the first look that has some
 
 
 async def _start_producer(browser: Browser, url: str) -> Page:
