@@ -10,7 +10,7 @@ from quart_schema import tag, validate_response
 
 from server.platform import programme as programmes
 from server.platform.errors import Forbidden
-from server.platform.web import check_csrf, platform, require_principal
+from server.platform.web import check_csrf, platform, require_principal, session_hash
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -93,4 +93,5 @@ async def socket_token(slug: str) -> dict[str, Any]:
         raise Forbidden(
             "Du är inte anmäld till detta evenemang.", key="auth.forbidden.not_registered"
         )
-    return {"token": platform().tokens.socket_token(principal, event.id), "event_id": event.id}
+    token = platform().tokens.socket_token(principal, event.id, session_hash())
+    return {"token": token, "event_id": event.id}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from pydantic import ValidationError
-from quart import Blueprint, redirect, request, session, url_for
+from quart import Blueprint, redirect, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers.response import Response
 
@@ -25,6 +25,8 @@ from server.platform.web import (
     render,
     require_principal,
     safe_next,
+    sign_in,
+    sign_out,
     t,
 )
 
@@ -90,7 +92,7 @@ async def register_page(
             return await _register_errors(event, regions, form, field_errors(exc))
         except DomainError:
             return await _register_errors(event, regions, form, {"region": ("error.region", {})})
-    _start_participant_session(reg)
+    await _start_participant_session(reg)
     return redirect(url_for("pages.registered", slug=slug))
 
 
@@ -101,10 +103,8 @@ async def _register_errors(event, regions, form, errors) -> tuple[str, int]:  # 
     )
 
 
-def _start_participant_session(reg: Registration) -> None:
-    session.clear()
-    session["p"] = reg.id
-    session.permanent = True
+async def _start_participant_session(reg: Registration) -> None:
+    await sign_in(registration_id=reg.id)
 
 
 @pages.get("/e/<slug>/registered")
@@ -125,7 +125,7 @@ async def join(slug: str, key: str) -> Response:
     async with platform().db.session() as db:
         event = await programme.get_event(db, slug)
         reg = await by_join_key(db, event, key)
-    _start_participant_session(reg)
+    await _start_participant_session(reg)
     return redirect(url_for("pages.live", slug=slug))
 
 
@@ -166,8 +166,7 @@ async def login() -> tuple[str, int] | tuple[str, int, dict[str, str]] | Respons
             await platform().store.rates.hit(action, who, limit, LOGIN_WINDOW)
         return await render("login.html", 401, error=t("login.failed"))
     assert user is not None
-    session.clear()
-    session["u"] = user.id
+    await sign_in(user_id=user.id)
     return redirect(safe_next(request.args.get("next")))
 
 
@@ -195,7 +194,7 @@ async def _login_refused(action: str, who: str, limit: int) -> tuple[str, int, d
 @pages.post("/logout")
 async def logout() -> Response:
     await check_csrf()
-    session.clear()
+    await sign_out()
     return redirect("/")
 
 

@@ -88,8 +88,12 @@ class Tokens:
         self._socket = URLSafeTimedSerializer(secret, salt="traffpunkt.socket")
         self._secret = secret.encode()
 
-    def socket_token(self, principal: Principal, event_id: int) -> str:
-        return self._socket.dumps({"k": principal.kind[0], "i": principal.id, "e": event_id})
+    def socket_token(self, principal: Principal, event_id: int, session: str | None = None) -> str:
+        """`session`: the web session it was asked under; the handshake checks it still lives."""
+        data: dict[str, Any] = {"k": principal.kind[0], "i": principal.id, "e": event_id}
+        if session:
+            data["s"] = session
+        return self._socket.dumps(data)
 
     def read_socket_token(self, token: object) -> dict[str, Any]:
         if not isinstance(token, str) or len(token) > 1024:

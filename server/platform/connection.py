@@ -8,12 +8,12 @@ from urllib.parse import parse_qs
 
 import socketio
 
-from server.platform import keys
+from server.platform import keys, sessions
 from server.platform.auth import Principal
 from server.platform.errors import DomainError
 from server.platform.events import SocketDisconnected
 from server.platform.i18n import pick_language
-from server.platform.models import Event, Registration, User
+from server.platform.models import Event, Registration, User, WebSession, utcnow
 from server.platform.node import Platform
 from server.platform.presence import Presence
 from server.platform.web import LANG_COOKIE, principal_for_registration, principal_for_user
@@ -32,6 +32,9 @@ def mount_connection(platform: Platform, presence: Presence) -> None:
                 exc.text(lang), exc.as_dict(lang)) from exc
         await sio.save_session(sid, {"principal": principal, "event_id": event_id, "lang": lang})
         await _enter_rooms(sio, sid, principal, event_id)
+        session_hash = platform.tokens.read_socket_token(auth.get("token")).get("s")
+        if isinstance(session_hash, str):  # ended together with its web session
+            await sio.enter_room(sid, keys.session_room(session_hash))
         platform.metrics.socket_connections.inc()
         await presence.joined(sid, principal, event_id)
 
@@ -77,10 +80,22 @@ async def authenticate(platform: Platform, auth: Any) -> tuple[Principal, int]:
     async with platform.db.session() as db:
         if not isinstance(event_id, int) or await db.get(Event, event_id) is None:
             raise DomainError("auth.no_event", "Evenemanget finns inte.")
+        await _session_alive(db, platform, data.get("s"))
         principal = await _principal(db, data)
     if principal.kind == "participant" and principal.event_id != event_id:
         raise DomainError("auth.wrong_event", "Du är inte anmäld till detta evenemang.")
     return principal, event_id
+
+
+async def _session_alive(db: Any, platform: Platform, session_hash: object) -> None:
+    """A token asked for under a web session is good only while that session lives (logged
+    out, ended by an admin or a password change: refused)."""
+    if session_hash is None:
+        return  # minted by the server itself (tools, benchmarks): only its secret can
+    row = await db.get(WebSession, session_hash) if isinstance(session_hash, str) else None
+    if row is None or not sessions.alive(row, platform.settings, utcnow()):
+        raise DomainError("auth.invalid_session", "Sessionen gäller inte längre.",
+                          key="auth.invalid_session.revoked")
 
 
 async def _principal(db: Any, data: dict[str, Any]) -> Principal:

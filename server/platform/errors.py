@@ -85,6 +85,8 @@ class DomainError(Exception):
 
     def as_dict(self, lang: str = "sv") -> dict[str, object]:
         body: dict[str, object] = {"code": self.code, "message": self.text(lang)}
+        if self.key != self.code:  # the browser's catalogue has this place's own message
+            body["key"] = self.key
         if self.details:
             body["details"] = self.details
         return body

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 
 def event_room(event_id: int) -> str:
     """Everyone connected to an event."""
@@ -33,14 +36,18 @@ def rate_key(action: str, who: str) -> str:
 SOCKETIO_CHANNEL = "tp:socketio"
 
 
-def stage_id(event_id: int) -> str:
-    """The media engine's id of an event's stage (also its HLS folder name)."""
-    return f"event-{event_id}"
+def stage_id(event_id: int, secret: str) -> str:
+    """The media engine's id of an event's stage, also its HLS folder and URL: the event id
+    and an HMAC of it under the node's secret, so one stage's URL tells nobody the next one's.
+    """
+    tag = hmac.new(secret.encode(), f"stage:{event_id}".encode(), hashlib.sha256).hexdigest()
+    return f"event-{event_id}-{tag[:32]}"
 
 
 def event_id_of_stage(stage: str) -> int | None:
+    """The event id a stage id names (unverified: compare with `stage_id` where it matters)."""
     prefix = "event-"
-    rest = stage[len(prefix):]
+    rest, _, _ = stage[len(prefix):].partition("-")
     ok = stage.startswith(prefix) and rest.isascii() and rest.isdigit() and len(rest) < 10
     return int(rest) if ok else None  # "²".isdigit() is True, and int("²") fails
 
@@ -97,3 +104,8 @@ def room_media_host_key(room_id: int) -> str:
 def room_media(room_id: int) -> str:
     """Everyone connected to one breakout room's audio and video (media.* events)."""
     return f"room:{room_id}:media"
+
+
+def session_room(session_hash: str) -> str:
+    """The sockets opened under one web session (ended together when it ends)."""
+    return f"session:{session_hash}"

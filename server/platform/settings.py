@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     default_language: Literal["sv", "en"] = "sv"
     webrtc_viewer_cap: int = 150
+    whep_sessions_per_person: int = 3  # a further WHEP session ends the person's oldest
+    webrtc_connect_timeout: float = 15.0  # seconds for ICE and DTLS, else the session is closed
     # Where browsers reach WHIP/WHEP/HLS: "" is this origin (one process, or nginx routing
     # /whip/ /whep/ /media/hls/ to the media nodes); set it when the media node has its own host.
     media_public_url: str = ""
@@ -42,6 +44,9 @@ class Settings(BaseSettings):
     # X-Forwarded-For, the address it saw being the last one). Unset: the TCP peer is the client,
     # and a header someone sends is never believed.
     trusted_proxy_header: str = ""
+    staff_idle_minutes: int = 120  # a staff session ends after this long without a request
+    staff_session_hours: int = 12  # and after this long in all (a working day)
+    participant_session_days: int = 31  # a participant's, opened from the join link
     login_per_account: int = 10  # failed logins per account in LOGIN_WINDOW
     login_per_address: int = 30  # failed logins per client address in LOGIN_WINDOW
     register_per_address: int = 30  # registrations per client address and event per hour

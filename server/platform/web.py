@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel, ValidationError
 from quart import current_app, g, render_template, request, session
 
+from server.platform import keys, sessions
 from server.platform.auth import Principal, csrf_ok, new_csrf_token
 from server.platform.errors import DomainError
 from server.platform.i18n import pick_language, translate
@@ -19,6 +20,8 @@ from server.platform.node import Platform
 from server.platform.payload import MAX_DEPTH, check_payload, json_depth
 
 LANG_COOKIE = "lang"
+SESSION_KEY = "s"
+"""The one thing the signed cookie says about who you are: a random token (platform/sessions)."""
 
 
 def platform() -> Platform:
@@ -149,16 +152,64 @@ async def current_principal() -> Principal | None:
 
 
 async def _load_principal() -> Principal | None:
+    """The session's person, from the server-side session the cookie's token names."""
+    token = session.get(SESSION_KEY)
+    if token is None:
+        return None
+    settings = platform().settings
     async with platform().db.session() as db:
-        if isinstance(uid := session.get("u"), int):
-            user = await db.get(User, uid)
-            if user:
-                return principal_for_user(user)
-        if isinstance(rid := session.get("p"), int):
-            reg = await db.get(Registration, rid)
-            if reg:
-                return principal_for_registration(reg)
-    return None
+        row = await sessions.load(db, settings, token)
+        if row is None:
+            return None
+        principal: Principal | None = None
+        if row.user_id is not None and (user := await db.get(User, row.user_id)):
+            principal = principal_for_user(user)
+        elif row.registration_id is not None and (
+                reg := await db.get(Registration, row.registration_id)):
+            principal = principal_for_registration(reg)
+    if principal is not None and sessions.due_for_touch(row):
+        async with platform().db.transaction() as db:  # a write at most once a minute
+            await sessions.touch(db, row)
+    return principal
+
+
+async def sign_in(*, user_id: int | None = None, registration_id: int | None = None) -> None:
+    """Start a server-side session for the browser (after a login or a join link); what the
+    cookie held before (another person's session) is ended, never silently kept."""
+    await sign_out()
+    async with platform().db.transaction() as db:
+        token = await sessions.start(db, platform().settings, user_id=user_id,
+                                     registration_id=registration_id)
+    session[SESSION_KEY] = token
+    session.permanent = True
+    g.pop("principal", None)
+
+
+async def sign_out() -> None:
+    """End the browser's session on the server, and the sockets it opened, on every node."""
+    token = session.get(SESSION_KEY)
+    if isinstance(token, str):
+        async with platform().db.transaction() as db:
+            await sessions.end(db, token)
+        await end_sockets(sessions.session_id(token))
+    session.clear()
+    g.pop("principal", None)
+
+
+async def end_sockets(session_hash: str) -> None:
+    """Sockets opened under an ended session: told (every node hears the room), and this
+    node's disconnected; another node's refuses the session at their next handshake."""
+    sio = platform().sio
+    room = keys.session_room(session_hash)
+    await sio.emit("session.ended", {}, to=room)
+    for sid, _eio in list(sio.manager.get_participants("/", room)):
+        await sio.disconnect(sid)
+
+
+def session_hash() -> str | None:
+    """The server-side session's id (what socket tokens are bound to)."""
+    token = session.get(SESSION_KEY)
+    return sessions.session_id(token) if isinstance(token, str) else None
 
 
 def principal_for_user(user: User) -> Principal:

@@ -7,6 +7,8 @@ const root = /** @type {HTMLElement} */ (document.querySelector('[data-event-slu
 export const slug = root?.dataset.eventSlug ?? '';
 export const socket = connect(slug);
 bindConnectionState(socket);
+// Signed out elsewhere (another tab, an admin, a password change): show the page as it is now.
+socket.on('session.ended', () => location.reload());
 
 // Connect once every module of the page has run and registered its handlers: module scripts all
 // run before DOMContentLoaded, so no feature can miss the first `connect` event.

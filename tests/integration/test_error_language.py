@@ -75,7 +75,8 @@ async def test_socket_errors_in_the_sockets_language(demo_server) -> None:
         for (lang, _), client in clients.items():
             answer = await client.call("programme.set_current", {"item_id": 1})
             assert answer == {"ok": False, "error": {
-                "code": "auth.forbidden", "message": MODERATORS_ONLY[lang]}}
+                "code": "auth.forbidden", "message": MODERATORS_ONLY[lang],
+                "key": "auth.forbidden.moderators_only"}}
             event = await client.wait_for("error")
             assert event["message"] == MODERATORS_ONLY[lang]
         invalid = await mod_en.call("programme.set_current", {"item_id": "ett"})

@@ -44,7 +44,8 @@ async def test_participant_cannot_move_programme_and_stays_connected(demo_server
     try:
         answer = await client.call("programme.set_current", {"item_id": 1})
         assert answer == {"ok": False, "error": {
-            "code": "auth.forbidden", "message": "Endast moderatorer får göra detta."}}
+            "code": "auth.forbidden", "message": "Endast moderatorer får göra detta.",
+            "key": "auth.forbidden.moderators_only"}}
         error = await client.wait_for("error")
         assert error["event"] == "programme.set_current"
         assert (await client.call("presence.get"))["ok"], "connection must survive the refusal"
