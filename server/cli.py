@@ -1,4 +1,4 @@
-"""`traffpunkt` command line: serve, db upgrade, import-event, create-user, demo."""
+"""`traffpunkt` command line: serve, db upgrade, import-event, create-user, set-password, demo."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from server.platform import db as database
+from server.platform import sessions
 from server.platform.auth import STAFF_ROLES, hash_password
 from server.platform.errors import DomainError
 from server.platform.models import Event, User
@@ -50,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     cu.add_argument("--name", default=None)
     cu.add_argument("--password-env", default=None, help="read the password from this variable")
     cu.set_defaults(func=cmd_create_user)
+    sp = sub.add_parser("set-password", help="set a staff user's password; ends their sessions")
+    sp.add_argument("username")
+    sp.add_argument("--password-env", default=None, help="read the password from this variable")
+    sp.set_defaults(func=cmd_set_password)
     purge = sub.add_parser("purge-recordings", help="delete unpublished recordings past retention")
     purge.set_defaults(func=cmd_purge_recordings)
     demo = sub.add_parser("demo", help="migrate, seed the autumn 2020 demo event, and serve")
@@ -115,11 +120,37 @@ async def _import(url: str, data) -> str:  # type: ignore[no-untyped-def]
         await db.close()
 
 
-def cmd_create_user(args: argparse.Namespace) -> int:
+def _password(args: argparse.Namespace) -> str:
     password = os.environ.get(args.password_env, "") if args.password_env else ""
     password = password or getpass.getpass("Lösenord: ")
     if len(password) < 10:
         raise DomainError("user.weak_password", "Lösenordet måste ha minst 10 tecken.")
+    return password
+
+
+def cmd_set_password(args: argparse.Namespace) -> int:
+    ended = asyncio.run(_set_password(Settings().database_url, args.username, _password(args)))
+    print(f"lösenordet för '{args.username}' är bytt; {ended} inloggningar avslutades")
+    return 0
+
+
+async def _set_password(url: str, username: str, password: str) -> int:
+    """A new password ends every session of the user, on every device (platform/sessions)."""
+    db = database.Database(url)
+    try:
+        async with db.transaction() as session:
+            user = await session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise DomainError("user.not_found", f"Användaren '{username}' finns inte.",
+                                  username=username)
+            user.password_hash = hash_password(password)
+            return await sessions.end_all(session, user_id=user.id)
+    finally:
+        await db.close()
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    password = _password(args)
     asyncio.run(
         _create_user(Settings().database_url, args.username, args.name, args.role, password)
     )

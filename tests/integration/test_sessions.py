@@ -103,3 +103,23 @@ async def test_use_keeps_a_staff_session_alive(app: Any) -> None:
     async with app.platform.db.session() as db:
         row = (await db.scalars(select(WebSession))).one()
     assert utcnow() - row.last_seen_at < timedelta(minutes=1), "the use was recorded"
+
+
+async def test_set_password_on_the_command_line_ends_the_sessions(app: Any, clean_db: str) -> None:
+    """`traffpunkt set-password`, exactly as an operator runs it."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    await add_moderator(app)
+    laptop = await signed_in(app)
+    assert await can_moderate(laptop)
+    changed = subprocess.run(
+        [sys.executable, "-m", "server.cli", "set-password", "mona", "--password-env", "NEW"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "DATABASE_URL": clean_db, "NEW": "ett-nytt-lösenord", "SECRET_KEY": "x"})
+    assert changed.returncode == 0, changed.stderr
+    assert "1 inloggningar avslutades" in changed.stdout
+    assert not await can_moderate(laptop)
