@@ -31,6 +31,9 @@ class StreamingConfig:
     hls_segment_seconds: float = 2.0
     hls_playlist_size: int = 6
     record_fragment_seconds: float = 1.0
+    # A WebRTC session (publisher or viewer) whose ICE and DTLS have not completed this many
+    # seconds after its offer is closed: it would otherwise hold a place under the viewer cap.
+    connect_timeout: float = 15.0
     # Empty: no STUN, so nothing leaves the machine unless the server configures it.
     ice_servers: tuple[str, ...] = field(default_factory=tuple)
 

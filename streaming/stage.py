@@ -11,6 +11,10 @@ gone (offline, HLS discontinuity, viewers keep their sessions), and a new WHIP
 offer takes the stage over from a publisher silent for
 :data:`EVICT_AFTER_SECONDS`. A publisher that is sending still gets ``stage.busy``.
 
+A WebRTC session (publisher or viewer) whose ICE and DTLS have not completed
+within ``StreamingConfig.connect_timeout`` seconds of its offer is closed: a
+viewer that never answers ICE stops counting toward the viewer cap.
+
 The viewer count is WebRTC sessions plus HLS players that reported within
 :data:`HLS_VIEWER_TTL` seconds (:meth:`Stage.hls_heartbeat`).
 """
@@ -21,10 +25,10 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
@@ -80,6 +84,14 @@ class _Session:
     pc: RTCPeerConnection | None
     tracks: list[MediaStreamTrack] = field(default_factory=list)
     started_at: float = field(default_factory=time.monotonic)
+    owner: str = ""
+    deadline: asyncio.TimerHandle | None = None
+
+    def cancel_deadline(self) -> None:
+        """ICE and DTLS completed, or the session ended: the connect deadline is off."""
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
 
 
 class Stage:
@@ -103,6 +115,7 @@ class Stage:
         self._recorder: Recorder | None = None
         self._hls_viewers: dict[tuple[str, str], float] = {}  # (owner, client) -> expiry
         self._watcher: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # hang-ups in progress
         self._closed = False
 
     # -- state ------------------------------------------------------------------
@@ -151,16 +164,43 @@ class Stage:
 
     # -- negotiation ---------------------------------------------------------------
 
-    def _new_session(self, on_gone: Callable[[str], Awaitable[None]]) -> _Session:
-        session_id = _new_id()
+    def _new_session(self, on_gone: Callable[[str], Coroutine[Any, Any, None]]) -> _Session:
+        """A peer connection that calls ``on_gone`` when it fails, closes, or has not
+        connected within ``connect_timeout`` seconds."""
         pc = RTCPeerConnection(rtc_configuration(self._config.ice_servers))
+        session = _Session(_new_id(), pc)
 
         @pc.on("connectionstatechange")
         def _state() -> None:
+            if pc.connectionState in ("connected", "failed", "closed"):
+                session.cancel_deadline()
             if pc.connectionState in ("failed", "closed"):
-                asyncio.ensure_future(on_gone(session_id))
+                self._spawn(on_gone(session.session_id))
 
-        return _Session(session_id, pc)
+        session.deadline = asyncio.get_running_loop().call_later(
+            self._config.connect_timeout, self._not_connected, session, on_gone)
+        return session
+
+    def _not_connected(
+        self, session: _Session, on_gone: Callable[[str], Coroutine[Any, Any, None]]
+    ) -> None:
+        session.deadline = None
+        logger.info("stage %s: session %s did not connect within %.1f s, closing it",
+                    self.stage_id, session.session_id, self._config.connect_timeout)
+        self._spawn(on_gone(session.session_id))
+        if session.pc is not None:  # also when the session never got registered
+            self._spawn(session.pc.close())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run a hang-up in the background, owned by the stage until it ends."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("stage %s: hang-up failed", self.stage_id, exc_info=task.exception())
 
     async def _answer(self, pc: RTCPeerConnection, offer: str) -> str:
         try:
@@ -244,6 +284,7 @@ class Stage:
         viewers and sinks, then hang up. ``_publishing`` is the caller's business."""
         was_live = self.live
         self._publisher = None
+        session.cancel_deadline()
         self._source_tracks = []
         self.hub.source_stopped()
         if was_live:
@@ -300,9 +341,10 @@ class Stage:
 
     # -- viewing -------------------------------------------------------------------
 
-    async def view(self, offer_sdp: str) -> tuple[str, str]:
+    async def view(self, offer_sdp: str, owner: str = "") -> tuple[str, str]:
         """Accept a WHEP offer; returns ``(session_id, answer_sdp)``.
 
+        ``owner`` names who asked (opaque here; :meth:`viewer_sessions` lists theirs).
         Raises ``stage.viewer_cap`` when the WebRTC viewer cap is reached (the
         server should point such viewers at HLS) and ``sdp.invalid``.
         """
@@ -316,6 +358,7 @@ class Stage:
             session = await self._start_viewer(offer_sdp, kinds)
         finally:
             self._pending_views -= 1
+        session.owner = owner
         self._viewers[session.session_id] = session
         self._emit("stage.viewers")
         assert session.pc is not None
@@ -359,11 +402,16 @@ class Stage:
             else:
                 track.stop()
 
+    def viewer_sessions(self, owner: str) -> list[str]:
+        """The viewer sessions of ``owner``, oldest first."""
+        return [s.session_id for s in self._viewers.values() if s.owner == owner]
+
     async def stop_view(self, session_id: str) -> None:
         """End a viewer session (WHEP DELETE)."""
         session = self._viewers.pop(session_id, None)
         if session is None:
             raise StreamingError("session.not_found", "no such viewer session")
+        session.cancel_deadline()
         self._drop_tracks(session)
         if session.pc is not None:
             await session.pc.close()
@@ -453,8 +501,10 @@ class Stage:
         if self._publisher is not None:
             sessions.append(self._publisher)
             self._publisher = None
+        for session in sessions:
+            session.cancel_deadline()
         closing = [s.pc.close() for s in sessions if s.pc is not None]
-        await asyncio.gather(*closing, return_exceptions=True)
+        await asyncio.gather(*closing, *self._tasks, return_exceptions=True)
         await self.hub.stop()
         if self._recorder is not None:
             self.stop_recording()
