@@ -11,7 +11,7 @@ from typing import Any
 from server.platform import keys
 from server.platform.errors import log_unexpected
 from server.platform.settings import Settings
-from streaming import MediaEngine, StageEvent, StreamingConfig
+from streaming import MediaEngine, Stage, StageEvent, StreamingConfig
 
 StageSubscriber = Callable[[StageEvent], Awaitable[None] | None]
 
@@ -30,14 +30,18 @@ class MediaService:
         ice = tuple(u.strip() for u in settings.ice_servers.split(",") if u.strip())
         return StreamingConfig(
             media_root=settings.media_root, viewer_cap=settings.webrtc_viewer_cap,
-            ice_servers=ice,
+            ice_servers=ice, connect_timeout=settings.webrtc_connect_timeout,
         )
 
     def subscribe(self, subscriber: StageSubscriber) -> None:
         self._subscribers.append(subscriber)
 
-    def stage_for_event(self, event_id: int) -> Any:
-        return self.engine.stage(keys.stage_id(event_id))
+    def stage_id(self, event_id: int) -> str:
+        """The event's stage id: its HLS folder and URL, not guessable from the event id."""
+        return keys.stage_id(event_id, self.settings.secret_key)
+
+    def stage_for_event(self, event_id: int) -> Stage:
+        return self.engine.stage(self.stage_id(event_id))
 
     def _dispatch(self, event: StageEvent) -> None:
         for subscriber in self._subscribers:

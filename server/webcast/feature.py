@@ -10,16 +10,18 @@ from quart import Quart
 from server.platform.feature import Feature
 from server.platform.node import Platform
 from server.webcast import sockets, views
-from server.webcast.service import StageBroadcaster, stage_urls
+from server.webcast.service import WHEP_SESSIONS, StageBroadcaster, WhepSessions, stage_urls
 
 
 def install(platform: Platform, app: Quart) -> None:
     StageBroadcaster(platform).install()
-    public = platform.settings.media_public_url
+    platform.provide(WHEP_SESSIONS, WhepSessions(platform.settings.whep_sessions_per_person))
+    public, media = platform.settings.media_public_url, platform.media
 
     @app.context_processor
     async def urls() -> dict[str, Any]:
-        return {"webcast_urls": lambda event: stage_urls(public, event.slug, event.id).as_dict()}
+        return {"webcast_urls": lambda event: stage_urls(
+            public, event.slug, media.stage_id(event.id)).as_dict()}
 
     if platform.settings.node_role == "media":
         app.before_request(views.media_only)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -17,9 +18,10 @@ from server.platform import audit, keys
 from server.platform.auth import Principal
 from server.platform.errors import DomainError, Forbidden
 from server.platform.models import utcnow
-from server.platform.node import Platform
+from server.platform.node import Key, Platform
 from server.webcast.models import StageRow
-from streaming import StageEvent, StreamingError
+from streaming import Stage, StageEvent, StreamingError
+from streaming.sdp import validate_offer
 
 # A viewer joining or leaving (WebRTC session or HLS player) changes the count; with hundreds
 # arriving at once the event room hears one `stage.state` per second at most. Going live or
@@ -56,6 +58,17 @@ def require_watcher(principal: Principal | None, event_id: int) -> Principal:
         raise Forbidden("Du är inte anmäld till detta evenemang.",
                         key="auth.forbidden.not_registered")
     return principal
+
+
+def require_hls_reader(principal: Principal | None, stage: str, secret: str) -> int:
+    """Who may read the HLS files under `/media/hls/<stage>/`: the one check behind both the
+    app's own route and nginx's `auth_request`. Returns the stage's event id. A stage id that
+    is not one this node made (a guessed neighbour, an old secret) is `not_found`, whoever asks."""
+    event_id = keys.event_id_of_stage(stage)
+    if event_id is None or not hmac.compare_digest(stage, keys.stage_id(event_id, secret)):
+        raise DomainError("not_found", "Ingen sådan fil.", key="not_found.file")
+    require_watcher(principal, event_id)
+    return event_id
 
 
 def require_producer(principal: Principal | None) -> Principal:
@@ -114,13 +127,14 @@ class StageUrls:
         return {"whip": self.whip, "whep": self.whep, "hls": self.hls}
 
 
-def stage_urls(media_base: str, slug: str, event_id: int) -> StageUrls:
-    """WHIP/WHEP by the event's slug (readable in OBS); HLS by the stage id (its folder)."""
+def stage_urls(media_base: str, slug: str, stage_id: str) -> StageUrls:
+    """WHIP/WHEP by the event's slug (readable in OBS); HLS by the stage id (its folder, which
+    nobody can derive from the event id: `keys.stage_id`)."""
     base = media_base.rstrip("/")
     return StageUrls(
         whip=f"{base}/whip/{slug}",
         whep=f"{base}/whep/{slug}",
-        hls=f"{base}/media/hls/{keys.stage_id(event_id)}/index.m3u8",
+        hls=f"{base}/media/hls/{stage_id}/index.m3u8",
     )
 
 
@@ -132,7 +146,7 @@ def stage_state(platform: Platform, event_id: int) -> dict[str, Any]:
     knows it."""
     if not platform.media.enabled:
         return {"live": None, "viewer_count": None, "webrtc_viewers": None, "hls_viewers": None}
-    stage_id = keys.stage_id(event_id)
+    stage_id = platform.media.stage_id(event_id)
     stage = next((s for s in platform.media.engine.stages if s.stage_id == stage_id), None)
     if stage is None:
         return {"live": False, "viewer_count": 0, "webrtc_viewers": 0, "hls_viewers": 0}
@@ -144,6 +158,44 @@ def stage_state(platform: Platform, event_id: int) -> dict[str, Any]:
 def viewer_owner(principal: Principal) -> str:
     """Whose HLS player this is: one person counts a bounded number of players."""
     return f"{principal.kind}:{principal.id}"
+
+
+class WhepSessions:
+    """Each person's WHEP sessions on this node's stages: at most `per_person` on a stage.
+
+    A further offer ends that person's oldest session instead of being refused: a viewer who
+    reloads the page (its DELETE lost) keeps watching, and one person still never holds more
+    than `per_person` places under the stage's viewer cap. One person's offers on a stage are
+    answered one at a time, so concurrent offers cannot slip past the count.
+    """
+
+    def __init__(self, per_person: int) -> None:
+        self.per_person = max(1, per_person)
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._waiting: dict[tuple[str, str], int] = {}
+
+    async def open(self, stage: Stage, owner: str, offer: str) -> tuple[str, str]:
+        """`stage.view(offer)` for `owner`, after ending what is past their allowance."""
+        validate_offer(offer, "view")  # a bad offer must not cost anyone a session
+        key = (stage.stage_id, owner)
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with self._locks.setdefault(key, asyncio.Lock()):
+                await self._make_room(stage, owner)
+                return await stage.view(offer, owner)
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key], self._locks[key]
+
+    async def _make_room(self, stage: Stage, owner: str) -> None:
+        held = stage.viewer_sessions(owner)
+        for session_id in held[: max(0, len(held) - self.per_person + 1)]:
+            with contextlib.suppress(StreamingError):  # it ended meanwhile
+                await stage.stop_view(session_id)
+
+
+WHEP_SESSIONS = Key("webcast.whep_sessions", WhepSessions)
 
 
 class StageBroadcaster:

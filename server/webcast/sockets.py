@@ -23,7 +23,8 @@ async def get(ctx: SocketContext, _: None) -> dict[str, Any]:
     async with ctx.platform.db.session() as db:
         event = await programme.get_event_by_id(db, ctx.event_id)
         token = await webcast.token_info(db, ctx.event_id) if ctx.principal.is_moderator else None
-    urls = webcast.stage_urls(ctx.platform.settings.media_public_url, event.slug, event.id)
+    urls = webcast.stage_urls(ctx.platform.settings.media_public_url, event.slug,
+                              ctx.platform.media.stage_id(event.id))
     reply = {**webcast.stage_state(ctx.platform, ctx.event_id), "urls": urls.as_dict()}
     return {**reply, "token": token} if token is not None else reply
 

@@ -1,8 +1,10 @@
 """The webcast over HTTP: WHIP ingest (RFC 9725), WHEP playback, live HLS files, the producer page.
 
 WHIP and WHEP are addressed by the event's slug (`/whip/hosten-2020`), HLS by the stage id (its
-folder under MEDIA_ROOT/hls). Errors are JSON `{"error": {"code", "message"}}` with the status
-RFC 9725 and WHEP use; see docs/protocol/webcast.md.
+folder under MEDIA_ROOT/hls, not guessable: `keys.stage_id`). The HLS files are served here when
+no nginx is in front; behind nginx, nginx asks `/media/hls-auth` before each file (cached 10 s),
+and both paths check with `require_hls_reader`. Errors are JSON `{"error": {"code", "message"}}`
+with the status RFC 9725 and WHEP use; see docs/protocol/webcast.md.
 """
 
 from __future__ import annotations
@@ -15,14 +17,23 @@ from typing import Any
 
 from quart import Blueprint, Response, request, send_file, session
 
-from server.platform import keys, programme
+from server.platform import programme
 from server.platform.auth import Principal, csrf_ok
 from server.platform.connection import authenticate
 from server.platform.errors import DomainError
 from server.platform.models import Event
-from server.platform.web import current_principal, language, platform, render, require_principal
+from server.platform.web import (
+    current_principal,
+    language,
+    platform,
+    render,
+    require_principal,
+    with_devices,
+)
 from server.webcast.service import (
+    WHEP_SESSIONS,
     as_domain_error,
+    require_hls_reader,
     require_producer,
     require_watcher,
     stage_state,
@@ -41,7 +52,8 @@ _HLS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(m3u8|ts)$")
 _PLAYER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # Codes only this boundary raises, with their status.
 # Paths a media-only node (--media-only) serves; everything else is 404 there.
-MEDIA_ONLY_PREFIXES = ("/whip/", "/whep/", "/media/hls/", "/healthz", "/metrics")
+MEDIA_ONLY_PREFIXES = ("/whip/", "/whep/", "/media/hls/", "/media/hls-auth", "/healthz",
+                       "/metrics")
 
 View = Callable[..., Awaitable[Any]]
 
@@ -165,7 +177,8 @@ def _answer(answer: str, location: str) -> Response:
 
 
 def _urls(event: Event) -> Any:
-    return stage_urls(platform().settings.media_public_url, event.slug, event.id)
+    return stage_urls(platform().settings.media_public_url, event.slug,
+                      platform().media.stage_id(event.id))
 
 
 # -- WHIP --------------------------------------------------------------------------------
@@ -197,11 +210,12 @@ async def whip_stop(slug: str, session_id: str) -> Response:
 @media_endpoint
 async def whep_view(slug: str) -> Response:
     event = await _event(slug)
-    require_watcher(await _caller(event.id), event.id)
+    owner = viewer_owner(require_watcher(await _caller(event.id), event.id))
     offer = await _read_sdp()
     urls = _urls(event)
+    stage = platform().media.stage_for_event(event.id)
     try:
-        session_id, answer = await platform().media.stage_for_event(event.id).view(offer)
+        session_id, answer = await platform().need(WHEP_SESSIONS).open(stage, owner, offer)
     except StreamingError as exc:
         if exc.code != "stage.viewer_cap":
             raise
@@ -275,15 +289,35 @@ async def hls_stopped(slug: str, player_id: str) -> Response:
 @media_endpoint
 async def hls_file(stage_id: str, name: str) -> Response:
     """Live HLS for the event's participants and staff (nginx serves it in production)."""
-    event_id = keys.event_id_of_stage(stage_id)
     match = _HLS_NAME.match(name)
-    if event_id is None or match is None:
+    if match is None:
         raise DomainError("not_found", "Ingen sådan fil.", key="not_found.file")
-    require_watcher(await current_principal(), event_id)
+    require_hls_reader(await current_principal(), stage_id, platform().settings.secret_key)
     path = platform().settings.media_root / "hls" / stage_id / name
     if not path.is_file():
         raise DomainError("not_found", "Ingen sådan fil.", key="not_found.file")
     return await _hls_response(path, "." + match.group(1))
+
+
+@webcast_views.get("/media/hls-auth")
+async def hls_auth() -> Response:
+    """nginx's `auth_request` before it serves a file of `/media/hls/` (deploy/nginx.conf):
+    `X-Original-URI` is the file asked for, the cookie is the reader's. 200 lets nginx serve
+    it; 401 or 403 (nginx passes only those on) refuses, a stage id nobody made included."""
+    stage = _hls_stage(request.headers.get("X-Original-URI", ""))
+    try:
+        require_hls_reader(await current_principal(), stage, platform().settings.secret_key)
+    except DomainError as exc:
+        status = exc.status if exc.status == 401 else 403
+        return Response("", status, headers={"Cache-Control": "no-store"})
+    return Response("", 200, headers={"Cache-Control": "no-store"})
+
+
+def _hls_stage(uri: str) -> str:
+    """The stage id of `/media/hls/<stage>/<file>` (query and all else ignored), or ""."""
+    prefix, _, rest = uri.partition("?")[0].partition("/media/hls/")
+    stage, slash, _ = rest.partition("/")
+    return stage if not prefix and slash else ""
 
 
 async def _hls_response(path: Any, suffix: str) -> Response:
@@ -299,7 +333,7 @@ async def _hls_response(path: Any, suffix: str) -> Response:
 
 
 @webcast_views.get("/e/<slug>/produce")
-async def produce(slug: str) -> tuple[str, int]:
+async def produce(slug: str) -> tuple[str, int, dict[str, str]]:
     await require_principal("moderator")
     event = await _event(slug)
-    return await render("webcast/produce.html", event=event)
+    return with_devices(await render("webcast/produce.html", event=event))

@@ -249,8 +249,13 @@ async def test_only_participants_of_the_event_and_staff_may_watch(webcast_app) -
     await offer.pc.setLocalDescription(await offer.pc.createOffer())
     refused = await stranger.post(f"/whep/{SLUG}", data=offer.pc.localDescription.sdp, headers=SDP)
     assert refused.status_code == 401
-    stage = f"event-{await _event_id(webcast_app)}"
+    event_id = await _event_id(webcast_app)
+    stage = webcast_app.platform.media.stage_id(event_id)
     assert (await stranger.get(f"/media/hls/{stage}/index.m3u8")).status_code == 401
+    # Stage ids are not guessable: the event id alone, or the next one, names no stage.
+    tag = stage.rsplit("-", 1)[1]
+    for guess in (f"event-{event_id}", f"event-{event_id + 1}-{tag}"):
+        assert (await stranger.get(f"/media/hls/{guess}/index.m3u8")).status_code == 404
     assert (await stranger.get("/media/hls/../secret_key")).status_code == 404
     await offer.close()
 
