@@ -41,8 +41,12 @@ def command(service: dict[str, Any]) -> list[str]:
 
 
 def location(conf: str, prefix: str) -> str:
-    """The body of the first `location <prefix> { ... }` block, nested blocks included."""
-    start = conf.index(f"location {prefix} {{") + len(f"location {prefix} {{")
+    """The body of the first `location <prefix>... { ... }` block, nested blocks included (a
+    regex location is named by its start: `location(conf, '~ "^/media/hls/')`)."""
+    head = re.search(re.escape(f"location {prefix}") + (r" {" if not prefix.startswith("~")
+                                                         else r"[^\n]* {\n"), conf)
+    assert head is not None, prefix
+    start = head.end()
     depth, end = 1, start
     while depth:
         depth += {"{": 1, "}": -1}.get(conf[end], 0)
@@ -108,10 +112,18 @@ def test_nginx_proxies_socketio_with_upgrade_and_sticky_sessions(nginx_conf: str
 def test_nginx_routes_media(nginx_conf: str) -> None:
     assert "proxy_pass http://media" in location(nginx_conf, "/whip/")
     assert "proxy_pass http://media" in location(nginx_conf, "/whep/")
-    hls = location(nginx_conf, "/media/hls/")
-    assert "/var/lib/traffpunkt/media/hls/" in hls
-    assert re.search(r"\\\.m3u8\$\s*{[^}]*max-age=1\b", hls)
     assert "proxy_pass http://web" in location(nginx_conf, "/")
+
+
+def test_nginx_serves_hls_only_after_asking_the_app(nginx_conf: str) -> None:
+    hls = location(nginx_conf, '~ "^/media/hls/')
+    assert "alias /var/lib/traffpunkt/media/hls/$hls_stage/$hls_file;" in hls
+    assert "auth_request /_hls_auth;" in hls
+    assert "return 404;" in location(nginx_conf, "/media/hls/")
+    auth = location(nginx_conf, "= /_hls_auth")
+    assert "internal;" in auth and "proxy_pass http://web/media/hls-auth;" in auth
+    assert re.search(r'proxy_cache_key\s+"\$cookie_tp_session\|\$hls_stage";', auth)
+    assert re.search(r"m3u8\s+\"private, max-age=1\"", nginx_conf)
 
 
 def test_coturn_uses_the_shared_secret(compose: dict[str, Any]) -> None:
