@@ -16,11 +16,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from server.platform import keys
 from server.platform.db import Database
 from server.platform.models import Event
 from server.recording.models import ChapterMark, Recording, RecordingOptions
 from streaming.config import StreamingConfig
-from tests.conftest import MODERATOR, ROOT, LiveServer, free_port, seed, server_env, wait_for_port
+from tests.conftest import (
+    MODERATOR,
+    ROOT,
+    SECRET,
+    LiveServer,
+    free_port,
+    seed,
+    server_env,
+    wait_for_port,
+)
 from tests.helpers import Browser
 from tests.media import probe
 
@@ -110,7 +120,8 @@ async def test_sigkill_mid_recording_leaves_a_playable_file(clean_db: str, tmp_p
     # the start of the process, so "elapsed since the first key frame" is measured, not guessed.
     first_key: list[float] = []
     watcher = threading.Thread(
-        target=_watch_for_file, args=(media / "recordings" / f"event-{event_id}", first_key),
+        target=_watch_for_file,
+        args=(media / "recordings" / keys.stage_id(event_id, SECRET), first_key),
         daemon=True,
     )
     watcher.start()
