@@ -23,6 +23,20 @@ KEEP = ("alembic_version", "regions")
 DEMO = ROOT / "server" / "data" / "demo_event.json"
 
 
+SERVER_FIXTURES = {"demo_server", "module_server", "live_server", "two_nodes", "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`-m fast` is every test that is not `slow`. A test is slow when it needs a server process
+    or Chromium (known here by its fixtures) or, marked by hand in its module, starts its own
+    processes or waits on real-time media."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.fast)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

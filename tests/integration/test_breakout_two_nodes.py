@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis.asyncio as redis
 
 from server.platform.keys import room_media_host_key
@@ -16,6 +17,8 @@ from tests.conftest import MODERATOR, REDIS_URL, LiveServer, seed, server_env
 from tests.helpers import Browser
 from tests.integration.test_notes_support import NotesPeer
 from tests.integration.test_room_media_sockets import _exchange, _slots
+
+pytestmark = pytest.mark.slow  # server processes
 
 
 async def test_participants_on_both_nodes_move_chat_and_return_together(two_nodes) -> None:

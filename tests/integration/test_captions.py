@@ -38,6 +38,7 @@ def create_captioner(database_url: str) -> None:
     assert made.returncode == 0, made.stderr
 
 
+@pytest.mark.slow
 async def test_the_captioners_lines_reach_everyone_and_survive_a_restart(
     clean_db: str, tmp_path: Path
 ) -> None:

@@ -22,6 +22,8 @@ from markupsafe import escape
 
 from tests.conftest import DEMO, ROOT, free_port, wait_for_port
 
+pytestmark = pytest.mark.slow  # the demo, run as a process
+
 # Settings that would make the run something other than the embedded defaults.
 CONFIGURED = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MEDIA_ROOT", "PUBLIC_URL",
               "TRAFFPUNKT_ENV", "NODE_ROLE", "MEDIA_PUBLIC_URL")

@@ -26,6 +26,7 @@ from tests.nginx import Nginx
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.slow,
     pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
                        reason="Debian's nginx is not installed (scripts/setup.sh --test)"),
 ]

@@ -7,8 +7,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import MODERATOR, LiveServer, seed, server_env
 from tests.integration.test_qa_sockets import person
+
+pytestmark = pytest.mark.slow  # a server process, restarted
 
 QUESTION = "Hur långt har er region kommit med biblioteksplanen?"
 OPTIONS = ["Antagen", "Under arbete", "Inte påbörjad"]

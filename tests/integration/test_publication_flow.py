@@ -32,7 +32,7 @@ from streaming.synthetic import StampedVideoTrack
 from tests.conftest import get_csrf
 from tests.media import probe
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # seconds of real-time recording
 ROOT = Path(__file__).resolve().parents[2]
 BAGIT = ROOT / ".venv" / "bin" / "bagit.py"
 KEYFRAME_SECONDS = 2.0  # the stage encoder's key-frame interval (StreamingConfig default)

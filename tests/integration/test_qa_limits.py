@@ -17,6 +17,8 @@ from tests.conftest import MODERATOR, REDIS_URL, LiveServer, seed, server_env
 from tests.helpers import Browser, Client
 from tests.integration.test_qa_sockets import person
 
+pytestmark = pytest.mark.slow  # two server processes
+
 
 async def flush_redis() -> None:
     r = redis.from_url(REDIS_URL)

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+import pytest
 from sqlalchemy import select
 
 from server.platform.db import Database
@@ -13,6 +14,8 @@ from server.platform.models import AuditEntry
 from tests.conftest import ARCHIVIST, DEMO, MODERATOR, REDIS_URL, LiveServer, server_env
 from tests.helpers import Browser
 from tests.integration.test_qa_sockets import heard, person
+
+pytestmark = pytest.mark.slow  # every test here runs on server processes
 
 
 async def test_reject_edit_merge_answer_and_screen(demo_server, clean_db) -> None:

@@ -35,7 +35,7 @@ from tests.helpers import Browser
 from tests.integration.test_recording_server import recording_rows
 from tests.media import probe
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # processes, real-time media
 
 # A media node (`serve --media-only`'s app) with a synthetic publisher on the event's stage.
 # The test drops and brings back the publisher by creating and removing the file DROP_FILE.

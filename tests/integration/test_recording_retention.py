@@ -73,6 +73,7 @@ async def _left(url: str) -> set[str]:
     return left
 
 
+@pytest.mark.slow
 async def test_purge_deletes_unpublished_recordings_past_the_default_90_days(
     clean_db: str, tmp_path: Path
 ) -> None:
@@ -84,6 +85,7 @@ async def test_purge_deletes_unpublished_recordings_past_the_default_90_days(
     assert (media / "recordings" / "published.mp4").exists()
 
 
+@pytest.mark.slow
 async def test_purge_skips_recordings_whose_publish_job_is_queued_or_running(
     clean_db: str, tmp_path: Path
 ) -> None:

@@ -34,7 +34,7 @@ from tests.conftest import (
 from tests.helpers import Browser
 from tests.media import probe
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # processes, real-time media
 
 # `traffpunkt serve`'s app with a synthetic camera and microphone on the event's stage, as a
 # WHIP publisher would give it (WebRTC itself is the webcast feature's test).

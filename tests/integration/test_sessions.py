@@ -105,6 +105,7 @@ async def test_use_keeps_a_staff_session_alive(app: Any) -> None:
     assert utcnow() - row.last_seen_at < timedelta(minutes=1), "the use was recorded"
 
 
+@pytest.mark.slow
 async def test_set_password_on_the_command_line_ends_the_sessions(app: Any, clean_db: str) -> None:
     """`traffpunkt set-password`, exactly as an operator runs it."""
     import os

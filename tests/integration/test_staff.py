@@ -6,7 +6,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT, get_csrf
+
+pytestmark = pytest.mark.slow  # the CLI, run as processes
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

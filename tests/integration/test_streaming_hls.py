@@ -12,7 +12,7 @@ import pytest
 from streaming import MediaEngine, Stage, StreamingConfig
 from streaming.peers import SyntheticPublisher
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # segments roll in real time
 
 
 def _probe_codecs(path: Path) -> set[str]:

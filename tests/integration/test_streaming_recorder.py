@@ -19,7 +19,7 @@ from streaming.recorder import Recorder
 from streaming.synthetic import StampedVideoTrack
 from tests.media import probe as _probe
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # real-time recordings and a child process
 FRAGMENT_SECONDS = 0.5
 
 CHILD = f"""

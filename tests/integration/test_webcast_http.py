@@ -106,6 +106,7 @@ def _segments(playlist: str) -> list[str]:
     return [line for line in playlist.splitlines() if line.endswith(".ts")]
 
 
+@pytest.mark.slow
 async def test_obs_publishes_participant_watches_and_hls_follows_a_comeback(webcast_app) -> None:
     publisher_http = webcast_app.quart.test_client()
     viewer_http = webcast_app.quart.test_client()
@@ -141,6 +142,7 @@ async def test_obs_publishes_participant_watches_and_hls_follows_a_comeback(webc
     await comeback.stop()
 
 
+@pytest.mark.slow
 async def test_a_vanished_publisher_is_replaced_and_viewers_see_the_stage_again(
     webcast_app,
 ) -> None:

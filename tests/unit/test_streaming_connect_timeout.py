@@ -40,6 +40,7 @@ async def _offer(peer: ViewerPeer | SyntheticPublisher) -> str:
     return str(peer.pc.localDescription.sdp)
 
 
+@pytest.mark.slow
 async def test_a_viewer_that_never_connects_is_closed_and_frees_its_place(
     engine: MediaEngine,
 ) -> None:

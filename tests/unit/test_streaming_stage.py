@@ -151,6 +151,7 @@ async def _until(predicate: Callable[[], bool], timeout: float) -> float:
     return time.monotonic() - start
 
 
+@pytest.mark.slow
 async def test_a_silent_publisher_goes_offline_and_a_new_one_takes_over(tmp_path: Path) -> None:
     events: list[StageEvent] = []
     config = StreamingConfig(media_root=tmp_path, hls_enabled=False)
@@ -200,6 +201,7 @@ async def test_a_sending_publisher_still_gets_busy(engine: MediaEngine) -> None:
     await publisher.close()
 
 
+@pytest.mark.slow
 async def test_a_stalled_publisher_that_sends_again_is_live_again(tmp_path: Path) -> None:
     events: list[StageEvent] = []
     config = StreamingConfig(media_root=tmp_path, hls_enabled=False)

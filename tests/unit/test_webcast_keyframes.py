@@ -8,6 +8,7 @@ import contextlib
 import fractions
 from pathlib import Path
 
+import pytest
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av.video.frame import VideoFrame
@@ -98,6 +99,7 @@ async def _key_frames(track: PacketTrack, seen: list[int], keys: list[int]) -> N
                 keys.append(packet.pts)
 
 
+@pytest.mark.slow
 async def test_a_pli_flood_and_a_crowd_force_at_most_one_idr_per_window(tmp_path: Path) -> None:
     hub = StageHub(StreamingConfig(media_root=tmp_path, hls_enabled=False))
     viewer = hub.add_viewer_track("video")
