@@ -73,7 +73,7 @@ async def test_a_node_opening_a_room_gets_what_another_node_has_not_written_yet(
 
     anna = await Editor.join(node_a, transport_a, "anna", rooms, room)
     await anna.type("kris", "Öland först 🌅. ")  # buffered on A; B drops it (room not open)
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.2)  # B drops what it hears: nothing to await but the bus's latency
     bo = await Editor.join(node_b, transport_b, "bo", rooms, room)
     await until(lambda: text_on(node_b, room, "kris") == "Öland först 🌅. ")
     await until(lambda: bool(transport_b.inbox["bo"]))

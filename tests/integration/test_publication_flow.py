@@ -83,7 +83,7 @@ async def record_stage(app: Any, seconds: float = 7.0) -> int:
     service = recording.service(platform)
     state = await service.start_recording(moderator, event.id)
     for item in event.items[:2]:
-        await asyncio.sleep(seconds / 2)
+        await asyncio.sleep(seconds / 2)  # real-time media: the recording's length
         async with platform.db.transaction() as db:
             await recording.mark_chapter(db, platform, event.id, item_id=item.id)
     await service.stop_recording(moderator, event.id)

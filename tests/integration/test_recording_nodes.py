@@ -129,6 +129,7 @@ async def test_web_node_starts_marks_and_stops_the_media_nodes_recording(
         again = await client.call("recording.start", {})
         assert again["error"]["code"] == "recording.active"
 
+        # Real-time media: the sleeps below are recorded seconds, measured in the file's marks.
         await asyncio.sleep(2.5)
         assert (await client.call("programme.set_current", {"item_id": 1}))["ok"]
         first_at = time.monotonic()

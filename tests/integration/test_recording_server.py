@@ -136,7 +136,7 @@ async def test_sigkill_mid_recording_leaves_a_playable_file(clean_db: str, tmp_p
         page = (await mod.page("/e/hosten-2020")).text
         assert 'class="status-banner recording"' in page and "Scenen spelas in" in page
         for item_id in (1, 2):
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(1.5)  # real-time media: recorded seconds between the marks
             assert (await client.call("programme.set_current", {"item_id": item_id}))["ok"]
         manual = await client.call("recording.mark", {"title": "Paneldebatt börjar"})
         assert manual["ok"] and manual["mark"]["offset"] > 2.5

@@ -100,7 +100,7 @@ async def test_publisher_drop_pauses_without_a_gap(tmp_path: Path) -> None:
         hub.source_started()
         hub.attach(StampedVideoTrack(320, 240, 30))
         hub.attach(AudioStreamTrack())
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.5)  # real-time media: the recording and the gap are the subject
         hub.source_stopped()
         await asyncio.sleep(2.5)
     wall = time.monotonic() - started
