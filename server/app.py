@@ -14,7 +14,7 @@ from server.ops.views import ops
 from server.pages.api import api
 from server.pages.views import pages
 from server.platform import keys
-from server.platform.auth import Tokens
+from server.platform.auth import STAFF_ROLES, Tokens
 from server.platform.connection import mount_connection
 from server.platform.db import Database
 from server.platform.errors import DomainError
@@ -26,7 +26,16 @@ from server.platform.presence import Presence
 from server.platform.settings import Settings
 from server.platform.sockets import mount
 from server.platform.store import make_store
-from server.platform.web import bound_body, csrf_token, language, local_time, render, t
+from server.platform.web import (
+    bound_body,
+    csrf_token,
+    language,
+    local_time,
+    render,
+    require_principal,
+    security_headers,
+    t,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SOCKET_BUFFER = 1_000_000
@@ -108,10 +117,13 @@ def _templating(app: Quart) -> None:
     async def headers(response: Response) -> Response:
         app.extensions["traffpunkt"].metrics.http_requests.labels(
             request.method, response.status_code).inc()
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        security_headers(response, app.extensions["traffpunkt"].settings)
         return response
+
+    @app.before_request
+    async def api_docs() -> None:
+        if request.path in ("/openapi.json", "/api/docs"):  # staff read the API's docs
+            await require_principal(*STAFF_ROLES)
 
 
 def _errors(app: Quart) -> None:

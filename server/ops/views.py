@@ -9,7 +9,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from quart import Blueprint, Response
 
 from server.platform.errors import log_unexpected
-from server.platform.web import platform
+from server.platform.web import platform, require_staff_or_token
 
 ops = Blueprint("ops", __name__)
 
@@ -34,5 +34,7 @@ async def _check(name: str, probe: Any) -> bool | str:
 
 @ops.get("/metrics")
 async def metrics() -> Response:
+    """Prometheus text, for staff and for a scraper with METRICS_TOKEN."""
+    await require_staff_or_token(platform().settings.metrics_token)
     body = generate_latest(platform().metrics.registry)
     return Response(body, content_type=CONTENT_TYPE_LATEST)

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # X-Forwarded-For, the address it saw being the last one). Unset: the TCP peer is the client,
     # and a header someone sends is never believed.
     trusted_proxy_header: str = ""
+    # /metrics answers staff, or a scraper sending `Authorization: Bearer <METRICS_TOKEN>`.
+    metrics_token: str = ""
     staff_idle_minutes: int = 120  # a staff session ends after this long without a request
     staff_session_hours: int = 12  # and after this long in all (a working day)
     participant_session_days: int = 31  # a participant's, opened from the join link

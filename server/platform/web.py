@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from collections.abc import Callable
@@ -110,6 +111,50 @@ async def json_body(model: type[M]) -> M:
     except ValidationError as exc:
         fields = [".".join(map(str, e["loc"])) or "payload" for e in exc.errors()][:20]
         raise DomainError("payload.invalid", "Ogiltigt meddelande.", fields=fields) from exc
+
+
+def security_headers(response: Any, settings: Any) -> None:
+    """What every answer says about how browsers must treat it. Scripts only from this site
+    (no inline script anywhere in our pages: `script-src 'self'`); styles may be inline (the
+    templates' small <style> blocks); media and WHIP/WHEP also from MEDIA_PUBLIC_URL; hls.js
+    plays from blob: URLs. Camera and microphone only where a page sets its own
+    Permissions-Policy (the producer page, a breakout room)."""
+    media = settings.media_public_url.rstrip("/")
+    extra = f" {media}" if media else ""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", "; ".join([
+        "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:", f"media-src 'self' blob:{extra}",
+        f"connect-src 'self'{extra}", "worker-src 'self' blob:", "object-src 'none'",
+        "base-uri 'self'", "form-action 'self'", "frame-ancestors 'self'",
+    ]))
+    headers.setdefault("Permissions-Policy", NO_DEVICES)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    if settings.production:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+NO_DEVICES = "camera=(), microphone=(), display-capture=(), geolocation=()"
+CAMERA_PAGE = "camera=(self), microphone=(self), display-capture=(self), geolocation=()"
+"""The Permissions-Policy of a page that asks for camera and microphone (with_devices)."""
+
+
+def with_devices(page: tuple[str, int]) -> tuple[str, int, dict[str, str]]:
+    """A rendered page that may use camera, microphone and screen sharing."""
+    body, status = page
+    return body, status, {"Permissions-Policy": CAMERA_PAGE}
+
+
+async def require_staff_or_token(token: str) -> None:
+    """Operations pages: any signed-in staff member, or a scraper with the configured token."""
+    given = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return
+    principal = await current_principal()
+    if principal is None or not principal.is_staff:
+        raise DomainError("auth.required", "Du har inte behörighet till sidan.")
 
 
 def client_address() -> str:

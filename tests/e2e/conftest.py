@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -50,10 +51,17 @@ async def browser(chromium: Browser) -> AsyncIterator[Browser]:
         await context.close()
 
 
+CSP_REFUSALS: weakref.WeakKeyDictionary[Page, list[str]] = weakref.WeakKeyDictionary()
+"""What the Content-Security-Policy refused on each page (checked with axe on every page)."""
+
+
 async def new_page(browser: Browser, base_url: str, **context: Any) -> Page:
     ctx = await browser.new_context(base_url=base_url, locale="sv-SE", **context)
     page = await ctx.new_page()
     page.on("dialog", lambda d: pytest.fail(f"unexpected dialog: {d.message}"))
+    refused = CSP_REFUSALS.setdefault(page, [])
+    page.on("console", lambda m: refused.append(m.text)
+            if "Content Security Policy" in m.text else None)
     return page
 
 
@@ -61,7 +69,7 @@ async def axe_violations(
     page: Page, impacts: tuple[str, ...] = ("serious", "critical")
 ) -> list[Any]:
     """axe-core's WCAG 2.1 A/AA rules on the page as it is now; violations of those impacts."""
-    await page.add_script_tag(path=str(AXE))
+    await page.add_script_tag(url="/static/vendor/axe.min.js")  # CSP: scripts from us only
     result = await page.evaluate(
         "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
         "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
@@ -75,6 +83,7 @@ async def axe_violations(
 async def axe_check(page: Page) -> None:
     violations = await axe_violations(page)
     assert violations == [], f"axe found on {page.url}: {violations}"
+    assert CSP_REFUSALS.get(page, []) == [], "the page broke its own Content-Security-Policy"
 
 
 async def login(page: Page, username: str, password: str) -> None:

@@ -43,17 +43,17 @@ async def register(page: Page, name: str, organisation: str, region: str) -> Non
 
 async def receiving(page: Page, people: int, timeout: float = 60) -> dict[str, Any]:
     """Stats once video frames from `people` persons have advanced between two looks."""
+    baseline: dict[str, int] = {}  # each person's frame count when first seen above zero
     async with asyncio.timeout(timeout):
-        first = await page.evaluate(STATS)
         while True:
-            await asyncio.sleep(0.1)  # a poll, not a wait: returns as soon as frames advance
-            second = await page.evaluate(STATS)
-            moving = [k for k, v in second["byPerson"].items()
-                      if v["video"] > first["byPerson"].get(k, {}).get("video", 0) > 0]
+            stats = await page.evaluate(STATS)
+            for key, v in stats["byPerson"].items():
+                if v["video"] > 0:
+                    baseline.setdefault(key, v["video"])
+            moving = [k for k, v in stats["byPerson"].items() if v["video"] > baseline.get(k, 1e18)]
             if len(moving) >= people:
-                return second  # type: ignore[no-any-return]
-            if len([v for v in second["byPerson"].values() if v["video"] > 0]) < people:
-                first = second  # not everyone has a first frame yet: look again from here
+                return stats  # type: ignore[no-any-return]
+            await asyncio.sleep(0.1)  # a poll, not a wait: returns as soon as frames advance
 
 
 async def test_three_participants_two_rooms_media_timer_broadcast_close(

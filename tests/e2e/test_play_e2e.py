@@ -129,7 +129,8 @@ async def test_play_page_plays_with_chapters_and_captions(
     await axe_check(page)
     await page.get_by_role("link", name="Träffpunkt hösten 2020").click()
     await page.wait_for_url(f"**/play/{pub_id}")
-    await page.wait_for_function("document.getElementById('play-video').readyState >= 1")
+    # Functions, not expressions: an expression is eval'ed in the page, which its CSP refuses.
+    await page.wait_for_function("() => document.getElementById('play-video').readyState >= 1")
     tracks = await page.evaluate("""() => [...document.getElementById('play-video').textTracks]
         .map(t => ({kind: t.kind, language: t.language}))""")
     assert {"kind": "captions", "language": "sv"} in tracks
@@ -145,8 +146,8 @@ async def test_play_page_plays_with_chapters_and_captions(
     await chapters.nth(1).focus()
     await page.keyboard.press("Enter")  # keyboard: a chapter button seeks and plays
     await page.wait_for_function(
-        "(() => { const v = document.getElementById('play-video');"
-        " return v.currentTime > 4.2 && !v.paused; })()",
+        "() => { const v = document.getElementById('play-video');"
+        " return v.currentTime > 4.2 && !v.paused; }",
         timeout=15000,
     )
     assert await chapters.nth(1).get_attribute("aria-current") == "true"

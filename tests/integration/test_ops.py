@@ -97,17 +97,26 @@ async def test_healthz_is_503_when_the_database_is_unreachable(clean_db, tmp_pat
         await proxy.cut()
 
 
-async def test_metrics_are_prometheus_text(client) -> None:
+async def test_metrics_are_prometheus_text(client, app) -> None:
     await client.get("/e/hosten-2020")
-    response = await client.get("/metrics")
+    assert (await client.get("/metrics")).status_code == 401, "not for anyone on the internet"
+    app.platform.settings.metrics_token = "skrapa-123"
+    assert (await client.get("/metrics", headers={
+        "Authorization": "Bearer fel"})).status_code == 401
+    response = await client.get("/metrics", headers={"Authorization": "Bearer skrapa-123"})
     text = (await response.get_data()).decode()
     assert response.headers["Content-Type"].startswith("text/plain")
     assert 'traffpunkt_http_requests_total{method="GET",status="200"}' in text
     assert "traffpunkt_socket_connections" in text
 
 
-async def test_openapi_documents_the_json_api(client) -> None:
-    spec = await (await client.get("/openapi.json")).get_json()
+async def test_openapi_documents_the_json_api(client, app) -> None:
+    assert (await client.get("/openapi.json")).status_code == 401, "staff read the API's docs"
+    assert (await client.get("/api/docs")).status_code == 401
+    from tests.integration.test_feedback_http import staff
+
+    admin = await staff(app, "adm", "admin")
+    spec = await (await admin.get("/openapi.json")).get_json()
     assert spec["info"]["title"] == "Träffpunkt API"
     assert "/api/events/{slug}" in spec["paths"]
     assert "/api/events/{slug}/socket-token" in spec["paths"]
@@ -120,3 +129,22 @@ async def test_openapi_documents_the_json_api(client) -> None:
     missing = await client.get("/api/events/finns-inte")
     assert missing.status_code == 404
     assert (await missing.get_json())["error"]["code"] == "event.not_found"
+
+
+async def test_security_headers_on_every_page(client, app) -> None:
+    """Issue 19: a CSP with no inline scripts, no camera or microphone but where a page asks
+    for them, HSTS in production only."""
+    page = await client.get("/e/hosten-2020")
+    csp = dict(part.split(" ", 1) for part in page.headers["Content-Security-Policy"].split("; "))
+    assert csp["script-src"] == "'self'", "no inline script, no eval, nothing from elsewhere"
+    assert csp["object-src"] == "'none'" and csp["frame-ancestors"] == "'self'"
+    assert "camera=()" in page.headers["Permissions-Policy"]
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    assert "Strict-Transport-Security" not in page.headers
+    from tests.integration.test_feedback_http import staff
+
+    producer = await (await staff(app, "prod", "moderator")).get("/e/hosten-2020/produce")
+    assert producer.status_code == 200
+    assert "camera=(self)" in producer.headers["Permissions-Policy"]
+    app.platform.settings.env = "production"
+    assert "max-age=" in (await client.get("/")).headers["Strict-Transport-Security"]
