@@ -102,7 +102,7 @@ def room_media_host_key(room_id: int) -> str:
 
 
 def room_media(room_id: int) -> str:
-    """Everyone connected to one breakout room's audio and video (media.* events)."""
+    """Everyone connected to one breakout room's audio and video (room_media.* events)."""
     return f"room:{room_id}:media"
 
 

@@ -55,7 +55,8 @@ def build(platform: Platform) -> RoomMediaRouter:
     requests = NodeRequests(
         settings.redis_url, settings.node_id, serves=serves,
         channel=keys.ROOM_MEDIA_RPC_CHANNEL, no_listener=service.NO_HOST,
-        unreachable=("media.host_unreachable", "Medienoden för rummet svarade inte; försök igen."),
+        unreachable=("room_media.host_unreachable",
+                     "Medienoden för rummet svarade inte; försök igen."),
     )
     return RoomMediaRouter(local, hosts, requests)
 

@@ -14,7 +14,7 @@ has one *host* node, named in Redis (`RoomMediaHosts`): the least loaded live no
 media (`--no-media` web nodes never host), claimed atomically by whoever first needs it and
 kept while the host is alive. A person's socket may be on any node; `RoomMediaRouter` checks
 the membership rule there and passes join, offer, flags and leave to the host over
-`NodeRequests` (server/node_bus.py). The host emits `media.*` through socket.io's Redis
+`NodeRequests` (server/node_bus.py). The host emits `room_media.*` through socket.io's Redis
 manager, which reaches sockets on every node. `evict`, `close_room` and a disconnected socket
 reach every node over `MediaBus` (Redis pub/sub), so the host hangs up whoever it holds.
 Without Redis everything stays in this process.
@@ -121,7 +121,7 @@ class PeerState:
 
     key: str
     name: str
-    sid: str  # the socket whose peer connection this is (the latest media.join)
+    sid: str  # the socket whose peer connection this is (the latest room_media.join)
     audio: bool = True
     video: bool = True
     sids: set[str] = field(default_factory=set)  # every socket of theirs in keys.room_media
@@ -187,10 +187,10 @@ class RoomMedia:
         return {"room_id": room_id, "me": key, "participants": self.participants(room_id)}
 
     async def offer(self, principal: Principal, room_id: int, sdp: str) -> dict[str, Any]:
-        """Answer a checked person's offer; `media.not_joined` before `media.join`."""
+        """Answer a checked person's offer; `room_media.not_joined` before `room_media.join`."""
         key = person_key(principal)
         if key not in self._peers.get(room_id, {}):
-            raise DomainError("media.not_joined", "Anslut till rummets ljud och bild först.")
+            raise DomainError("room_media.not_joined", "Anslut till rummets ljud och bild först.")
         try:
             answer = await self.registry.room(str(room_id)).offer(key, sdp)
         except StreamingError as exc:
@@ -200,7 +200,7 @@ class RoomMedia:
     async def set_state(self, principal: Principal, room_id: int, audio: bool, video: bool) -> None:
         peer = self._peers.get(room_id, {}).get(person_key(principal))
         if peer is None:
-            raise DomainError("media.not_joined", "Anslut till rummets ljud och bild först.")
+            raise DomainError("room_media.not_joined", "Anslut till rummets ljud och bild först.")
         peer.audio, peer.video = audio, video
         await self.announce(room_id)
 
@@ -212,7 +212,7 @@ class RoomMedia:
                 for p in self._peers.get(room_id, {}).values()]
 
     async def announce(self, room_id: int) -> None:
-        await self._emit("media.participants",
+        await self._emit("room_media.participants",
                          {"room_id": room_id, "participants": self.participants(room_id)},
                          self._room_of(room_id))
 
@@ -245,14 +245,15 @@ class RoomMedia:
             return
         await self._unroom(room_id, peer)
         await self.leave(room_id, key)
-        await self._emit("media.closed", {"room_id": room_id, "reason": "evicted"}, peer.sid)
+        await self._emit("room_media.closed", {"room_id": room_id, "reason": "evicted"}, peer.sid)
 
     async def _close_here(self, room_id: int) -> None:
         peers = self._peers.pop(room_id, {})
         await self.registry.close_room(str(room_id))
         for peer in peers.values():
             await self._unroom(room_id, peer)
-            await self._emit("media.closed", {"room_id": room_id, "reason": "closed"}, peer.sid)
+            await self._emit(
+                "room_media.closed", {"room_id": room_id, "reason": "closed"}, peer.sid)
 
     async def _unroom(self, room_id: int, peer: PeerState) -> None:
         if self._leave_room is not None:
@@ -303,12 +304,12 @@ class RoomMedia:
         if event.kind in ("room.publishers", "room.left"):
             await self.announce(room_id)
         elif event.kind == "room.speaker":
-            await self._emit("media.speaker", {"room_id": room_id, "key": event.participant},
+            await self._emit("room_media.speaker", {"room_id": room_id, "key": event.participant},
                              self._room_of(room_id))
         elif event.kind == "room.slots" and event.participant is not None:
             peer = self._peers.get(room_id, {}).get(event.participant)
             if peer is not None:
-                await self._emit("media.slots",
+                await self._emit("room_media.slots",
                                  {"room_id": room_id, "slots": slots_view(event.slots)}, peer.sid)
 
 
@@ -327,7 +328,7 @@ return ARGV[2]
 """Take the host entry if it is empty or still names the dead node the caller saw (ARGV[1]);
 otherwise answer whoever holds it. One winner however many nodes race."""
 
-NO_HOST = ("media.no_host", "Ingen medienod är igång för grupprummens ljud och bild.")
+NO_HOST = ("room_media.no_host", "Ingen medienod är igång för grupprummens ljud och bild.")
 
 
 class RoomMediaHosts:

@@ -1,4 +1,4 @@
-"""Socket events `media.*` of breakout rooms: parse, check the membership rule, call
+"""Socket events `room_media.*` of breakout rooms: parse, check the membership rule, call
 server/room_media/service.py. Signalling only: the media itself flows over WebRTC to the node
 that hosts the room (this one, or another found in Redis)."""
 
@@ -44,26 +44,26 @@ async def _checked(ctx: SocketContext, room_id: int) -> RoomMediaRouter:
     return service_of(ctx.platform)
 
 
-@router.on("media.join", RoomIn)
+@router.on("room_media.join", RoomIn)
 async def join(ctx: SocketContext, data: RoomIn) -> dict[str, Any]:
     service = await _checked(ctx, data.room_id)
     await ctx.platform.sio.enter_room(ctx.sid, keys.room_media(data.room_id))
     return await service.join(ctx.principal, data.room_id, ctx.sid)
 
 
-@router.on("media.offer", OfferIn)
+@router.on("room_media.offer", OfferIn)
 async def offer(ctx: SocketContext, data: OfferIn) -> dict[str, Any]:
     service = await _checked(ctx, data.room_id)
     return await service.offer(ctx.principal, data.room_id, data.sdp)
 
 
-@router.on("media.state", StateIn)
+@router.on("room_media.state", StateIn)
 async def state(ctx: SocketContext, data: StateIn) -> dict[str, Any]:
     await service_of(ctx.platform).set_state(ctx.principal, data.room_id, data.audio, data.video)
     return {"audio": data.audio, "video": data.video}
 
 
-@router.on("media.leave", RoomIn)
+@router.on("room_media.leave", RoomIn)
 async def leave(ctx: SocketContext, data: RoomIn) -> dict[str, Any]:
     await ctx.platform.sio.leave_room(ctx.sid, keys.room_media(data.room_id))
     await service_of(ctx.platform).leave(ctx.principal, data.room_id)

@@ -1,4 +1,4 @@
-"""The webcast on a node: stage.state broadcasts, the stage URLs for templates, and the
+"""The webcast on a node: webcast.state broadcasts, the stage URLs for templates, and the
 media-only node's narrow set of paths."""
 
 from __future__ import annotations

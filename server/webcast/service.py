@@ -1,5 +1,5 @@
 """The webcast: one stage per event, its publishing token, who may publish and watch, and the
-`stage.state` broadcast. Never sees a request or a socket; views and socket handlers call it."""
+`webcast.state` broadcast. Never sees a request or a socket; views and socket handlers call it."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from streaming import Stage, StageEvent, StreamingError
 from streaming.sdp import validate_offer
 
 # A viewer joining or leaving (WebRTC session or HLS player) changes the count; with hundreds
-# arriving at once the event room hears one `stage.state` per second at most. Going live or
+# arriving at once the event room hears one `webcast.state` per second at most. Going live or
 # offline is sent at once.
 VIEWER_COUNT_INTERVAL = 1.0
 
@@ -92,7 +92,7 @@ async def rotate_token(db: AsyncSession, actor: Principal, event_id: int) -> tup
         row = StageRow(event_id=event_id)
         db.add(row)
     row.token_hash, row.rotated_at, row.rotated_by = hash_token(token), now, actor.name
-    audit.record(db, actor, event_id, "stage.rotate_token", f"stage:{event_id}")
+    audit.record(db, actor, event_id, "webcast.rotate_token", f"stage:{event_id}")
     return token, now
 
 
@@ -199,7 +199,7 @@ WHEP_SESSIONS = Key("webcast.whep_sessions", WhepSessions)
 
 
 class StageBroadcaster:
-    """Turns the engine's StageEvents into `stage.state` for the event's room.
+    """Turns the engine's StageEvents into `webcast.state` for the event's room.
 
     With Redis the emit reaches every web node, so a media node needs no web clients of its own.
     """
@@ -229,4 +229,4 @@ class StageBroadcaster:
         event = self._latest[event_id]
         payload = {"live": event.live, "viewer_count": event.viewer_count,
                    "webrtc_viewers": event.webrtc_viewers, "hls_viewers": event.hls_viewers}
-        await self._platform.sio.emit("stage.state", payload, to=keys.event_room(event_id))
+        await self._platform.sio.emit("webcast.state", payload, to=keys.event_room(event_id))

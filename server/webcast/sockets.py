@@ -1,4 +1,5 @@
-"""Socket events `stage.*`: the stage state and its publishing token (docs/protocol/webcast.md)."""
+"""Socket events `webcast.*`: the stage state and its publishing token
+(docs/protocol/webcast.md)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ class Empty(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@router.on("stage.get")
+@router.on("webcast.get")
 async def get(ctx: SocketContext, _: None) -> dict[str, Any]:
     """State, URLs and, for moderators, when the publishing token was last rotated."""
     async with ctx.platform.db.session() as db:
@@ -29,11 +30,11 @@ async def get(ctx: SocketContext, _: None) -> dict[str, Any]:
     return {**reply, "token": token} if token is not None else reply
 
 
-@router.on("stage.rotate_token", Empty, moderator=True)
+@router.on("webcast.rotate_token", Empty, moderator=True)
 async def rotate_token(ctx: SocketContext, _: Empty) -> dict[str, Any]:
     """A new WHIP bearer token, returned once to the moderator who asked; the old one dies."""
     async with ctx.platform.db.transaction() as db:
         token, rotated_at = await webcast.rotate_token(db, ctx.principal, ctx.event_id)
     info = {"rotated_at": rotated_at.isoformat(), "rotated_by": ctx.principal.name}
-    await ctx.emit("stage.token_rotated", info, keys.moderators_room(ctx.event_id))
+    await ctx.emit("webcast.token_rotated", info, keys.moderators_room(ctx.event_id))
     return {"token": token, **info}

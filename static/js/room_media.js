@@ -3,8 +3,8 @@
  * The audio and video of a breakout room (UI). Starts when the room page has entered the room
  * (`room:entered`), hangs up on `room:left` or when the server closes the room's media.
  * The server forwards each person's VP8 and Opus to the others without decoding; mute and
- * camera-off switch the local track off (track.enabled) and tell the others with `media.state`.
- * The active speaker (`media.speaker`) is highlighted here and in the participant list
+ * camera-off switch the local track off (track.enabled) and tell the others with `room_media.state`.
+ * The active speaker (`room_media.speaker`) is highlighted here and in the participant list
  * (`room:speaking` for breakout_room.js).
  * A connection that fails (a network change, the node hosting the room went away) is rebuilt
  * by itself, backing off from 1 s to 30 s; so is one the server no longer knows after a
@@ -208,25 +208,25 @@ micButton?.addEventListener('click', () => toggle('audio', micButton));
 camButton?.addEventListener('click', () => toggle('video', camButton));
 document.addEventListener('room:entered', () => { start().catch((err) => say(`${s.failed} ${errorMessage(err)}`)); });
 document.addEventListener('room:left', () => { leaveMedia(socket, roomId).catch(() => {}); hangUp(); });
-socket.on('media.participants', (/** @type {{room_id: number, participants: MediaPeer[]}} */ data) => {
+socket.on('room_media.participants', (/** @type {{room_id: number, participants: MediaPeer[]}} */ data) => {
   if (data.room_id !== roomId) return;
   peers = data.participants;
   render();
   ensureSlots();
 });
-socket.on('media.slots', (/** @type {{room_id: number, slots: Slot[]}} */ data) => {
+socket.on('room_media.slots', (/** @type {{room_id: number, slots: Slot[]}} */ data) => {
   if (data.room_id !== roomId) return;
   slots = data.slots;
   attachStreams();
 });
-socket.on('media.speaker', (/** @type {{room_id: number, key: string|null}} */ data) => {
+socket.on('room_media.speaker', (/** @type {{room_id: number, key: string|null}} */ data) => {
   if (data.room_id !== roomId) return;
   if (speaker) document.dispatchEvent(new CustomEvent('room:speaking', { detail: { key: speaker, speaking: false } }));
   speaker = data.key;
   if (speaker) document.dispatchEvent(new CustomEvent('room:speaking', { detail: { key: speaker, speaking: true } }));
   render();
 });
-socket.on('media.closed', (/** @type {{room_id: number, reason: string}} */ data) => {
+socket.on('room_media.closed', (/** @type {{room_id: number, reason: string}} */ data) => {
   if (data.room_id !== roomId) return;
   hangUp();
   say(s.closed);

@@ -1,11 +1,11 @@
 // @ts-check
 /**
- * Wire protocol of breakout-room media (`media.*`), apart from any UI. See
+ * Wire protocol of breakout-room media (`room_media.*`), apart from any UI. See
  * docs/protocol/room_media.md. The participant always offers (no glare): one peer connection,
  * camera and microphone `sendonly`, plus `recvonly` slots; the answer says which person each
- * slot (mid) carries, and `media.slots` updates that map when a slot is reused.
- * Server events: `media.participants` {room_id, participants}, `media.slots` {room_id, slots},
- * `media.speaker` {room_id, key}, `media.closed` {room_id, reason}.
+ * slot (mid) carries, and `room_media.slots` updates that map when a slot is reused.
+ * Server events: `room_media.participants` {room_id, participants}, `room_media.slots` {room_id, slots},
+ * `room_media.speaker` {room_id, key}, `room_media.closed` {room_id, reason}.
  */
 import { request } from './protocol.js';
 
@@ -15,12 +15,12 @@ import { request } from './protocol.js';
 export const VIDEO_CODEC = 'video/VP8';
 
 /** @param {any} socket @param {number} roomId */
-export const joinMedia = (socket, roomId) => request(socket, 'media.join', { room_id: roomId });
+export const joinMedia = (socket, roomId) => request(socket, 'room_media.join', { room_id: roomId });
 /** @param {any} socket @param {number} roomId */
-export const leaveMedia = (socket, roomId) => request(socket, 'media.leave', { room_id: roomId });
+export const leaveMedia = (socket, roomId) => request(socket, 'room_media.leave', { room_id: roomId });
 /** @param {any} socket @param {number} roomId @param {boolean} audio @param {boolean} video */
 export const sendState = (socket, roomId, audio, video) =>
-  request(socket, 'media.state', { room_id: roomId, audio, video });
+  request(socket, 'room_media.state', { room_id: roomId, audio, video });
 
 /**
  * Restrict a video transceiver to VP8 (the server forwards, it never transcodes).
@@ -61,7 +61,7 @@ function gathered(pc) {
 export async function negotiate(socket, roomId, pc) {
   await pc.setLocalDescription(await pc.createOffer());
   await gathered(pc);
-  const answer = await request(socket, 'media.offer', {
+  const answer = await request(socket, 'room_media.offer', {
     room_id: roomId, sdp: pc.localDescription?.sdp ?? '',
   });
   await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });

@@ -31,14 +31,14 @@ function applyToken(info) {
 }
 
 async function refresh() {
-  const ack = await request(socket, 'stage.get');
+  const ack = await request(socket, 'webcast.get');
   applyState(ack);
   applyToken(ack.token);
 }
 
 async function rotate() {
   try {
-    const ack = await request(socket, 'stage.rotate_token');
+    const ack = await request(socket, 'webcast.rotate_token');
     const input = /** @type {HTMLInputElement} */ (document.getElementById('whip-token'));
     input.value = ack.token;
     /** @type {HTMLElement} */ (document.getElementById('token-once')).hidden = false;
@@ -52,6 +52,6 @@ async function rotate() {
 if (panel) {
   document.getElementById('rotate-token')?.addEventListener('click', rotate);
   whenConnected(socket, refresh, (err) => announce(errorMessage(err)));
-  socket.on('stage.state', applyState);
-  socket.on('stage.token_rotated', applyToken);
+  socket.on('webcast.state', applyState);
+  socket.on('webcast.token_rotated', applyToken);
 }

@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The live page's player: WebRTC (WHEP) first, HLS by itself when WebRTC fails or the media
- * node is full; live/offline slate, viewer count and transport from `stage.state`.
+ * node is full; live/offline slate, viewer count and transport from `webcast.state`.
  * `?transport=hls` (or `webrtc`) on the page's URL forces one. While on HLS the player reports
  * itself to the media node every 10 s, so the viewer count includes HLS viewers.
  */
@@ -154,7 +154,7 @@ function init() {
     video.muted = false;
     /** @type {HTMLElement} */ (ev.currentTarget).hidden = true;
   });
-  socket.on('stage.state', applyState);
+  socket.on('webcast.state', applyState);
   whenConnected(socket, async () => applyState(await stageState(whepUrl, await options())));
   window.addEventListener('pagehide', () => { session?.stop(); stopReporting(); });
   const forced = new URLSearchParams(location.search).get('transport');

@@ -111,7 +111,7 @@ function applyState(state) {
 if (root && whipUrl) {
   startBtn.addEventListener('click', start);
   stopBtn.addEventListener('click', stop);
-  socket.on('stage.state', applyState);
+  socket.on('webcast.state', applyState);
   whenConnected(socket, async () => {
     const res = await fetch(whipUrl.replace('/whip/', '/whep/'), { credentials: 'include' });
     applyState(await res.json());

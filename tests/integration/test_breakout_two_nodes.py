@@ -98,7 +98,7 @@ async def test_a_participant_moved_from_another_node_no_longer_hears_the_old_roo
             await notes.sync(notes.notes.hello())
             await notes.wait(lambda n=notes: bool(n.texts()))
         for client in (asa, per):
-            assert (await client.call("media.join", {"room_id": skane}))["ok"]
+            assert (await client.call("room_media.join", {"room_id": skane}))["ok"]
         peer = RoomPeer()
         await peer.negotiate(_exchange(per, skane))
         await _until(lambda: peer is not None and peer.pc.connectionState == "connected")
@@ -110,7 +110,7 @@ async def test_a_participant_moved_from_another_node_no_longer_hears_the_old_roo
         moved = await moderator.call("breakout.move", {"registration_id": per_id, "room_id": norr})
         assert moved["ok"], moved
         await per.wait_for("breakout.assigned", lambda d: d["room"]["id"] == norr)
-        closed = await per.wait_for("media.closed", lambda d: d["room_id"] == skane)
+        closed = await per.wait_for("room_media.closed", lambda d: d["room_id"] == skane)
         assert closed["reason"] == "evicted", "node B hung up Per's media in Skåne"
         await _until(lambda: peer is not None and peer.pc.connectionState in ("closed", "failed"))
         await asyncio.sleep(0.5)  # let every node's bus message land before the room talks
@@ -120,8 +120,8 @@ async def test_a_participant_moved_from_another_node_no_longer_hears_the_old_roo
         await asa.call("chat.send", {"room_id": skane, "text": "Efter flytten"})
         await asa.wait_for("chat.message", lambda d: d["text"] == "Efter flytten")
         await asa_notes.type("kris", "Efter flytten. ")
-        await asa.call("media.state", {"room_id": skane, "audio": False, "video": True})
-        await asa.wait_for("media.participants", lambda d: d["room_id"] == skane and any(
+        await asa.call("room_media.state", {"room_id": skane, "audio": False, "video": True})
+        await asa.wait_for("room_media.participants", lambda d: d["room_id"] == skane and any(
             not p["audio"] for p in d["participants"]))
         await asa.call("room.hand", {"room_id": skane, "raised": True})
         # That Per hears nothing cannot be awaited: give what would reach him time to arrive.
@@ -140,18 +140,19 @@ async def test_a_participant_moved_from_another_node_no_longer_hears_the_old_roo
             "chat.history": await per.call("chat.history", {"room_id": skane}),
             "notes.sync": await per_notes.sync(per_notes.notes.hello()),
             "notes.join": await per.call("notes.join", {"room_id": skane}),
-            "media.join": await per.call("media.join", {"room_id": skane}),
-            "media.offer": await per.call("media.offer", {"room_id": skane, "sdp": "v=0\r\n"}),
-            "media.state": await per.call(
-                "media.state", {"room_id": skane, "audio": True, "video": True}),
+            "room_media.join": await per.call("room_media.join", {"room_id": skane}),
+            "room_media.offer": await per.call(
+                "room_media.offer", {"room_id": skane, "sdp": "v=0\r\n"}),
+            "room_media.state": await per.call(
+                "room_media.state", {"room_id": skane, "audio": True, "video": True}),
         }
         codes = {event: answer.get("error", {}).get("code") for event, answer in refused.items()}
         assert codes == {
             "room.hand": "room.not_entered", "room.enter": "room.not_member",
             "chat.send": "room.not_member", "chat.history": "room.not_member",
             "notes.sync": "notes.not_joined", "notes.join": "room.not_member",
-            "media.join": "room.not_member", "media.offer": "room.not_member",
-            "media.state": "media.not_joined",
+            "room_media.join": "room.not_member", "room_media.offer": "room.not_member",
+            "room_media.state": "room_media.not_joined",
         }
         people = await asa.wait_for("room.participants", lambda d: d["room_id"] == skane
                                     and any(p["hand"] for p in d["people"]))
@@ -196,7 +197,7 @@ async def test_a_web_node_passes_room_media_to_the_media_node_and_both_sides_mee
         keys = []
         for client in (asa, per):
             assert (await client.call("room.enter", {"room_id": skane}))["ok"]
-            joined = await client.call("media.join", {"room_id": skane})
+            joined = await client.call("room_media.join", {"room_id": skane})
             assert joined["ok"], joined
             keys.append(joined["me"])
         assert await r.get(room_media_host_key(skane)) == "media-1", "web nodes never host"
@@ -206,17 +207,17 @@ async def test_a_web_node_passes_room_media_to_the_media_node_and_both_sides_mee
             await peer.negotiate(_exchange(client, skane))
             peers.append(peer)
         filled = await asa.wait_for(
-            "media.slots", lambda d: any(s["publisher"] for s in d["slots"]))
+            "room_media.slots", lambda d: any(s["publisher"] for s in d["slots"]))
         peers[0].set_slots(_slots(filled["slots"]))  # Per came after her: his slot is new
         await peers[0].wait_frames(keys[1], 5)
         await peers[1].wait_frames(keys[0], 5)
 
         assert (await asa.call(
-            "media.state", {"room_id": skane, "audio": False, "video": True}))["ok"]
-        await per.wait_for("media.participants", lambda d: any(
+            "room_media.state", {"room_id": skane, "audio": False, "video": True}))["ok"]
+        await per.wait_for("room_media.participants", lambda d: any(
             p["key"] == keys[0] and not p["audio"] for p in d["participants"]))
         await asa.close()
-        await per.wait_for("media.participants", lambda d: [
+        await per.wait_for("room_media.participants", lambda d: [
             p["key"] for p in d["participants"]] == [keys[1]])
         await _until(lambda: peers[0].pc.connectionState in ("closed", "failed"), 30)
     finally:

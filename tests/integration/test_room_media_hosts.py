@@ -47,7 +47,7 @@ async def test_a_web_node_never_hosts_and_says_so_when_no_media_node_runs(r) -> 
     await web.report({})
     with pytest.raises(DomainError) as refused:
         await web.host(5)
-    assert refused.value.code == "media.no_host"
+    assert refused.value.code == "room_media.no_host"
     [media] = await _nodes(r, "media")
     await media.report({})
     assert await web.host(5) == "media"

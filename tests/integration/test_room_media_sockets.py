@@ -19,7 +19,7 @@ def _slots(data: list[dict[str, Any]]) -> tuple[Slot, ...]:
 
 def _exchange(client: Client, room_id: int):  # type: ignore[no-untyped-def]
     async def exchange(offer: str) -> tuple[str, tuple[Slot, ...]]:
-        answer = await client.call("media.offer", {"room_id": room_id, "sdp": offer})
+        answer = await client.call("room_media.offer", {"room_id": room_id, "sdp": offer})
         assert answer["ok"], answer
         return answer["sdp"], _slots(answer["slots"])
 
@@ -48,27 +48,27 @@ async def test_members_see_and_hear_each_other_and_outsiders_are_refused(
     a, b = day.skane
     keys = []
     for client in (a, b):
-        joined = await client.call("media.join", {"room_id": skane})
+        joined = await client.call("room_media.join", {"room_id": skane})
         assert joined["ok"], joined
         keys.append(joined["me"])
         peer = RoomPeer()
         peer.add_slots(1)
         await peer.negotiate(_exchange(client, skane))
         peers.append(peer)
-    filled = await a.wait_for("media.slots", lambda d: any(s["publisher"] for s in d["slots"]))
+    filled = await a.wait_for("room_media.slots", lambda d: any(s["publisher"] for s in d["slots"]))
     peers[0].set_slots(_slots(filled["slots"]))
     await peers[0].wait_frames(keys[1], 5)
     await peers[1].wait_frames(keys[0], 5)
 
-    for event in ("media.join", "media.offer"):
+    for event in ("room_media.join", "room_media.offer"):
         payload: dict[str, Any] = {"room_id": skane}
-        if event == "media.offer":
+        if event == "room_media.offer":
             payload["sdp"] = "v=0\r\n"
         refused = await day.norr.call(event, payload)
         assert refused["error"]["code"] == "room.not_member", event
 
-    await a.call("media.state", {"room_id": skane, "audio": False, "video": True})
-    muted = await b.wait_for("media.participants", lambda d: any(
+    await a.call("room_media.state", {"room_id": skane, "audio": False, "video": True})
+    muted = await b.wait_for("room_media.participants", lambda d: any(
         p["key"] == keys[0] and not p["audio"] for p in d["participants"]))
     publishing = {p["key"]: p["publishing"] for p in muted["participants"]}
     assert publishing == {keys[0]: True, keys[1]: True}
@@ -77,12 +77,13 @@ async def test_members_see_and_hear_each_other_and_outsiders_are_refused(
 
 async def test_on_site_rooms_refuse_media_and_offers_need_a_join(day: Day) -> None:  # noqa: F811
     rooms = await _rooms(day, without_media=["BD"])
-    no_media = await day.norr.call("media.join", {"room_id": rooms["Norrbotten"]})
+    no_media = await day.norr.call("room_media.join", {"room_id": rooms["Norrbotten"]})
     assert no_media["error"]["code"] == "room.no_media"
-    early = await day.skane[0].call("media.offer", {"room_id": rooms["Skåne"], "sdp": "v=0\r\n"})
-    assert early["error"]["code"] == "media.not_joined"
-    await day.skane[0].call("media.join", {"room_id": rooms["Skåne"]})
-    bad = await day.skane[0].call("media.offer", {"room_id": rooms["Skåne"], "sdp": "v=0\r\n"})
+    early = await day.skane[0].call(
+        "room_media.offer", {"room_id": rooms["Skåne"], "sdp": "v=0\r\n"})
+    assert early["error"]["code"] == "room_media.not_joined"
+    await day.skane[0].call("room_media.join", {"room_id": rooms["Skåne"]})
+    bad = await day.skane[0].call("room_media.offer", {"room_id": rooms["Skåne"], "sdp": "v=0\r\n"})
     assert bad["error"]["code"] == "sdp.invalid"
 
 
@@ -92,16 +93,16 @@ async def test_closing_the_round_hangs_up_and_media_cannot_be_rebuilt(
     rooms = await _rooms(day)
     skane = rooms["Skåne"]
     a = day.skane[0]
-    assert (await a.call("media.join", {"room_id": skane}))["ok"]
+    assert (await a.call("room_media.join", {"room_id": skane}))["ok"]
     peer = RoomPeer()
     peers.append(peer)
     await peer.negotiate(_exchange(a, skane))
     closed = await day.mod.call("breakout.close")
     assert closed["ok"], closed
-    assert (await a.wait_for("media.closed"))["reason"] == "closed"
-    for event in ("media.join", "media.offer"):
+    assert (await a.wait_for("room_media.closed"))["reason"] == "closed"
+    for event in ("room_media.join", "room_media.offer"):
         payload: dict[str, Any] = {"room_id": skane}
-        if event == "media.offer":
+        if event == "room_media.offer":
             payload["sdp"] = "v=0\r\n"
         refused = await a.call(event, payload)
         assert refused["error"]["code"] == "room.closed", event

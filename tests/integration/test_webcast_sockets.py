@@ -1,4 +1,4 @@
-"""`stage.*` socket events against a live server: the token for OBS, and `stage.state` as OBS
+"""`stage.*` socket events against a live server: the token for OBS, and `webcast.state` as OBS
 goes live and off, heard by a participant."""
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ async def test_moderator_rotates_token_and_participants_hear_the_stage_go_live(d
     await participant.register()
     mod, viewer = await moderator.connect(), await participant.connect()
 
-    before = await mod.call("stage.get")
+    before = await mod.call("webcast.get")
     assert before["ok"] and before["live"] is False and before["token"]["has_token"] is False
     assert before["urls"]["whip"].endswith("/whip/hosten-2020")
-    refused = await viewer.call("stage.rotate_token", {})
+    refused = await viewer.call("webcast.rotate_token", {})
     assert refused["error"]["code"] == "auth.forbidden"
-    assert "token" not in await viewer.call("stage.get")
-    rotated = await mod.call("stage.rotate_token", {})
+    assert "token" not in await viewer.call("webcast.get")
+    rotated = await mod.call("webcast.rotate_token", {})
     assert rotated["ok"] and len(rotated["token"]) >= 40
-    heard = await mod.wait_for("stage.token_rotated")
+    heard = await mod.wait_for("webcast.token_rotated")
     assert "token" not in heard and heard["rotated_by"] == "Moderator"
 
     obs = SyntheticPublisher()
@@ -43,11 +43,11 @@ async def test_moderator_rotates_token_and_participants_hear_the_stage_go_live(d
         return response.text
 
     await obs.connect(exchange)
-    assert (await viewer.wait_for("stage.state", lambda s: s["live"]))["viewer_count"] == 0
+    assert (await viewer.wait_for("webcast.state", lambda s: s["live"]))["viewer_count"] == 0
     bearer = {"Authorization": headers["Authorization"]}
     gone = await participant.http.delete(location, headers=bearer)
     assert gone.status_code == 200
-    await viewer.wait_for("stage.state", lambda s: s["live"] is False)
+    await viewer.wait_for("webcast.state", lambda s: s["live"] is False)
     await obs.close()
     for client in (mod, viewer):
         await client.close()

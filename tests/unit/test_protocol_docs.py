@@ -54,4 +54,5 @@ def test_every_event_the_server_sends_is_documented() -> None:
 def test_the_check_sees_the_sent_events() -> None:
     """The scan finds emits of every shape: direct, on a context, multi-line, through helpers."""
     assert {"presence.count", "presence.list", "programme.current", "error", "qa.question",
-            "qa.votes", "breakout.assigned", "media.slots", "stage.state"} <= set(sent_events())
+            "qa.votes", "breakout.assigned", "room_media.slots", "webcast.state",
+            } <= set(sent_events())
