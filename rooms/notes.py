@@ -77,6 +77,16 @@ class NotesLimits:
     max_message_bytes: int = 64 * 1024
     max_awareness_bytes: int = 8 * 1024
     max_awareness_clients_per_peer: int = 4
+    max_document_bytes: int = 1024 * 1024
+    """A room's document, as stored: past it, further updates are refused with
+    ``notes.room_full`` (a room's notes are a few tens of kB; this stops one peer from making
+    every newcomer download megabytes)."""
+    messages_per_second: float = 30.0
+    """Sustained messages one peer may send (typing with cursors is ~10-20 a second)..."""
+    message_burst: int = 60
+    """...and how many at once (a reconnect's sync, a paste)."""
+    bytes_per_second: float = 32 * 1024
+    byte_burst: int = 192 * 1024
 
 
 DEFAULT_LIMITS = NotesLimits()
@@ -165,6 +175,9 @@ class NotesRoom:
         self._awareness = AwarenessBook(limits.max_awareness_clients_per_peer)
         self._lock = asyncio.Lock()
         self._since_compaction = (0, 0)
+        self.size = 0
+        """The stored document's bytes: what was loaded, plus what was appended since, until
+        a compaction folds it (deleted text still counts until then)."""
         self._compacting: asyncio.Task[None] | None = None
         self._on_error = on_error
         self._compact_not_before = 0.0
@@ -188,6 +201,7 @@ class NotesRoom:
             history = [build_genesis(theme_ids)]
             await storage.append_update(room_id, history[0])
         room._load(merge_all(history))
+        room.size = sum(map(len, history))
         room._since_compaction = (len(stored.updates), sum(map(len, stored.updates)))
         await room.add_sections(theme_ids)
         return room
@@ -244,6 +258,8 @@ class NotesRoom:
     async def _receive(self, update: bytes) -> list[Outbound]:
         if update == EMPTY_UPDATE:
             return []
+        if self.size + len(update) > self._limits.max_document_bytes:
+            raise RoomsError("notes.room_full", f"the room's notes hold {self.size} bytes")
         async with self._lock:
             self._try_on_shadow(update)
             try:
@@ -321,9 +337,10 @@ class NotesRoom:
                 done = True
                 return True
             history = ([stored.snapshot] if stored.snapshot else []) + stored.updates
-            done = await self._storage.replace_with_snapshot(
-                self.room_id, compact_updates(history), stored
-            )
+            snapshot = compact_updates(history)
+            done = await self._storage.replace_with_snapshot(self.room_id, snapshot, stored)
+            if done:  # what arrived meanwhile is stored beside the snapshot
+                self.size = len(snapshot) + self._since_compaction[1]
             return done
         finally:
             if not done:
@@ -344,6 +361,7 @@ class NotesRoom:
     def _count(self, size: int) -> None:
         count, total = self._since_compaction
         self._since_compaction = (count + 1, total + size)
+        self.size += size
 
     async def _compact_if_due(self) -> None:
         """Start a compaction beside the relay: the update that made it due is not held up."""

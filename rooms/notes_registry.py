@@ -231,11 +231,30 @@ class Seat:
     context: Any = None
     staff: bool = False
     """Moderators keep writing when a room is frozen (its round closed)."""
+    messages: TokenBucket | None = None
+    volume: TokenBucket | None = None
     checked_at: float = field(default_factory=time.monotonic)
     rechecking: bool = False
     recheck_after: float = field(
         default_factory=lambda: RECHECK_SECONDS * random.uniform(0.8, 1.2))
     """Seconds between re-checks, spread so that a round's seats do not all come due at once."""
+
+
+class TokenBucket:
+    """`rate` a second sustained, `burst` at once: what one peer may send."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.at = burst, time.monotonic()
+
+    def take(self, amount: float) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if amount > self.tokens:
+            return False
+        self.tokens -= amount
+        return True
 
 
 class SeatRevoked(RoomsError):
@@ -313,11 +332,21 @@ class NotesRegistry:
         room = self._rooms.get(room_id)
         if room is None:
             raise RoomsError("notes.not_joined", "join the room's notes first")
+        self._meter(seat, len(message))
         if not seat.writable:
             _only_reading(message)
         outbound = await room.handle(message, peer)
         await self._send(room_id, peer, outbound)
         await self._tell_others(room_id, peer, message, outbound)
+
+    def _meter(self, seat: Seat, size: int) -> None:
+        """One peer's pace: refused past its rate (the others' messages are not held up)."""
+        limits = self._limits
+        if seat.messages is None or seat.volume is None:
+            seat.messages = TokenBucket(limits.messages_per_second, limits.message_burst)
+            seat.volume = TokenBucket(limits.bytes_per_second, limits.byte_burst)
+        if not seat.messages.take(1) or not seat.volume.take(size):
+            raise RoomsError("notes.rate_limited", "too many changes too fast")
 
     async def leave(self, peer: str, room_id: int) -> None:
         if self._seats.get(peer, {}).pop(room_id, None) is None:

@@ -66,6 +66,8 @@ MESSAGES = {
     "notes.not_joined": "Gå med i rummets anteckningar först.",
     "notes.read_only": "Du kan läsa men inte skriva i anteckningarna.",
     "notes.too_large": "Ändringen är för stor.",
+    "notes.room_full": "Rummets anteckningar är fulla. Be moderatorn om hjälp.",
+    "notes.rate_limited": "Du ändrar för snabbt. Vänta ett ögonblick.",
     "notes.malformed": "Ändringen kunde inte läsas.",
     "notes.rejected": "Ändringen kunde inte tillämpas.",
     "notes.forbidden_change": "Bara servern skapar temaavsnitten.",

@@ -200,3 +200,61 @@ async def test_a_theme_added_to_the_event_gets_one_section_in_open_and_stored_ro
         await restarted.stop()
     finally:
         await db.close()
+
+
+async def test_a_flooding_member_is_slowed_and_the_room_has_a_size_cap(clean_db: str) -> None:
+    """Issue 19: 20 updates of 60 kB in a tenth of a second from one member are refused past
+    their pace (`notes.rate_limited`), a room past its size is refused (`notes.room_full`), and
+    the others' notes and edits lose nothing."""
+    from rooms.notes import NotesLimits
+    from server.platform.errors import DomainError
+
+    rooms, room = await one_room(clean_db)
+    db = Database(clean_db)
+    try:
+        transport = FakeTransport()
+        limits = NotesLimits(max_document_bytes=400 * 1024)
+        registry = NotesRegistry(db, transport, LocalBus(), "nod-a", policy=NEVER, limits=limits)
+        calm = await Editor.join(registry, transport, "sid-calm", rooms, room)
+        await calm.type("kris", "Lugnt och sansat. ")
+        flood = await Editor.join(registry, transport, "sid-flood", rooms, room)
+        codes = []
+        for n in range(20):
+            flood.notes.section("utformning").insert(0, f"{n:02d}" + "x" * 60_000)
+            try:
+                for message in flood.notes.take_outbox():
+                    await registry.receive(flood.sid, room, message)
+                codes.append("ok")
+            except DomainError as refused:
+                codes.append(refused.code)
+        assert codes[:3] == ["ok"] * 3, codes
+        assert "notes.rate_limited" in codes, "a burst past the pace is refused"
+        await calm.pump()
+        await calm.type("kris", "Fortfarande här.")
+        opened = registry.open_room(room)
+        assert opened is not None
+        assert opened.texts()["kris"] == "Lugnt och sansat. Fortfarande här."
+
+        await registry.stop()
+
+        # Paced, but the room fills up: a registry whose pace lets big pastes through.
+        roomy = NotesLimits(max_document_bytes=400 * 1024, bytes_per_second=10**7,
+                            byte_burst=10**7)
+        registry = NotesRegistry(db, transport, LocalBus(), "nod-a", policy=NEVER, limits=roomy)
+        big = await Editor.join(registry, transport, "sid-big", rooms, room)
+        refusals = []
+        for _ in range(10):
+            big.notes.section("anvandning").insert(0, "y" * 60_000)
+            try:
+                for message in big.notes.take_outbox():
+                    await registry.receive(big.sid, room, message)
+            except DomainError as refused:
+                refusals.append(refused.code)
+                break
+        assert refusals == ["notes.room_full"]
+        opened = registry.open_room(room)
+        assert opened is not None and opened.size <= roomy.max_document_bytes
+        assert opened.texts()["kris"] == "Lugnt och sansat. Fortfarande här."
+        await registry.stop()
+    finally:
+        await db.close()
