@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import socket
@@ -171,12 +172,21 @@ class LiveServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> LiveServer:
+        return self.spawn().wait()
+
+    def spawn(self) -> LiveServer:
+        """Start the process without waiting for it: several can start side by side."""
         # The log goes to a file, never a pipe: an unread pipe fills up and blocks the server.
         self.log = tempfile.NamedTemporaryFile(prefix=f"traffpunkt-{self.port}-", suffix=".log")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
+        return self
+
+    def wait(self) -> LiveServer:
+        """Until the server answers on its port."""
+        assert self.proc is not None, "spawn() first"
         wait_for_port(self.port, self.proc, Path(self.log.name))
         return self
 
@@ -189,6 +199,11 @@ class LiveServer:
 
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace") if self.proc else ""
+
+    def terminate(self) -> None:
+        """Ask the process to shut down without waiting (see `stop`)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -237,9 +252,16 @@ MODERATOR = ("moderator", "moderator-lösenord-1")
 ARCHIVIST = ("arkivarie", "arkivarie-lösenord-1")
 
 
+@functools.cache
+def password_hash(password: str) -> str:
+    """Hashing is slow on purpose; one salted hash per password serves every test's seed."""
+    from server.platform.auth import hash_password
+
+    return hash_password(password)
+
+
 async def seed(url: str) -> None:
     """The demo event and two staff users, through the server's own code."""
-    from server.platform.auth import hash_password
     from server.platform.db import Database
     from server.platform.models import User
 
@@ -251,7 +273,7 @@ async def seed(url: str) -> None:
             await import_event(session, read_event_file(DEMO))
             for (username, password), role in ((MODERATOR, "moderator"), (ARCHIVIST, "archivist")):
                 session.add(User(username=username, display_name=username.title(), role=role,
-                                 password_hash=hash_password(password)))
+                                 password_hash=password_hash(password)))
     finally:
         await db.close()
 
@@ -289,7 +311,10 @@ async def two_nodes(clean_db: str, tmp_path: Path) -> AsyncIterator[tuple[LiveSe
     await r.aclose()
     await seed(clean_db)
     env = server_env(clean_db, tmp_path / "media", REDIS_URL)
-    a, b = LiveServer(env).start(), LiveServer(env).start()
+    a, b = LiveServer(env).spawn(), LiveServer(env).spawn()
+    for node in (a, b):
+        node.wait()
     yield a, b
-    a.stop()
+    a.terminate()  # both shut down side by side
     b.stop()
+    a.stop()

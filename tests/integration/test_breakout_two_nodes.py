@@ -183,8 +183,9 @@ async def test_a_web_node_passes_room_media_to_the_media_node_and_both_sides_mee
     await r.flushdb()
     await seed(clean_db)
     env = server_env(clean_db, tmp_path / "media", REDIS_URL)
-    web = LiveServer({**env, "NODE_ROLE": "web", "NODE_ID": "webb-1"}).start()
-    media = LiveServer({**env, "NODE_ID": "media-1"}).start()
+    web = LiveServer({**env, "NODE_ROLE": "web", "NODE_ID": "webb-1"}).spawn()
+    media = LiveServer({**env, "NODE_ID": "media-1"}).spawn().wait()
+    web.wait()
     mod, b_asa, b_per = Browser(media.url), Browser(web.url), Browser(media.url)
     peers: list[RoomPeer] = []
     await mod.login(*MODERATOR)

@@ -94,10 +94,13 @@ async def two_nodes_few_votes(clean_db: str, tmp_path: Path
     env = {**server_env(clean_db, tmp_path / "media", REDIS_URL), "QA_VOTE_PER_MINUTE": "3"}
     one, two = LiveServer(env), LiveServer(env)
     try:
-        yield one.start(), two.start()
+        one.spawn()
+        two.spawn()  # side by side
+        yield one.wait(), two.wait()
     finally:
-        one.stop()
+        one.terminate()
         two.stop()
+        one.stop()
 
 
 async def test_vote_limit_refuses_clearly_and_changes_nothing(two_nodes_few_votes) -> None:

@@ -187,8 +187,9 @@ async def test_two_processes_share_questions_through_redis(clean_db, tmp_path) -
 
     await seed(clean_db)
     env = server_env(clean_db, tmp_path / "media", REDIS_URL)
-    one = LiveServer(env).start()
-    two = LiveServer(env).start()
+    one, two = LiveServer(env).spawn(), LiveServer(env).spawn()
+    for node in (one, two):
+        node.wait()
     try:
         async with person(one.url, "Nod Ett") as (_, p), \
                 person(two.url, login=MODERATOR) as (_, mod), person(two.url, "Nod Två") as (_, q):
