@@ -129,6 +129,8 @@ def _templating(app: Quart) -> None:
 def _errors(app: Quart) -> None:
     @app.errorhandler(DomainError)
     async def domain_error(exc: DomainError) -> Any:
+        if exc.status == 413:  # cheap: no page, no session lookup, for a body we never read
+            return {"error": exc.as_dict(language())}, 413, exc.headers
         if _wants_json():
             return {"error": exc.as_dict(language())}, exc.status, exc.headers
         page, status = await render("error.html", exc.status, message=exc.text(language()))

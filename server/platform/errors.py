@@ -79,9 +79,14 @@ class DomainError(Exception):
 
     @property
     def headers(self) -> dict[str, str]:
-        """HTTP headers the error asks for: `Retry-After` on a rate limit."""
+        """HTTP headers the error asks for: `Retry-After` on a rate limit; on a body too large,
+        `Connection: close`, so the server does not read (and parse) the rest of it only to
+        keep the connection open."""
         wait = self.details.get("retry_after")
-        return {"Retry-After": str(wait)} if isinstance(wait, int) else {}
+        headers = {"Retry-After": str(wait)} if isinstance(wait, int) else {}
+        if self.status == 413:
+            headers["Connection"] = "close"
+        return headers
 
     def as_dict(self, lang: str = "sv") -> dict[str, object]:
         body: dict[str, object] = {"code": self.code, "message": self.text(lang)}
