@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -43,55 +45,49 @@ def errors_in(server: LiveServer) -> list[str]:
             if " ERROR " in line or "Traceback" in line or "ERROR:" in line]
 
 
-async def clients(server: LiveServer) -> tuple[list[Browser], dict[str, Any]]:
+@asynccontextmanager
+async def people_on(server: LiveServer) -> AsyncIterator[dict[str, Any]]:
+    """A participant and a moderator, connected; closed after, and the server's log clean."""
     participant = Browser(server.url)
     await participant.register(name="Hanna Hacker", region="M")
     moderator = Browser(server.url)
     await moderator.login(*MODERATOR)
-    return [participant, moderator], {"participant": await participant.connect(),
-                                      "moderator": await moderator.connect()}
+    people = {"participant": await participant.connect(), "moderator": await moderator.connect()}
+    try:
+        yield people
+        assert all(c.sio.connected for c in people.values()), "everyone is still connected"
+    finally:
+        for client in people.values():
+            await client.close()
+        for browser in (participant, moderator):
+            await browser.close()
+    assert errors_in(server) == [], server.output()[-3000:]
+
+
+def answered(who: str, event: str, payload: Any, answer: Any) -> None:
+    assert isinstance(answer, dict) and "ok" in answer, (who, event, payload)
+    if not answer["ok"]:
+        assert answer["error"]["code"] != "server.error", (who, event, payload, answer)
 
 
 async def test_every_event_answers_hostile_payloads_with_an_error(demo_server) -> None:
-    browsers, people = await clients(demo_server)
-    try:
+    async with people_on(demo_server) as people:
         for who, client in people.items():
             for event in EVENTS:
                 for payload in NAMED:
-                    answer = await client.call(event, payload)
-                    assert isinstance(answer, dict) and "ok" in answer, (who, event, payload)
-                    if not answer["ok"]:
-                        assert answer["error"]["code"] != "server.error", (who, event, payload)
-            assert client.sio.connected, f"{who} is still connected"
-    finally:
-        for client in people.values():
-            await client.close()
-        for browser in browsers:
-            await browser.close()
-    assert errors_in(demo_server) == [], demo_server.output()[-3000:]
+                    answered(who, event, payload, await client.call(event, payload))
 
 
 async def test_random_payloads_on_every_event(demo_server) -> None:
-    browsers, people = await clients(demo_server)
+    async with people_on(demo_server) as people:
 
-    @settings(max_examples=300, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
-    @given(st.sampled_from(sorted(people)), st.sampled_from(EVENTS), PAYLOADS)
-    async def walk(who: str, event: str, payload: Any) -> None:
-        answer = await people[who].call(event, payload)
-        assert isinstance(answer, dict), (who, event, payload)
-        if not answer["ok"]:
-            assert answer["error"]["code"] != "server.error", (who, event, payload, answer)
+        @settings(max_examples=300, deadline=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(st.sampled_from(sorted(people)), st.sampled_from(EVENTS), PAYLOADS)
+        async def walk(who: str, event: str, payload: Any) -> None:
+            answered(who, event, payload, await people[who].call(event, payload))
 
-    try:
         await walk_async(walk)
-        assert all(c.sio.connected for c in people.values())
-    finally:
-        for client in people.values():
-            await client.close()
-        for browser in browsers:
-            await browser.close()
-    assert errors_in(demo_server) == [], demo_server.output()[-3000:]
 
 
 async def raw_socket(server: LiveServer, token: str) -> tuple[aiohttp.ClientSession, Any]:

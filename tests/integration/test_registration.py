@@ -103,9 +103,13 @@ async def test_forged_session_cookie_is_not_a_session(app, client) -> None:
     assert (await register(client)).status_code == 302
     async with app.platform.db.session() as db:
         reg = await db.scalar(select(Registration))
-    # The forged session names a real registration and carries its own CSRF token, so only
-    # the signature stands between it and a participant's session.
-    payload = {"p": reg.id, "csrf": "forged-csrf-token"}
+    # The forged cookie names a live server-side session of a real registration and carries
+    # its own CSRF token, so only the signature stands between it and a participant's session.
+    from server.platform import sessions
+
+    async with app.platform.db.transaction() as db:
+        token = await sessions.start(db, app.platform.settings, registration_id=reg.id)
+    payload = {"s": token, "csrf": "forged-csrf-token"}
 
     async def as_cookie(value: str) -> dict[str, int | str]:
         other = app.quart.test_client(use_cookies=False)
@@ -124,9 +128,12 @@ async def test_forged_session_cookie_is_not_a_session(app, client) -> None:
     assert await count_registrations(app) == 1, "the forged session stored nothing"
     # Positive control: the same payload signed with the server's key is a session, so the
     # cookie really reaches the server and the refusal above is the signature's doing.
+    made_up = await as_cookie(sign_session({**payload, "s": "x" * 43}, SECRET))
+    assert (made_up["live"], made_up["live_to"], made_up["token"]) == (
+        302, "/e/hosten-2020/register", 401), "signed, but naming no session the server keeps"
     genuine = await as_cookie(sign_session(payload, SECRET))
     assert genuine == {"live": 200, "live_to": "", "token": 200, "register": 302}
-    assert await count_registrations(app) == 2
+    assert await count_registrations(app) == 3, "the made-up one registered as anyone may"
 
 
 async def test_join_link_restores_the_session_on_another_device(app, client) -> None:
