@@ -80,8 +80,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]
     config.accesslog = "-" if os.environ.get("TRAFFPUNKT_ACCESS_LOG") else None
-    config.graceful_timeout = 3
-    app = create_app(Settings().model_copy(update=_node_role(args)))
+    settings = Settings().model_copy(update=_node_role(args))
+    config.graceful_timeout = settings.shutdown_grace_seconds
+    app = create_app(settings)
     print(f"Träffpunkt: http://{args.host}:{args.port}/", flush=True)
     tune_gc()
     asyncio.run(serve(app, config))

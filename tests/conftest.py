@@ -234,6 +234,7 @@ def server_env(database_url: str, media_root: Path, redis_url: str | None = None
     env = {
         "TRAFFPUNKT_ENV": "test", "DATABASE_URL": database_url, "SECRET_KEY": SECRET,
         "MEDIA_ROOT": str(media_root),
+        "SHUTDOWN_GRACE_SECONDS": "0.5",  # a test's clients are closed before the server stops
     }
     if redis_url:
         env["REDIS_URL"] = redis_url

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     trusted_proxy_header: str = ""
     # /metrics answers staff, or a scraper sending `Authorization: Bearer <METRICS_TOKEN>`.
     metrics_token: str = ""
+    # On SIGTERM: seconds open connections get to finish before the node stops its services.
+    shutdown_grace_seconds: float = 3.0
     staff_idle_minutes: int = 120  # a staff session ends after this long without a request
     staff_session_hours: int = 12  # and after this long in all (a working day)
     participant_session_days: int = 31  # a participant's, opened from the join link

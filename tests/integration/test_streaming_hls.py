@@ -79,8 +79,10 @@ def _durations(playlist: str) -> list[float]:
 
 
 async def test_default_two_second_segments_roll(tmp_path: Path) -> None:
-    config = StreamingConfig(media_root=tmp_path)  # the defaults: 2 s segments, a window of 6
-    assert config.hls_segment_seconds == 2.0
+    defaults = StreamingConfig(media_root=tmp_path)  # 2 s segments, a window of 6
+    assert (defaults.hls_segment_seconds, defaults.hls_playlist_size) == (2.0, 6)
+    # Rolling is the same at any window: a window of 3 shows it in half the real seconds.
+    config = StreamingConfig(media_root=tmp_path, hls_playlist_size=3)
     window = config.hls_playlist_size
     async with MediaEngine(config) as engine:
         stage = engine.stage("main")
