@@ -126,7 +126,17 @@ def test_garbage_state_vectors_and_awareness_are_refused_with_a_code(
         assert error is None or error.code.startswith("notes.")
 
 
-def test_a_hand_made_update_that_steals_a_section_is_refused(room: Fixture) -> None:
+@pytest.fixture
+def fresh_room() -> Iterator[Fixture]:
+    """A room of its own: the module's room may carry what the known-bug property test above
+    managed to apply (it failed 1 run in 5 for this test while that bug is open)."""
+    fixture = Fixture()
+    yield fixture
+    fixture.runner.close()
+
+
+def test_a_hand_made_update_that_steals_a_section_is_refused(fresh_room: Fixture) -> None:
+    room = fresh_room
     thief: Doc[Map[Text]] = Doc()
     thief.apply_update(room.room.snapshot())
     thief.get("themes", type=Map)["samverkan"] = Text("mitt")
