@@ -25,14 +25,15 @@ def mount_connection(platform: Platform, presence: Presence) -> None:
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         lang = socket_language(environ, platform.settings.default_language)
         try:
-            principal, event_id = await authenticate(platform, auth)
+            data = read_token(platform, auth)
+            principal, event_id = await authenticate_token(platform, data)
         except DomainError as exc:
             platform.metrics.socket_refused.labels(exc.code).inc()
             raise socketio.exceptions.ConnectionRefusedError(
                 exc.text(lang), exc.as_dict(lang)) from exc
         await sio.save_session(sid, {"principal": principal, "event_id": event_id, "lang": lang})
         await _enter_rooms(sio, sid, principal, event_id)
-        session_hash = platform.tokens.read_socket_token(auth.get("token")).get("s")
+        session_hash = data.get("s")
         if isinstance(session_hash, str):  # ended together with its web session
             await sio.enter_room(sid, keys.session_room(session_hash))
         platform.metrics.socket_connections.inc()
@@ -72,10 +73,18 @@ async def _enter_rooms(
         await sio.enter_room(sid, keys.registration_room(principal.id))
 
 
+def read_token(platform: Platform, auth: Any) -> dict[str, Any]:
+    """The handshake token's signed content (refused when forged, too old or absent)."""
+    token = auth.get("token") if isinstance(auth, dict) else None
+    return platform.tokens.read_socket_token(token)
+
+
 async def authenticate(platform: Platform, auth: Any) -> tuple[Principal, int]:
     """Check the handshake token against the database: a deleted user or event is refused."""
-    token = auth.get("token") if isinstance(auth, dict) else None
-    data = platform.tokens.read_socket_token(token)
+    return await authenticate_token(platform, read_token(platform, auth))
+
+
+async def authenticate_token(platform: Platform, data: dict[str, Any]) -> tuple[Principal, int]:
     event_id = data.get("e")
     async with platform.db.session() as db:
         if not isinstance(event_id, int) or await db.get(Event, event_id) is None:
