@@ -39,10 +39,13 @@ from rooms.notes_storage import CompactionPolicy, NotesStorage
 from rooms.ysync import (
     AwarenessMessage,
     SyncType,
+    UpdateOutline,
     parse_message,
+    parse_state_vector,
     sync_step1,
     sync_step2,
     sync_update,
+    update_outline,
 )
 
 THEMES = "themes"
@@ -385,15 +388,28 @@ class NotesRoom:
     def _try_on_shadow(self, update: bytes, new_sections: bool = False) -> None:
         """Apply to the shadow; on any failure rebuild it from the document and refuse.
 
-        ``new_sections``: the update may add theme sections (never replace or delete one).
+        ``new_sections``: the update comes from another node, which validated it whole against
+        its own document; it may add theme sections (never replace or delete one), and it may
+        refer to what this node has not heard of yet (a section that node added), so it may
+        stay pending here until that arrives. A peer's update must integrate whole.
         """
         self._touched.clear()
         try:
+            outline = update_outline(update)  # read before anything is applied
+        except RoomsError as exc:
+            raise RoomsError("notes.rejected", f"update cannot be read: {exc}") from exc
+        try:
             self._shadow.apply_update(update)
+            state = parse_state_vector(self._shadow.get_state())
         except BaseException as exc:
             reraise_unless_pycrdt_failure(exc)
             self._reset_shadow()
             raise RoomsError("notes.rejected", f"update cannot be applied: {exc}") from exc
+        if not new_sections and not integrates(outline, state):
+            # Yjs would keep the part it cannot place as pending, and a damaged update's
+            # pending part can later break the snapshot every newcomer loads.
+            self._reset_shadow()
+            raise RoomsError("notes.rejected", "update refers to content the room does not have")
         if self._touched and not (new_sections and self._only_added()):
             self._reset_shadow()
             raise RoomsError("notes.forbidden_change", "only the server creates theme sections")
@@ -422,6 +438,13 @@ class NotesRoom:
         # Held on self: dropping the Map wrapper or its subscription would end the observation.
         self._shadow_watch = (themes, themes.observe(self._touched.append))
         return shadow
+
+
+def integrates(outline: UpdateOutline, state: dict[int, int]) -> bool:
+    """True when a document in `state` (after the update) holds every struct the update brought
+    and everything its delete set names: nothing of it is left pending."""
+    return all(state.get(client, 0) >= end for client, end in outline.ends.items()) and all(
+        clock + length <= state.get(client, 0) for client, clock, length in outline.deletes)
 
 
 def reraise_unless_pycrdt_failure(exc: BaseException) -> None:

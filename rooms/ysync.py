@@ -96,6 +96,12 @@ class _Reader:
         except UnicodeDecodeError as exc:
             raise _malformed("string is not UTF-8") from exc
 
+    def _take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise _malformed("message ends too early")
+        chunk, self.pos = self.data[self.pos : self.pos + n], self.pos + n
+        return chunk
+
     def done(self) -> None:
         if self.pos != len(self.data):
             raise _malformed("trailing bytes after the message")
@@ -169,3 +175,133 @@ def awareness_message(entries: list[AwarenessEntry]) -> bytes:
         parts += [write_var_uint(entry.client_id), write_var_uint(entry.clock)]
         parts += [write_var_uint(len(state)), state]
     return create_awareness_message(b"".join(parts))
+
+
+# --------------------------------------------------------------------------- update outlines
+
+
+@dataclass(frozen=True)
+class UpdateOutline:
+    """What a Yjs update (v1) refers to, read without applying it.
+
+    ``ends``: per client, the clock just past its last struct in the update; ``deletes``: the
+    delete set as ``(client, clock, length)``. A room checks both against its state after
+    applying the update: anything beyond it would stay *pending* in the document (Yjs keeps
+    what it cannot integrate yet), and pending parts of a damaged update are what later broke a
+    room's snapshot for every newcomer (tests/unit/test_notes_garbage.py).
+    """
+
+    ends: dict[int, int]
+    deletes: list[tuple[int, int, int]]
+
+
+_ITEM_CONTENT_SKIP = {1, 2, 3, 4, 5, 6, 7, 8, 9}
+_XML_NAMED_TYPES = {3, 5}  # YXmlElement and YXmlHook carry a name
+
+
+def update_outline(update: bytes) -> UpdateOutline:
+    """Read an update's structs and delete set, or raise ``RoomsError('notes.malformed')``."""
+    reader = _Reader(update)
+    ends: dict[int, int] = {}
+    for _ in range(reader.var_uint()):
+        structs, client, clock = reader.var_uint(), reader.var_uint(), reader.var_uint()
+        for _ in range(structs):
+            clock += _struct_length(reader)
+        ends[client] = max(ends.get(client, 0), clock)
+    deletes: list[tuple[int, int, int]] = []
+    for _ in range(reader.var_uint()):
+        client = reader.var_uint()
+        for _ in range(reader.var_uint()):
+            deletes.append((client, reader.var_uint(), reader.var_uint()))
+    reader.done()
+    return UpdateOutline(ends, deletes)
+
+
+def parse_state_vector(state: bytes) -> dict[int, int]:
+    reader = _Reader(state)
+    out = {}
+    for _ in range(reader.var_uint()):
+        client = reader.var_uint()
+        out[client] = reader.var_uint()
+    reader.done()
+    return out
+
+
+def _struct_length(reader: _Reader) -> int:
+    info = reader._byte()
+    ref = info & 0x1F
+    if ref in (0, 10):  # GC, Skip
+        return reader.var_uint()
+    if ref not in _ITEM_CONTENT_SKIP:
+        raise _malformed(f"unknown struct type {ref}")
+    if info & 0x80:  # origin
+        reader.var_uint(), reader.var_uint()
+    if info & 0x40:  # right origin
+        reader.var_uint(), reader.var_uint()
+    if not info & 0xC0:  # no origins: the parent is written
+        if reader.var_uint() == 1:
+            reader.var_string()
+        else:
+            reader.var_uint(), reader.var_uint()
+        if info & 0x20:
+            reader.var_string()
+    return _content_length(reader, ref)
+
+
+def _content_length(reader: _Reader, ref: int) -> int:
+    if ref == 1:  # deleted
+        return reader.var_uint()
+    if ref == 2:  # JSON
+        n = reader.var_uint()
+        for _ in range(n):
+            reader.var_string()
+        return n
+    if ref == 3:  # binary
+        reader.var_bytes()
+        return 1
+    if ref == 4:  # string: its length in UTF-16 code units, as Yjs counts
+        return len(reader.var_string().encode("utf-16-le")) // 2
+    if ref in (5, 6):  # embed; format (key, value)
+        reader.var_string()
+        if ref == 6:
+            reader.var_string()
+        return 1
+    if ref == 7:  # type
+        if reader.var_uint() in _XML_NAMED_TYPES:
+            reader.var_string()
+        return 1
+    if ref == 8:  # any
+        n = reader.var_uint()
+        for _ in range(n):
+            _skip_any(reader, 0)
+        return n
+    reader.var_string()  # 9: subdocument: guid, then its options
+    _skip_any(reader, 0)
+    return 1
+
+
+def _skip_any(reader: _Reader, depth: int) -> None:
+    if depth > 64:
+        raise _malformed("value nested too deep")
+    tag = reader._byte()
+    if tag in (127, 126, 121, 120):  # undefined, null, false, true
+        return
+    if tag == 125:  # varint: like a varUint, with a sign bit in the first byte
+        reader.var_uint()
+    elif tag == 124:
+        reader._take(4)
+    elif tag in (123, 122):
+        reader._take(8)
+    elif tag == 119:
+        reader.var_string()
+    elif tag == 118:
+        for _ in range(reader.var_uint()):
+            reader.var_string()
+            _skip_any(reader, depth + 1)
+    elif tag == 117:
+        for _ in range(reader.var_uint()):
+            _skip_any(reader, depth + 1)
+    elif tag == 116:
+        reader.var_bytes()
+    else:
+        raise _malformed(f"unknown value tag {tag}")
