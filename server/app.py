@@ -18,6 +18,7 @@ from server.platform.auth import STAFF_ROLES, Tokens
 from server.platform.connection import mount_connection
 from server.platform.db import Database
 from server.platform.errors import DomainError
+from server.platform.fanout import LocalManager, RedisManager
 from server.platform.i18n import error_catalog
 from server.platform.media import MediaService
 from server.platform.node import Metrics, Platform
@@ -65,8 +66,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
 
 def _platform(settings: Settings) -> Platform:
     manager = (
-        socketio.AsyncRedisManager(settings.redis_url, channel=keys.SOCKETIO_CHANNEL)
-        if settings.redis_url else None
+        RedisManager(settings.redis_url, channel=keys.SOCKETIO_CHANNEL)
+        if settings.redis_url else LocalManager()
     )
     sio = socketio.AsyncServer(
         async_mode="asgi", client_manager=manager, cors_allowed_origins=[settings.public_url],
@@ -153,6 +154,8 @@ def _wants_json() -> bool:
 
 def _platform_lifecycle(platform: Platform, presence: Presence) -> None:
     """The platform's own steps come first: started before any feature, stopped after all."""
+    watch = platform.metrics.loop_watch(platform.settings.stall_log_ms / 1000)
+    platform.lifecycle.add("loop watch", watch.start, watch.stop)
     platform.lifecycle.add("database", None, platform.db.close)
     platform.lifecycle.add("store", platform.store.start, platform.store.stop)
     platform.lifecycle.add("media engine", platform.media.start, platform.media.stop)

@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import socketio
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from server.platform.auth import Tokens
 from server.platform.db import Database
 from server.platform.errors import log_unexpected
 from server.platform.events import DomainEvents
 from server.platform.media import MediaService
+from server.platform.runtime import PAUSE_BUCKETS, LoopWatch
 from server.platform.settings import Settings
 from server.platform.store import Store
 
@@ -94,6 +95,21 @@ class Metrics:
         self.socket_refused = Counter(
             "traffpunkt_socket_refused", "Refused socket connections", ["code"], registry=r
         )
+        self.loop_lag = Histogram(
+            "traffpunkt_event_loop_lag_seconds",
+            "How much later than due the event loop ran a timer (server/platform/runtime.py)",
+            buckets=PAUSE_BUCKETS, registry=r,
+        )
+        self.gc_pause = Histogram(
+            "traffpunkt_gc_pause_seconds", "Garbage-collector pauses, by generation",
+            ["generation"], buckets=PAUSE_BUCKETS, registry=r,
+        )
+
+    def loop_watch(self, stall_log: float = 0.0) -> LoopWatch:
+        """A LoopWatch that feeds this node's histograms."""
+        return LoopWatch(self.loop_lag.observe,
+                         lambda gen, seconds: self.gc_pause.labels(str(gen)).observe(seconds),
+                         stall_log=stall_log)
 
 
 @dataclass

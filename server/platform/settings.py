@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     trusted_proxy_header: str = ""
     # /metrics answers staff, or a scraper sending `Authorization: Bearer <METRICS_TOKEN>`.
     metrics_token: str = ""
+    # Log the main thread's stack when the event loop has been held this long (0: off). The
+    # loop's lag is always measured (traffpunkt_event_loop_lag_seconds on /metrics).
+    stall_log_ms: int = 0
     # On SIGTERM: seconds open connections get to finish before the node stops its services.
     shutdown_grace_seconds: float = 3.0
     staff_idle_minutes: int = 120  # a staff session ends after this long without a request

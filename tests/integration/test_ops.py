@@ -108,6 +108,8 @@ async def test_metrics_are_prometheus_text(client, app) -> None:
     assert response.headers["Content-Type"].startswith("text/plain")
     assert 'traffpunkt_http_requests_total{method="GET",status="200"}' in text
     assert "traffpunkt_socket_connections" in text
+    assert "traffpunkt_event_loop_lag_seconds_bucket" in text  # the node's loop watch
+    assert "traffpunkt_gc_pause_seconds" in text
 
 
 async def test_openapi_documents_the_json_api(client, app) -> None:
