@@ -95,6 +95,11 @@ class Metrics:
         self.socket_refused = Counter(
             "traffpunkt_socket_refused", "Refused socket connections", ["code"], registry=r
         )
+        self.socket_handler_seconds = Histogram(
+            "traffpunkt_socket_handler_seconds",
+            "Time from a socket event's arrival in its handler to its answer", ["event"],
+            buckets=PAUSE_BUCKETS, registry=r,
+        )
         self.loop_lag = Histogram(
             "traffpunkt_event_loop_lag_seconds",
             "How much later than due the event loop ran a timer (server/platform/runtime.py)",

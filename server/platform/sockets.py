@@ -8,6 +8,7 @@ the ack and an `error` event, and the connection (and everyone else's) stays up.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -73,7 +74,10 @@ def mount(platform: Platform, routers: list[Router]) -> None:
 
 
 def _wrap(platform: Platform, route: Route) -> Callable[..., Awaitable[dict[str, Any]]]:
+    seconds = platform.metrics.socket_handler_seconds.labels(route.name)
+
     async def handle(sid: str, *args: Any) -> dict[str, Any]:
+        started = time.perf_counter()
         try:
             if len(args) > 1:  # socket.io lets a client send any number of arguments
                 raise DomainError("payload.invalid", "Ogiltigt meddelande.", fields=["payload"])
@@ -93,6 +97,8 @@ def _wrap(platform: Platform, route: Route) -> Callable[..., Awaitable[dict[str,
             log_unexpected(route.name, exc)
             error = DomainError("server.error", "Ett oväntat fel inträffade. Försök igen.")
             return await _fail(platform, sid, route.name, error)
+        finally:
+            seconds.observe(time.perf_counter() - started)
 
     return handle
 
