@@ -143,6 +143,9 @@ def start_server(url: str, port: int, redis_url: str | None) -> subprocess.Popen
 
 
 def worker(url: str, tokens: list[str], ready: Any, results: Any, go: Any) -> None:
+    from bench._common import quiet_client_gc
+
+    quiet_client_gc()
     asyncio.run(_worker(url, tokens, ready, results, go))
 
 

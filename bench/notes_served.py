@@ -14,18 +14,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import multiprocessing as mp
-import os
 import random
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import psutil
-
-from bench._common import ensure_database
+from bench._common import ClientCpu, Server, describe, fresh_database, profiled
 from rooms.ysync import parse_message
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,29 +36,16 @@ def b64(message: bytes) -> str:
     return base64.b64encode(message).decode("ascii")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def prepare(url: str, rooms: int, editors: int) -> tuple[list[int], dict[int, list[str]]]:
     """A fresh schema, the demo event, one open round of rooms and a token per editor."""
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
 
-    await ensure_database(url)
     from server.breakout.models import BreakoutAssignment, BreakoutRoom, BreakoutRound
     from server.platform.auth import Principal, Tokens
     from server.platform.db import Database, upgrade_async
     from server.platform.models import Registration
     from server.programme.importer import import_event, read_event_file
 
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
+    await fresh_database(url)
     await upgrade_async(url)
     db, tokens = Database(url), Tokens(SECRET)
     plan: dict[int, list[str]] = {}
@@ -89,25 +71,6 @@ async def prepare(url: str, rooms: int, editors: int) -> tuple[list[int], dict[i
                 plan[room.id].append(tokens.socket_token(principal, event.id))
     await db.close()
     return list(plan), plan
-
-
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET, "TRAFFPUNKT_ENV": "test",
-           "PUBLIC_URL": f"http://127.0.0.1:{port}", "MEDIA_ROOT": "/tmp/bench-notes-media"}
-    env.pop("REDIS_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return proc
-        except OSError as exc:
-            if proc.poll() is not None:
-                why = proc.stderr.read().decode() if proc.stderr else "server died"
-                raise RuntimeError(why) from exc
-            time.sleep(0.2)
-    raise RuntimeError("server did not start")
 
 
 class Editor:
@@ -205,6 +168,9 @@ async def worker_main(url: str, rooms: dict[int, list[str]], start_at: float, se
 
 def worker(url: str, rooms: dict[int, list[str]], start_at: float, seconds: float,
            ready: Any, results: Any) -> None:
+    from bench._common import quiet_client_gc
+
+    quiet_client_gc()
     results.put(asyncio.run(worker_main(url, rooms, start_at, seconds, ready)))
 
 
@@ -216,38 +182,29 @@ def percentile(values: list[float], q: float) -> float:
 def run_served(url: str, rooms: int, editors: int, seconds: float, workers: int) -> dict[str, Any]:
     """The main figures: `traffpunkt serve` on PostgreSQL, editors in `workers` processes."""
     room_ids, plan = asyncio.run(prepare(url, rooms, editors))
-    port = free_port()
-    server = start_server(url, port)
-    try:
-        return _measure(f"http://127.0.0.1:{port}", server, room_ids, plan, seconds, workers, url)
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    with Server(url, SECRET) as server:
+        return _measure(server, room_ids, plan, seconds, workers, url)
 
 
-def _measure(base: str, server: subprocess.Popen[bytes], room_ids: list[int],
+def _measure(server: Server, room_ids: list[int],
              plan: dict[int, list[str]], seconds: float, workers: int, url: str) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     ready, results = ctx.Queue(), ctx.Queue()
     shares = [{rid: plan[rid] for rid in room_ids[w::workers]} for w in range(workers)]
     # Start after every editor is in: the workers wait for this wall-clock moment.
     start_at = time.time() + 10 + 0.02 * sum(map(len, plan.values()))
-    procs = [ctx.Process(target=worker, args=(base, s, start_at, seconds, ready, results))
+    procs = [ctx.Process(target=worker, args=(server.url, s, start_at, seconds, ready, results))
              for s in shares]
     for p in procs:
         p.start()
     for _ in procs:
         ready.get(timeout=300)
-    proc = psutil.Process(server.pid)
     time.sleep(max(0.0, start_at - time.time()))
-    cpu0, wall0 = proc.cpu_times(), time.perf_counter()
-    time.sleep(seconds)
-    cpu1, wall1 = proc.cpu_times(), time.perf_counter()
-    rss = proc.memory_info().rss
+    probe, clients = server.probe(), ClientCpu(p.pid for p in procs if p.pid is not None)
+    with profiled(server.pid, "notes-served"):
+        time.sleep(seconds)
+    during, used = probe.figures(), clients.figures()
+    print(f"served: {describe(during, used)}", file=sys.stderr, flush=True)
     out = [results.get(timeout=300) for _ in procs]
     for p in procs:
         p.join(30)
@@ -259,9 +216,9 @@ def _measure(base: str, server: subprocess.Popen[bytes], room_ids: list[int],
         "p50_ms": round(percentile(latencies, 50), 2),
         "p99_ms": round(percentile(latencies, 99), 2),
         "max_ms": round(max(latencies, default=float("nan")), 2),
-        "server_cpu_percent_of_core": round(
-            100 * (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (wall1 - wall0), 1),
-        "server_rss_mb": round(rss / 2**20, 1), "client_processes": len(procs),
+        "server_cpu_percent_of_core": round(100 * during["server_cpu_share_of_core"], 1),
+        "server_rss_mb": during["server_rss_mb"], "client_processes": len(procs),
+        "loop_lag_ms": during["loop_lag_ms"], "gc_pauses": during["gc_pauses"], **used,
         "history_bytes": sum(o["update_bytes"] for o in out),
     }
     figures.update(asyncio.run(stored_figures(url, room_ids)))

@@ -43,6 +43,9 @@ OPTIONS = ["Antagen", "Under arbete", "Inte påbörjad"]
 
 
 def worker(url: str, tokens: list[str], expected: int, shared: Any, queues: Any) -> None:
+    from bench._common import quiet_client_gc
+
+    quiet_client_gc()
     asyncio.run(_worker(url, tokens, expected, shared, queues))
 
 
