@@ -1,19 +1,26 @@
 """A flood of large forms while 200 participants use the Q&A (issue 19, point 1).
 
-Run with no arguments. One `traffpunkt serve` on a fresh SQLite database with the demo event;
-200 participants on raw socket.io connections (bench/rawsio.py, in a worker process apart from
-the server) each ask for the Q&A state (`qa.snapshot`, an acknowledged round trip through the
-database) once a second, staggered. Measured in the same run:
-  1. baseline: PHASE seconds of that, nothing else;
+Run with no arguments. One `traffpunkt serve` on a fresh PostgreSQL database (as in production;
+`--database-url ''` for a SQLite file) with the demo event; 200 participants on raw socket.io
+connections (bench/rawsio.py, in a worker process apart from the server) each ask for the Q&A
+state (`qa.snapshot`, an acknowledged round trip through the database) once a second,
+staggered. Windows of PHASE seconds alternate PAIRS times, and each kind's round trips are
+pooled:
+  1. quiet: that, nothing else (the baseline);
   2. flood: the same, while FLOODERS attacker connections each post a 20 MB urlencoded body of
      many small fields to /login, /e/<slug>/register, /tillganglighet or the socket-token route
      every FLOOD_EVERY seconds: 80 MB/s of attack, more than a municipal library's whole line
      (before the fix one such request was parsed on the event loop: 4.4 s for everyone else).
-     Posting as fast as loopback allows would measure the bench's own flooder, which then
-     takes a core of this two-core machine, not the server's defence.
-Printed: the participants' p50/p99 round trip in both phases and their ratio (goal: p99 ratio
-<= 1.5), every round trip that failed, the server's RSS before and after the flood (goal: it
-does not stay grown), what the flood got back, and the CPU share the bench's own clients took.
+     Posting as fast as loopback allows would measure the bench's own flooder; it runs at
+     nice 19, its CPU standing for a machine elsewhere;
+  3. decoy: the same flood aimed at a decoy server on this machine that answers 413 at once,
+     as the real server does: what the attack costs the shared machine (kernel, attacker),
+     with nothing of it reaching the real server.
+Printed: the participants' p50/p99 round trip per kind, the ratio flood/quiet (goal: p99 ratio
+<= 1.5), decoy/quiet and flood/decoy (the server's own share), every round trip that failed,
+the server's CPU, event-loop lag and qa.snapshot handler time per kind (from its /metrics),
+its RSS before and after the flood (goal: it does not stay grown), what the flood got back,
+and the CPU the bench's own processes took.
 Last line: one JSON object.
 """
 
@@ -25,6 +32,7 @@ import json
 import multiprocessing as mp
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,8 +47,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import ClientCpu, Server, describe, fresh_database  # noqa: E402
-from bench.qa_fanout import SECRET, prepare  # noqa: E402
+from bench._common import ClientCpu, Server, describe, free_port, fresh_database  # noqa: E402
+from bench.qa_fanout import SECRET, prepare, wait_port  # noqa: E402
 from bench.rawsio import RawSocket  # noqa: E402
 
 PARTICIPANTS = 200
@@ -142,6 +150,26 @@ async def _flood(conn: Connection, url: str, seconds: float) -> None:
     conn.send(dict(statuses))
 
 
+def decoy_server(port: int) -> None:
+    """Answers every request 413 at once and closes, as the real server does to the flood: the
+    flood aimed here costs the machine (its kernel, the attacker's process) what it costs
+    there, and nothing of the real server."""
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"text/plain"), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": b"too large"})
+
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    asyncio.run(serve(app, config))  # type: ignore[arg-type]
+
+
 def receive(pipe: Connection, timeout: float) -> Any:
     """The next message from a bench process, or an error (never a bench that hangs)."""
     if not pipe.poll(timeout):
@@ -163,12 +191,21 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await fresh_database(url_db)
         setup = await prepare(url_db, args.participants, 1)
         limits = {"REGISTER_PER_ADDRESS": "1000000", "LOGIN_PER_ADDRESS": "1000000"}
-        with Server(url_db, SECRET, env=limits, args=["--no-media"]) as server:
-            return await measure(args, server, setup["participants"])
+        decoy_port = free_port()
+        decoy = subprocess.Popen([sys.executable, __file__, "--decoy-server", str(decoy_port)],
+                                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            with Server(url_db, SECRET, env=limits, args=["--no-media"]) as server:
+                wait_port(decoy_port, decoy)
+                return await measure(args, server, setup["participants"],
+                                     f"http://127.0.0.1:{decoy_port}")
+        finally:
+            decoy.terminate()
+            decoy.wait(10)
 
 
-async def measure(args: argparse.Namespace, server: Server,
-                  tokens: list[str]) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, server: Server, tokens: list[str],
+                  decoy_url: str) -> dict[str, Any]:
     url = server.url
     proc = psutil.Process(server.pid)
     mine, theirs = mp.Pipe()
@@ -178,14 +215,16 @@ async def measure(args: argparse.Namespace, server: Server,
     kind, ready = await loop.run_in_executor(None, mine.recv)
     assert kind == "ready" and ready == len(tokens), (kind, ready)
 
-    async def phase(flood: bool) -> tuple[dict[str, Any], dict[str, int], dict[str, Any]]:
+    async def phase(kind: str) -> tuple[dict[str, Any], dict[str, int], dict[str, Any]]:
         probe = server.probe()
         pids = [clients.pid]
         mine.send(("phase", args.phase))
         flood_pipe = None
-        if flood:
+        if kind != "quiet":
             flood_pipe, theirs_f = mp.Pipe()
-            attacker = mp.Process(target=flooder, args=(theirs_f, url, args.phase), daemon=True)
+            target = url if kind == "flood" else decoy_url
+            attacker = mp.Process(target=flooder, args=(theirs_f, target, args.phase),
+                                  daemon=True)
             attacker.start()
             pids.append(attacker.pid)
         used = ClientCpu(p for p in pids if p is not None)
@@ -193,31 +232,36 @@ async def measure(args: argparse.Namespace, server: Server,
         statuses = (await loop.run_in_executor(None, receive, flood_pipe, 60)
                     if flood_pipe else {})
         seen = {**probe.figures(), **used.figures()}
-        print(f"  {'flood' if flood else 'quiet'} window: {describe(seen, used.figures())}",
+        print(f"  {kind} window: {describe(seen, used.figures())}",
               file=sys.stderr, flush=True)
         return result, statuses, seen
 
-    await phase(False)  # warm-up: connections settle, caches fill
+    await phase("quiet")  # warm-up: connections settle, caches fill
     rss_before = proc.memory_info().rss
     # Quiet and flooded windows alternate, and each kind's round trips are pooled: a p99 from
     # one window of each swung by 3x between runs on this shared machine.
-    pooled: dict[bool, dict[str, Any]] = {
-        kind: {"rtts": [], "failed": 0, "windows": []} for kind in (False, True)}
+    kinds = ("quiet", "flood", "decoy")
+    pooled: dict[str, dict[str, Any]] = {
+        kind: {"rtts": [], "failed": 0, "windows": []} for kind in kinds}
     statuses: Counter[str] = Counter()
     for _ in range(args.pairs):
-        for kind in (False, True):
+        for kind in kinds:
             result, answers, seen = await phase(kind)
             pooled[kind]["rtts"] += result["rtts"]
             pooled[kind]["failed"] += result["failed"]
             pooled[kind]["windows"].append(seen)
-            statuses.update(answers)
+            if kind == "flood":
+                statuses.update(answers)
     await asyncio.sleep(2.0)  # let the server hand back what the flood's buffers took
     rss_after = proc.memory_info().rss
     mine.send(("stop",))
     clients.join(10)
-    base, flooded = pooled[False], pooled[True]
-    b, f = percentiles(base["rtts"]), percentiles(flooded["rtts"])
+    base, flooded, decoyed = pooled["quiet"], pooled["flood"], pooled["decoy"]
+    b, f, d = (percentiles(base["rtts"]), percentiles(flooded["rtts"]),
+               percentiles(decoyed["rtts"]))
     ratio = round(f["p99_ms"] / b["p99_ms"], 2) if b["p99_ms"] else float("nan")
+    machine = round(d["p99_ms"] / b["p99_ms"], 2) if b["p99_ms"] else float("nan")
+    own = round(f["p99_ms"] / d["p99_ms"], 2) if d["p99_ms"] else float("nan")
 
     def server_view(windows: list[dict[str, Any]]) -> dict[str, Any]:
         return {"server_cpu": round(statistics.median(
@@ -239,14 +283,17 @@ async def measure(args: argparse.Namespace, server: Server,
                   **server_view(flooded["windows"]), "every_s": FLOOD_EVERY,
                   "answers": dict(statuses), "connections": FLOODERS,
                   "body_mb": FLOOD_BYTES // 2**20},
+        "decoy": {**d, "calls": len(decoyed["rtts"]), "failed": decoyed["failed"],
+                  **server_view(decoyed["windows"])},
         "p99_ratio": ratio, "goal_ratio": GOAL_RATIO, "met": ratio <= GOAL_RATIO,
+        "p99_ratio_flood_at_decoy": machine, "p99_ratio_flood_vs_decoy": own,
         "server_rss_mb": {"before": rss_before // 2**20, "after": rss_after // 2**20},
     }
 
 
 def report(r: dict[str, Any]) -> None:
     print(f"participants: {r['participants']}, {r['phase_s']:.0f} s per phase")
-    for name in ("baseline", "flood"):
+    for name in ("baseline", "flood", "decoy"):
         p = r[name]
         print(f"  {name:8} qa.snapshot round trip p50 {p['p50_ms']} ms, p99 {p['p99_ms']} ms "
               f"({p['calls']} calls, {p['failed']} failed; server {p['server_cpu']} of a core, "
@@ -256,6 +303,10 @@ def report(r: dict[str, Any]) -> None:
           f"posting {r['flood']['body_mb']} MB forms)")
     print(f"  p99 ratio flood/baseline: {r['p99_ratio']} (goal <= {r['goal_ratio']}: "
           f"{'met' if r['met'] else 'NOT met'})")
+    print(f"  the same flood aimed at a decoy on this machine: p99 ratio "
+          f"{r['p99_ratio_flood_at_decoy']} (what the machine's sharing costs); "
+          f"flood at the server / at the decoy: {r['p99_ratio_flood_vs_decoy']} "
+          f"(the server's own share)")
     print(f"  server RSS: {r['server_rss_mb']['before']} MB before, "
           f"{r['server_rss_mb']['after']} MB after the flood")
     print(json.dumps(r))
@@ -266,6 +317,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--participants", type=int, default=PARTICIPANTS)
     parser.add_argument("--phase", type=float, default=PHASE)
     parser.add_argument("--pairs", type=int, default=PAIRS)
+    parser.add_argument("--decoy-server", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument(
         "--database-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/bench_hostile",
         help="the server's database (PostgreSQL, as in production; '' for a SQLite file)")
@@ -273,4 +325,8 @@ def parse() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    report(asyncio.run(main(parse())))
+    arguments = parse()
+    if arguments.decoy_server:
+        decoy_server(arguments.decoy_server)
+    else:
+        report(asyncio.run(main(arguments)))

@@ -175,8 +175,9 @@ def compare(entry: dict[str, Any], earlier: list[dict[str, Any]]) -> list[dict[s
                                "previous": past[-1] if past else None, "worse": False}
         if value is not None and past:
             typical = statistics.median(past)
-            # The spread of earlier runs; with one earlier run, a tenth of its value.
-            spread = (max(past) - min(past)) if len(past) > 1 else abs(typical) * 0.1
+            # The spread of earlier runs, and never less than a tenth of their median: two or
+            # three runs that happen to agree say little about this machine's noise.
+            spread = max(max(past) - min(past), abs(typical) * 0.1)
             change = value - typical if figure.lower_is_better else typical - value
             row.update(typical=round(typical, 3), spread=round(spread, 3),
                        worse=change > spread)

@@ -6,13 +6,14 @@ is a non-blocking `queue.put`, so for a room of a thousand the tasks cost more t
 creating, scheduling and collecting them was ~10 % of the node's CPU per broadcast under
 bench/qa_fanout.py (py-spy), and the emit returned only when the last task had run.
 
-`DirectFanout.emit` hands the packet to each open socket in one loop instead. The rare socket
-whose client has stopped answering pings would be closed inside `send` (running the disconnect
-handler); such a socket gets its own task, as before, so one slow disconnect never holds a
-broadcast. Emits with a callback (an ack per recipient) take python-socketio's own path.
+`DirectFanout.emit` puts the packet on each open socket's engine.io queue in one loop instead
+(what `AsyncSocket.send` does once its checks pass; the queue is unbounded, so the put never
+waits). The rare socket whose client has stopped answering pings would be closed inside `send`
+(running the disconnect handler); such a socket gets its own task with engine.io's own `send`,
+as before, so one slow disconnect never holds a broadcast. Emits with a callback (an ack per
+recipient) take python-socketio's own path.
 
-Measured (bench/qa_fanout.py, 1,000 clients, same machine, docs/performance.md): see the closing
-note of issue 18 and bench/history.jsonl.
+Measured with bench/qa_fanout.py (1,000 clients): bench/history.jsonl.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ class DirectFanout(socketio.AsyncManager):  # type: ignore[misc]  # untyped libr
             if sock.last_ping and now - sock.last_ping > timeout:
                 self._in_background(eio, eio_sid, frames)  # send() would close it, inline
                 continue
-            for frame in frames:
-                await sock.send(frame)
+            for frame in frames:  # AsyncSocket.send's own work once its checks (above) pass
+                sock.queue.put_nowait(frame)
 
     def _in_background(self, eio: Any, eio_sid: str, frames: list[eio_packet.Packet]) -> None:
         pending = self.__dict__.setdefault("_pending", set())
