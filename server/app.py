@@ -8,6 +8,7 @@ from typing import Any
 import socketio
 from quart import Quart, Response, request
 from quart_schema import QuartSchema
+from sqlalchemy.orm import configure_mappers
 
 from server.features import FEATURES, TEMPLATE_FOLDERS
 from server.ops.views import ops
@@ -56,6 +57,10 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     for feature in FEATURES:  # in the declared order: a later one may need an earlier one
         if feature.install:
             feature.install(platform, quart)
+    # The ORM's mappers are configured here, not by the first query: lazily, that took 60 ms of
+    # the event loop in the middle of serving (seen by STALL_LOG_MS under bench/hostile.py),
+    # after the collector had frozen the start-up heap (runtime.tune_gc).
+    configure_mappers()
     quart.before_serving(platform.lifecycle.start)
     quart.after_serving(platform.lifecycle.stop)
     asgi = socketio.ASGIApp(platform.sio, other_asgi_app=quart)

@@ -68,6 +68,7 @@ class LoopWatch:
         self._stop = threading.Event()
 
     async def start(self) -> None:
+        self._tick = time.monotonic()  # built with the app, started when serving starts
         self._task = asyncio.create_task(self._run(), name="loop-watch")
         if self.observe_gc is not None:
             gc.callbacks.append(self._on_gc)
