@@ -155,7 +155,9 @@ def record(name: str, result: dict[str, Any], seconds: float, run_id: str) -> di
     figures = {f.name: f.read(result) for f in BENCHES[name]}
     return {
         "bench": name, "run": run_id, "commit": git("rev-parse", "--short", "HEAD"),
-        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        # Uncommitted changes to what is measured (the history and the README it writes aside).
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                          ":!bench/history.jsonl", ":!README.md")),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 1), "cores": os.cpu_count(), "figures": figures,
         "goals_met": {f.name: f.meets(figures[f.name]) for f in BENCHES[name] if f.goal},
