@@ -203,7 +203,8 @@ def show(name: str, rows: list[dict[str, Any]]) -> None:
 
 def _range(values: list[float]) -> str:
     lo, hi = min(values), max(values)
-    fmt = (lambda v: f"{v:.2f}") if hi < 10 else (lambda v: f"{v:.0f}")
+    fmt = ((lambda v: f"{v:.2g}") if hi < 0.1 else (lambda v: f"{v:.2f}") if hi < 10
+           else (lambda v: f"{v:.0f}"))
     return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)}–{fmt(hi)}"
 
 
