@@ -44,7 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import ensure_database  # noqa: E402
+from bench._common import METRICS_TOKEN, ClientCpu, Probe, describe, ensure_database  # noqa: E402
 from rooms.regions import REGIONS  # noqa: E402
 
 SECRET = "bench-secret-key-not-for-production"
@@ -119,6 +119,7 @@ def start_server(url: str, port: int, redis_url: str | None) -> subprocess.Popen
         "SECRET_KEY": SECRET,
         "MEDIA_ROOT": tempfile.mkdtemp(prefix="bench-media-"),
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "METRICS_TOKEN": METRICS_TOKEN,  # bench/_common.Probe reads its loop lag
     }
     env.pop("REDIS_URL", None)
     if redis_url:
@@ -321,7 +322,11 @@ def main() -> None:
             f"over {args.workers} worker processes",
             flush=True,
         )
+        probe, used = Probe(server.pid, url), ClientCpu(p.pid for p in procs if p.pid)
         out = asyncio.run(moderate(url, mod_token, results, args.workers, args.clients))
+        during, clients_cpu = probe.figures(), used.figures()
+        print(f"during the round: {describe(during, clients_cpu)}", flush=True)
+        out.update({"server_during": during, "clients_during": clients_cpu})
         out.update({"workers": args.workers, "redis": bool(redis_url)})
         print(
             f"assignment: {out['assign']}  baseline: {out['baseline_broadcast']}  "

@@ -37,6 +37,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import ClientCpu, Probe, describe  # noqa: E402
 from bench.breakout import percentiles, prepare, start_server  # noqa: E402
 
 OPTIONS = ["Antagen", "Under arbete", "Inte påbörjad"]
@@ -198,7 +199,11 @@ def main() -> None:
         connected = sum(queues[0].get(timeout=600) for _ in procs)
         print(f"connected {connected} clients in {time.time() - t:.1f} s "
               f"over {args.workers} worker processes", flush=True)
+        probe, used = Probe(server.pid, url), ClientCpu(p.pid for p in procs if p.pid)
         out = asyncio.run(moderate(url, mod_token, server.pid, args.workers, shared, queues))
+        during, clients_cpu = probe.figures(), used.figures()
+        print(f"during the polls: {describe(during, clients_cpu)}", flush=True)
+        out.update({"server_during": during, "clients_during": clients_cpu})
         out.update({"clients": args.clients, "workers": args.workers})
         print(f"vote ack: {out['vote_ack']}  final results seen: {out['final_results']}  "
               f"one broadcast: {out['baseline_one_broadcast']}  "
