@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import sys
 import time
 from multiprocessing.connection import Connection
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 from aiortc.contrib.media import MediaRelay  # noqa: E402
 
+from bench._common import ClientCpu  # noqa: E402
 from streaming.aiortc_compat import rtc_configuration  # noqa: E402
 from streaming.room import MediaRoom, Slot  # noqa: E402
 from streaming.room_peer import RoomPeer  # noqa: E402
@@ -88,12 +90,22 @@ def _mline(sdp: str, mid: str | None) -> str:
 
 
 async def _serve(mode: str, conn: Connection) -> None:
+    from server.platform.runtime import LoopWatch
+
     loop = asyncio.get_running_loop()
+    lags: list[float] = []
+    watch = LoopWatch(lags.append)
+    await watch.start()
     room: Any = MediaRoom("bench", ()) if mode == "forward" else RelayRoom()
     while True:
         message = await loop.run_in_executor(None, conn.recv)
         if message[0] == "stop":
             break
+        if message[0] == "lag":  # the loop's lag since the last ask: p99 and max, in ms
+            ordered, lags[:] = sorted(lags), []
+            conn.send((round(1000 * ordered[int(0.99 * (len(ordered) - 1))], 1),
+                       round(1000 * ordered[-1], 1)) if ordered else (0.0, 0.0))
+            continue
         _, who, sdp = message
         if mode == "forward":
             answer = await room.offer(who, sdp)
@@ -101,6 +113,7 @@ async def _serve(mode: str, conn: Connection) -> None:
         else:
             conn.send(await room.offer(who, sdp))
     await room.close()
+    await watch.stop()
     conn.send("stopped")
 
 
@@ -134,7 +147,8 @@ async def _measure(mode: str, publishers: int, subscribers: int, window: float) 
             await peer.negotiate(lambda o, w=f"sub{i}": _exchange(parent, w, o))
             peers.append(peer)
         await asyncio.sleep(WARMUP_S)
-        return await _window(process.pid, peers[publishers:], publishers, window, mode, subscribers)
+        return await _window(process.pid, parent, peers[publishers:], publishers, window, mode,
+                             subscribers)
     finally:
         for peer in peers:
             await peer.close()
@@ -144,13 +158,19 @@ async def _measure(mode: str, publishers: int, subscribers: int, window: float) 
 
 
 async def _window(
-    pid: int | None, subs: list[RoomPeer], publishers: int, window: float, mode: str, count: int
+    pid: int | None, conn: Connection, subs: list[RoomPeer], publishers: int, window: float,
+    mode: str, count: int,
 ) -> dict[str, Any]:
     server = psutil.Process(pid)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, _lag, conn)  # from now on
+    clients = ClientCpu([os.getpid()])  # the publishers and subscribers live in this process
     frames_before = sum(p.video_from(f"pub{i}") for p in subs for i in range(publishers))
     cpu_before, start = server.cpu_times(), time.monotonic()
     await asyncio.sleep(window)
     cpu_after, elapsed = server.cpu_times(), time.monotonic() - start
+    lag_p99, lag_max = await loop.run_in_executor(None, _lag, conn)
+    used_by_clients = clients.figures()["clients_cores_used"]
     frames = sum(p.video_from(f"pub{i}") for p in subs for i in range(publishers)) - frames_before
     used = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / elapsed
     streams = publishers * count
@@ -160,7 +180,14 @@ async def _window(
     return {"mode": mode, "publishers": publishers, "subscribers": count,
             "streams": streams, "server_cpu_pct": round(100 * used, 1),
             "video_fps_per_stream": round(fps, 1),
-            "cpu_pct_per_stream_at_30fps": round(per_stream, 2)}
+            "cpu_pct_per_stream_at_30fps": round(per_stream, 2),
+            "media_loop_lag_ms_p99": lag_p99, "media_loop_lag_ms_max": lag_max,
+            "clients_cores_used": used_by_clients}
+
+
+def _lag(conn: Connection) -> tuple[float, float]:
+    conn.send(("lag",))
+    return conn.recv()  # type: ignore[no-any-return]
 
 
 def _per_stream(rows: list[dict[str, Any]]) -> float:

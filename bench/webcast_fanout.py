@@ -365,8 +365,21 @@ class Media:
         self.root = root
         self.engines: dict[str, MediaEngine] = {}
         self.proc = psutil.Process()
+        self.lags: list[float] = []  # the media process's event-loop lag (runtime.LoopWatch)
+
+    def lag_ms(self) -> dict[str, float]:
+        """p99 and max of the loop's lag since the last call, in ms."""
+        ordered, self.lags[:] = sorted(self.lags), []
+        if not ordered:
+            return {"p99": 0.0, "max": 0.0}
+        return {"p99": round(1000 * ordered[int(0.99 * (len(ordered) - 1))], 1),
+                "max": round(1000 * ordered[-1], 1)}
 
     async def start(self) -> str:
+        from server.platform.runtime import LoopWatch
+
+        self.watch = LoopWatch(self.lags.append)
+        await self.watch.start()
         for mode in ("encode_once", "relay"):
             config = StreamingConfig(
                 media_root=self.root / mode,
@@ -400,6 +413,7 @@ class Media:
         return web.Response(text=answer)
 
     async def stop(self) -> None:
+        await self.watch.stop()
         await self.runner.cleanup()
         for engine in self.engines.values():
             await engine.stop()
@@ -423,9 +437,11 @@ async def _search(media: Media, viewers: ViewerPool, base: str, mode: str) -> di
         await asyncio.sleep(WARMUP_S)
         media.proc.cpu_percent(None)
         viewers.cpu_percent()
+        media.lag_ms()
         on_time = await viewers.measure(WINDOW_S)
         cpu = media.proc.cpu_percent(None)
         client_cpu = viewers.cpu_percent()
+        lag = media.lag_ms()
         dropped = stage.hub.viewer_packets_dropped
         expected = FPS * WINDOW_S  # a window edge can catch a frame more: count at most this
         ratio = sum(min(n, expected) for n in on_time) / (target * expected)
@@ -435,12 +451,13 @@ async def _search(media: Media, viewers: ViewerPool, base: str, mode: str) -> di
                 "on_time": round(ratio, 3),
                 "media_cpu_pct": round(cpu),
                 "viewer_processes_cpu_pct": round(client_cpu),
+                "media_loop_lag_ms": lag,
             }
         )
         print(
             f"  {mode:11s} {target:4d} viewers: {ratio:6.1%} frames on time,"
             f" media CPU {cpu:4.0f}%, viewer processes CPU {client_cpu:4.0f}%,"
-            f" dropped {dropped}",
+            f" media loop lag p99 {lag['p99']} ms, max {lag['max']} ms, dropped {dropped}",
             flush=True,
         )
         if ratio < GOAL:
