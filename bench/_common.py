@@ -6,7 +6,7 @@
 - `ClientCpu`: the CPU share the bench's own clients took, so a figure limited by the clients
   (they share the machine's cores with the server) is seen as such.
 - `profiled`: with BENCH_PROFILE=<folder> set, a py-spy profile of the server process during the
-  measured window (raw collapsed stacks; `bench/profile_top.py` summarises them).
+  measured window (py-spy's raw collapsed stacks, one file per window).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60,
+              why: Callable[[], str] = lambda: "") -> None:
+    """Until `proc` listens on `port`; an error (with `why()`) if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited:\n{why()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server did not start:\n{why()}")
+
+
 class Server:
     """`traffpunkt serve` on a free port with the bench's settings; use as a context manager."""
 
@@ -105,16 +120,8 @@ class Server:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port),
                  *self.args], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited:\n{self.tail()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"server did not start:\n{self.tail()}")
+        wait_port(self.port, self.proc, timeout, self.tail)
+        return self
 
     def tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""

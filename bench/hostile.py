@@ -47,8 +47,15 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import ClientCpu, Server, describe, free_port, fresh_database  # noqa: E402
-from bench.qa_fanout import SECRET, prepare, wait_port  # noqa: E402
+from bench._common import (  # noqa: E402
+    ClientCpu,
+    Server,
+    describe,
+    free_port,
+    fresh_database,
+    wait_port,
+)
+from bench.qa_fanout import SECRET, prepare  # noqa: E402
 from bench.rawsio import RawSocket  # noqa: E402
 
 PARTICIPANTS = 200

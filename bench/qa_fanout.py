@@ -25,7 +25,6 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,15 @@ import socketio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import ClientCpu, Probe, Server, describe, free_port, profiled  # noqa: E402
+from bench._common import (  # noqa: E402
+    ClientCpu,
+    Probe,
+    Server,
+    describe,
+    free_port,
+    profiled,
+    wait_port,
+)
 from bench.rawsio import RawSocket  # noqa: E402
 
 SECRET = "bench-secret-key-not-for-production"
@@ -357,19 +364,6 @@ async def measure(args: argparse.Namespace, ours: Side, bare: Side) -> tuple[dic
             assert side.moderator is not None
             await side.run.burst(side.moderator, side.event, side.ids[k * chunk:(k + 1) * chunk])
     return await ours.finish(), await bare.finish()
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the bare server exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not start")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
