@@ -71,9 +71,26 @@ async def truncate(url: str, restart_ids: bool = True) -> None:
     """Empty every table but the migrations' own. A server process shared by several tests
     keeps state keyed by ids (rate-limit windows, presence, notes rooms): for it, ids go on
     from the highest ever handed out instead of restarting, so no test meets another's ids."""
+    from sqlalchemy.exc import DBAPIError
     from sqlalchemy.ext.asyncio import create_async_engine
 
     engine = create_async_engine(url)
+    try:
+        for attempt in range(3):
+            try:
+                await _truncate(engine, restart_ids)
+                return
+            except DBAPIError as exc:
+                # TRUNCATE locks table after table; a server process of the previous test still
+                # finishing a transaction over two of them makes PostgreSQL abort one side as a
+                # deadlock. Its own remedy: run the transaction again (the other side is done).
+                if "deadlock detected" not in str(exc) or attempt == 2:
+                    raise
+    finally:
+        await engine.dispose()
+
+
+async def _truncate(engine, restart_ids: bool) -> None:  # type: ignore[no-untyped-def]
     async with engine.begin() as conn:
         for name, value in await conn.execute(text(
                 "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname='public'")):
@@ -89,7 +106,6 @@ async def truncate(url: str, restart_ids: bool = True) -> None:
                 if floor:
                     await conn.execute(text("SELECT setval(:name, :floor)"),
                                        {"name": name, "floor": floor})
-    await engine.dispose()
 
 
 @pytest.fixture(scope="session")
