@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, literal, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.platform import audit
@@ -350,14 +350,22 @@ def settings_of(event: Event) -> Settings:
 # --------------------------------------------------------------------------- reading
 
 
+# Built once: `column.in_(a_list)` made anew per call leaves ten objects in reference cycles
+# (SQLAlchemy's expanding parameter), and at 200 snapshots a second those piled up into a
+# 40-90 ms collector pause every half minute (seen by bench/hostile.py). An expanding
+# parameter given at execution leaves none.
+_VOTE_COUNTS = (
+    select(QuestionVote.question_id, func.count())
+    .where(QuestionVote.question_id.in_(bindparam("ids", expanding=True)))
+    .group_by(QuestionVote.question_id)
+)
+
+
 async def vote_counts(db: AsyncSession, question_ids: Iterable[int]) -> dict[int, int]:
     ids = list(question_ids)
     counts = {i: 0 for i in ids}
     if ids:
-        rows = await db.execute(
-            select(QuestionVote.question_id, func.count()).where(QuestionVote.question_id.in_(ids))
-            .group_by(QuestionVote.question_id)
-        )
+        rows = await db.execute(_VOTE_COUNTS, {"ids": ids})
         counts.update({qid: int(n) for qid, n in rows.all()})
     return counts
 
