@@ -205,7 +205,7 @@ STATEMENT = {
     "email": "kungl.biblioteket@kb.se",
     "complaint_url": "https://www.digg.se/tdosanmalan",
     "drawn_up": date(2026, 11, 22),
-    "reviewed": date(2026, 12, 2),
+    "reviewed": date(2026, 12, 4),
 }
 REPORTS_SHOWN = 500
 

@@ -179,11 +179,14 @@ async def test_accessibility_statement_has_what_diggs_model_requires(client) -> 
     assert "delvis förenlig med lagen om tillgänglighet till digital offentlig service" in sv
     assert "Bristande förenlighet med lagkraven" in sv and "WCAG 1.2.5" in sv
     assert ('Redogörelsen upprättades den <time datetime="2026-11-22">2026-11-22</time> och '
-            'granskades senast den <time datetime="2026-12-02">2026-12-02</time>.') in sv
+            'granskades senast den <time datetime="2026-12-04">2026-12-04</time>.') in sv
+    tested = sv.split("Hur vi testat tjänsten", 1)[1]
+    assert "320, 360, 390 och 414 CSS-pixlars bredd" in tested and "textavstånd" in tested
     en = (await (await client.get("/tillganglighet?lang=en")).get_data()).decode()
     assert 'href="mailto:kungl.biblioteket@kb.se"' in en and "accessible format" in en
     assert 'href="https://www.digg.se/tdosanmalan"' in en
     assert "partially compliant" in en and "last reviewed on" in en
+    assert "reflow at 320, 360, 390 and 414 CSS pixels wide" in en
 
 
 async def test_staff_see_reported_accessibility_problems_escaped(app, client) -> None:
