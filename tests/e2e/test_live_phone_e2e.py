@@ -1,4 +1,5 @@
-"""The live page on a phone (issue 20): the stage on top, the panels as tabs under it.
+"""The live page on a phone (issue 20): the stage on top, the panels as tabs under it; the
+moderator console's panels linked from its top.
 
 A participant on a 360 px phone sees the webcast first and then one panel at a time, chosen by
 tabs that work with the keyboard (arrow keys) and screen readers (the WAI-ARIA tabs pattern).
@@ -38,6 +39,12 @@ async def test_live_page_on_a_phone_shows_panels_as_tabs(browser, demo_server) -
     await login(mod, *MODERATOR)
     await mod.goto("/e/hosten-2020/moderate")
     await expect(mod.locator("#connection-state")).to_have_text("Ansluten")
+    await mod.set_viewport_size({"width": 360, "height": 740})  # the moderator in the venue
+    polls_heading = mod.get_by_role("heading", name="Omröstningar", exact=True)
+    await expect(polls_heading).not_to_be_in_viewport()
+    await mod.get_by_role("navigation", name="I konsolen").get_by_role(
+        "link", name="Omröstningar").click()
+    await expect(polls_heading).to_be_in_viewport()
     await mod.get_by_label("Fråga", exact=True).fill(QUESTION)
     await mod.get_by_label("Svar, ett per rad").fill("Antagen\nUnder arbete")
     await mod.get_by_role("button", name="Skapa omröstning").click()

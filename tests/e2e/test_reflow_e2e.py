@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page
@@ -51,9 +52,10 @@ class Day:
     latecomer_key: str  # registered after the rooms opened: follows the webcast on the live page
     room_id: int
     recording_id: int
+    publication_id: int
 
 
-async def seed_busy(url: str) -> Day:
+async def seed_busy(url: str, media_root: Path) -> Day:
     """The demo event after an hour of use, through the server's own code."""
     from sqlalchemy import select
 
@@ -67,7 +69,7 @@ async def seed_busy(url: str) -> Day:
     from server.platform.registration import RegistrationIn, register
     from server.polls import service as polls
     from server.qa import service as qa
-    from server.recording.models import ChapterMark, Recording
+    from server.recording.models import ChapterMark, Publication, Recording
     from tests.conftest import seed
 
     await seed(url)
@@ -129,8 +131,19 @@ async def seed_busy(url: str) -> Day:
             await session.flush()
             session.add(ChapterMark(recording_id=recording.id, offset_seconds=60,
                                     title=f"{LONG_WORD} {UNBROKEN}"))
+            publication = Publication(
+                recording_id=recording.id, title=f"{LONG_WORD} {UNBROKEN}"[:300],
+                description=f"{LONG_WORD} {LONG_LINK}", speakers=[LONG_NAME],
+                status="published", output_dir="published/reflow", published_at=utcnow())
+            session.add(publication)
+            await session.flush()
+            media = media_root / "published/reflow/bag/data/media"
+            media.mkdir(parents=True, exist_ok=True)
+            (media / "chapters.vtt").write_text(
+                f"WEBVTT\n\n00:00:00.000 --> 00:01:00.000\n{LONG_WORD} {UNBROKEN}\n",
+                encoding="utf-8")
             return Day(people[1].join_key, facilitator.join_key, latecomer.join_key, room_id,
-                       recording.id)
+                       recording.id, publication.id)
     finally:
         await db.close()
 
@@ -181,7 +194,8 @@ def pages(day: Day) -> list[tuple[str, str]]:
     r = FACILITATOR_REGION
     return [
         ("visitor", "/"), ("visitor", e), ("visitor", f"{e}/register"), ("visitor", "/login"),
-        ("visitor", "/tillganglighet"), ("visitor", "/play"), ("visitor", "/sidan-finns-inte"),
+        ("visitor", "/tillganglighet"), ("visitor", "/play"),
+        ("visitor", f"/play/{day.publication_id}"), ("visitor", "/sidan-finns-inte"),
         ("participant", f"{e}/registered"), ("participant", f"{e}/live"),
         ("latecomer", f"{e}/live"),
         ("participant", f"{e}/rooms/{day.room_id}"),
@@ -199,7 +213,7 @@ def pages(day: Day) -> list[tuple[str, str]]:
 
 @pytest.fixture
 async def busy(clean_db: str, module_server) -> tuple[str, Day]:  # type: ignore[no-untyped-def]
-    day = await seed_busy(clean_db)
+    day = await seed_busy(clean_db, Path(module_server.env["MEDIA_ROOT"]))
     if not module_server.running():
         module_server.start()
     return module_server.url, day
