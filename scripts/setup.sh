@@ -22,7 +22,7 @@ apt_install() {
 
 apt_install python3 python3-venv ca-certificates tzdata
 if [[ $want_test -eq 1 ]]; then
-  apt_install chromium ffmpeg fonts-dejavu-core nginx
+  apt_install chromium ffmpeg fonts-dejavu-core nginx coturn
   command -v node >/dev/null || apt_install nodejs
   command -v npm >/dev/null || apt_install npm
   command -v pg_ctlcluster >/dev/null || apt_install postgresql

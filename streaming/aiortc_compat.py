@@ -60,6 +60,8 @@ from aiortc.rtcrtpparameters import (
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from aiortc.sdp import SessionDescription
 
+from .config import IceServers
+
 __all__ = [
     "AUDIO_LEVEL_URI",
     "AiortcIncompatible",
@@ -83,7 +85,7 @@ class AiortcIncompatible(RuntimeError):
 
 
 def rtc_configuration(
-    ice_servers: tuple[str, ...], *, max_bundle: bool = False
+    ice_servers: IceServers, *, max_bundle: bool = False
 ) -> RTCConfiguration:
     """Peer-connection configuration; an empty tuple means no STUN/TURN at all.
 
@@ -93,7 +95,11 @@ def rtc_configuration(
     default "balanced" policy the second audio m-line stays on a transport the
     BUNDLE answer discards, and that track never flows.
     """
-    servers = [RTCIceServer(urls=url) for url in ice_servers]
+    servers = [
+        RTCIceServer(urls=s) if isinstance(s, str)
+        else RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+        for s in ice_servers
+    ]
     if max_bundle:
         return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
     return RTCConfiguration(iceServers=servers)

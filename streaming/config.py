@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["FanoutMode", "StreamingConfig"]
+__all__ = ["FanoutMode", "IceServer", "IceServers", "StreamingConfig"]
 
 FanoutMode = Literal["encode_once", "relay"]
+
+
+@dataclass(frozen=True)
+class IceServer:
+    """A STUN or TURN server with its credential (a bare URL string needs none)."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+
+IceServers = tuple["str | IceServer", ...]
 
 
 @dataclass(frozen=True)
@@ -35,7 +48,13 @@ class StreamingConfig:
     # seconds after its offer is closed: it would otherwise hold a place under the viewer cap.
     connect_timeout: float = 15.0
     # Empty: no STUN, so nothing leaves the machine unless the server configures it.
-    ice_servers: tuple[str, ...] = field(default_factory=tuple)
+    ice_servers: IceServers = field(default_factory=tuple)
+    # Asked again for every new peer connection when set (TURN credentials expire).
+    ice_provider: Callable[[], IceServers] | None = None
+
+    def current_ice_servers(self) -> IceServers:
+        """The ICE servers a peer connection made now uses."""
+        return self.ice_provider() if self.ice_provider else self.ice_servers
 
     @property
     def hls_root(self) -> Path:

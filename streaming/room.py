@@ -38,6 +38,7 @@ from .aiortc_compat import (
     restrict_negotiated_codecs,
     rtc_configuration,
 )
+from .config import IceServers
 from .errors import StreamingError
 from .forward import ForwardSource, SlotTrack
 from .sdp import Purpose, validate_offer
@@ -124,7 +125,8 @@ class MediaRoom:
     """The media of one breakout room. Create it through :meth:`RoomRegistry.room`."""
 
     def __init__(
-        self, room_id: str, ice_servers: tuple[str, ...], listener: RoomListener | None = None
+        self, room_id: str, ice_servers: Callable[[], IceServers],
+        listener: RoomListener | None = None
     ) -> None:
         self.room_id = room_id
         self._ice_servers = ice_servers
@@ -189,7 +191,7 @@ class MediaRoom:
         return RoomAnswer(answer, member.slot_map())
 
     def _new_member(self, participant: str) -> _Member:
-        pc = RTCPeerConnection(rtc_configuration(self._ice_servers, max_bundle=True))
+        pc = RTCPeerConnection(rtc_configuration(self._ice_servers(), max_bundle=True))
         member = _Member(participant, pc)
         self._members[participant] = member
 
@@ -416,9 +418,16 @@ class RoomRegistry:
     """
 
     def __init__(
-        self, ice_servers: tuple[str, ...] = (), listener: RoomListener | None = None
+        self, ice_servers: IceServers | Callable[[], IceServers] = (),
+        listener: RoomListener | None = None
     ) -> None:
-        self._ice_servers = ice_servers
+        """``ice_servers``: fixed, or asked for each new peer connection (TURN credentials
+        expire)."""
+        if callable(ice_servers):
+            self._ice_servers = ice_servers
+        else:
+            fixed: IceServers = ice_servers
+            self._ice_servers = lambda: fixed
         self._listener = listener
         self._rooms: dict[str, MediaRoom] = {}
 

@@ -167,7 +167,7 @@ class Stage:
     def _new_session(self, on_gone: Callable[[str], Coroutine[Any, Any, None]]) -> _Session:
         """A peer connection that calls ``on_gone`` when it fails, closes, or has not
         connected within ``connect_timeout`` seconds."""
-        pc = RTCPeerConnection(rtc_configuration(self._config.ice_servers))
+        pc = RTCPeerConnection(rtc_configuration(self._config.current_ice_servers()))
         session = _Session(_new_id(), pc)
 
         @pc.on("connectionstatechange")

@@ -9,6 +9,7 @@ from quart import Blueprint
 from quart_schema import tag, validate_response
 
 from server.platform import programme as programmes
+from server.platform import turn
 from server.platform.errors import Forbidden
 from server.platform.web import check_csrf, platform, require_principal, session_hash
 
@@ -95,3 +96,17 @@ async def socket_token(slug: str) -> dict[str, Any]:
         )
     token = platform().tokens.socket_token(principal, event.id, session_hash())
     return {"token": token, "event_id": event.id}
+
+
+@api.get("/ice-servers")
+@tag(["media"])
+async def ice_servers() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """STUN and TURN servers for the caller's peer connections (`{"iceServers": [RTCIceServer],
+    "ttl": seconds}`), TURN with a credential of its own that expires after TURN_TTL_SECONDS
+    (coturn's REST scheme). Asked for before each new connection; never cached by a proxy.
+    No response model: a STUN entry must have no `username` at all, not a null one."""
+    principal = await require_principal()
+    settings = platform().settings
+    servers = [s.as_dict() for s in turn.ice_servers(settings, turn.user_of(principal))]
+    return ({"iceServers": servers, "ttl": settings.turn_ttl_seconds}, 200,
+            {"Cache-Control": "no-store"})

@@ -8,10 +8,12 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from server.platform import keys
+from server.platform import keys, turn
 from server.platform.errors import log_unexpected
 from server.platform.settings import Settings
 from streaming import MediaEngine, Stage, StageEvent, StreamingConfig
+from streaming.config import IceServer as EngineIceServer
+from streaming.config import IceServers
 
 StageSubscriber = Callable[[StageEvent], Awaitable[None] | None]
 
@@ -27,10 +29,15 @@ class MediaService:
 
     @staticmethod
     def _config(settings: Settings) -> StreamingConfig:
-        ice = tuple(u.strip() for u in settings.ice_servers.split(",") if u.strip())
+        def ice() -> IceServers:  # fresh TURN credentials for each peer connection
+            return tuple(EngineIceServer(s.urls, s.username, s.credential)
+                         for s in turn.ice_servers(settings, f"media-{settings.node_id}"))
+
         return StreamingConfig(
             media_root=settings.media_root, viewer_cap=settings.webrtc_viewer_cap,
-            ice_servers=ice, connect_timeout=settings.webrtc_connect_timeout,
+            ice_servers=ice() if not settings.media_uses_turn else (),
+            ice_provider=ice if settings.media_uses_turn else None,
+            connect_timeout=settings.webrtc_connect_timeout,
         )
 
     def subscribe(self, subscriber: StageSubscriber) -> None:

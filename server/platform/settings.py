@@ -35,9 +35,16 @@ class Settings(BaseSettings):
     # "all": web and media in one process; "web": no media engine (--no-media); "media": only
     # WHIP/WHEP/HLS and health (--media-only).
     node_role: Literal["all", "web", "media"] = "all"
-    ice_servers: str = ""
-    turn_url: str | None = None
-    turn_secret: str | None = None
+    ice_servers: str = ""  # STUN URLs, comma-separated: the media node's and every browser's
+    # TURN (server/platform/turn.py): URLs, comma-separated, e.g. "turn:turn.example.se:3478,
+    # turn:turn.example.se:3478?transport=tcp,turns:turn.example.se:443?transport=tcp"; the
+    # secret coturn has as --static-auth-secret; how long a credential lasts (a working day: a
+    # relay is refreshed with the credential it was opened with). MEDIA_USES_TURN: the media
+    # node relays through it too (when it sits behind NAT).
+    turn_url: str = ""
+    turn_secret: str = ""
+    turn_ttl_seconds: int = 12 * 3600
+    media_uses_turn: bool = False
     qa_ask_per_minute: int = 5
     qa_vote_per_minute: int = 60
     # Behind a reverse proxy, the header that carries the client's address (nginx:

@@ -45,7 +45,7 @@ def build(platform: Platform) -> RoomMediaRouter:
         await platform.sio.leave_room(sid, room)
 
     settings = platform.settings
-    ice = platform.media.engine.config.ice_servers
+    ice = platform.media.engine.config.current_ice_servers
     bus = service.make_media_bus(settings.redis_url, settings.node_id)
     local = RoomMedia(ice, emit, keys.room_media, leave_room, bus)
     if not settings.redis_url:

@@ -39,6 +39,7 @@ from server.platform.node import Key
 from server.platform.node_bus import NodeRequests
 from server.platform.pubsub import Subscription, redis_client
 from streaming import StreamingError
+from streaming.config import IceServers
 from streaming.room import RoomEvent, RoomRegistry, Slot
 
 Emit = Callable[[str, Any, str], Awaitable[None]]
@@ -139,7 +140,7 @@ class RoomMedia:
     """The room-media service of one node; owner of its streaming rooms (``stop()`` closes them)."""
 
     def __init__(
-        self, ice_servers: tuple[str, ...], emit: Emit, room_of: RoomOf,
+        self, ice_servers: IceServers | Callable[[], IceServers], emit: Emit, room_of: RoomOf,
         leave_room: LeaveRoom | None = None, bus: MediaBus | None = None,
     ) -> None:
         self.registry = RoomRegistry(ice_servers, listener=self._on_room_event)

@@ -17,7 +17,7 @@ from typing import Any
 
 from quart import Blueprint, Response, request, send_file, session
 
-from server.platform import programme
+from server.platform import programme, turn
 from server.platform.auth import Principal, csrf_ok
 from server.platform.connection import authenticate
 from server.platform.errors import DomainError
@@ -169,10 +169,15 @@ async def _read_sdp() -> str:
         raise DomainError("sdp.invalid", "SDP är inte UTF-8.", key="sdp.invalid.encoding") from exc
 
 
-def _answer(answer: str, location: str) -> Response:
+def _answer(answer: str, location: str, who: str) -> Response:
+    """201 with the session's URL and, as RFC 9725 `Link` headers, the ICE servers (TURN with a
+    credential for `who`) the client may use for an ICE restart."""
     response = Response(answer, 201, content_type=SDP)
     response.headers["Location"] = location
     response.headers["Cache-Control"] = "no-store"
+    for server in turn.ice_servers(platform().settings, who):
+        for link in server.links():
+            response.headers.add("Link", link)
     return response
 
 
@@ -191,7 +196,7 @@ async def whip_publish(slug: str) -> Response:
     await _authorise_publisher(event.id)
     offer = await _read_sdp()
     session_id, answer = await platform().media.stage_for_event(event.id).publish(offer)
-    return _answer(answer, f"{_urls(event).whip}/{session_id}")
+    return _answer(answer, f"{_urls(event).whip}/{session_id}", f"stage-{event.id}")
 
 
 @webcast_views.delete("/whip/<slug>/<session_id>")
@@ -210,7 +215,8 @@ async def whip_stop(slug: str, session_id: str) -> Response:
 @media_endpoint
 async def whep_view(slug: str) -> Response:
     event = await _event(slug)
-    owner = viewer_owner(require_watcher(await _caller(event.id), event.id))
+    watcher = require_watcher(await _caller(event.id), event.id)
+    owner = viewer_owner(watcher)
     offer = await _read_sdp()
     urls = _urls(event)
     stage = platform().media.stage_for_event(event.id)
@@ -220,7 +226,7 @@ async def whep_view(slug: str) -> Response:
         if exc.code != "stage.viewer_cap":
             raise
         return _over_cap(as_domain_error(exc), urls.hls)
-    return _answer(answer, f"{urls.whep}/{session_id}")
+    return _answer(answer, f"{urls.whep}/{session_id}", turn.user_of(watcher))
 
 
 def _over_cap(error: DomainError, hls: str) -> Response:

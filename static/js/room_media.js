@@ -10,6 +10,7 @@
  * by itself, backing off from 1 s to 30 s; so is one the server no longer knows after a
  * reconnect (the node restarted, or another node hosts the room now).
  */
+import { iceServers } from './ice.js';
 import { errorMessage } from './errors.js';
 import { strings } from './i18n.js';
 import {
@@ -64,8 +65,9 @@ async function camera() {
   return null;
 }
 
-function newConnection() {
-  const conn = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+/** @param {RTCIceServer[]} servers */
+function newConnection(servers) {
+  const conn = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: servers });
   for (const track of local?.getTracks() ?? []) {
     const t = conn.addTransceiver(track, { direction: 'sendonly', streams: [] });
     if (track.kind === 'video') preferVp8(t);
@@ -103,7 +105,7 @@ async function start() {
   pc?.close();
   local ??= await camera();
   if (!local) say(s.no_camera);
-  pc = newConnection();
+  pc = newConnection(await iceServers());
   addSlots(pc, remotePublishers());
   await serially(async () => { slots = await negotiate(socket, roomId, /** @type {RTCPeerConnection} */ (pc)); });
   await sendState(socket, roomId, enabled.audio && hasTrack('audio'), enabled.video && hasTrack('video'));

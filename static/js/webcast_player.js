@@ -5,6 +5,7 @@
  * `?transport=hls` (or `webrtc`) on the page's URL forces one. While on HLS the player reports
  * itself to the media node every 10 s, so the viewer count includes HLS viewers.
  */
+import { iceServers as ice } from './ice.js';
 import { strings } from './i18n.js';
 import { fetchToken, whenConnected } from './protocol.js';
 import { slug, socket } from './session.js';
@@ -56,7 +57,8 @@ function setTransport(name) {
 /** Media on another origin gets the page's signed token; same origin sends the cookie. */
 async function options() {
   const cross = new URL(whepUrl, location.href).origin !== location.origin;
-  return cross ? { token: (await fetchToken(slug)).token } : {};
+  const iceServers = await ice();
+  return cross ? { token: (await fetchToken(slug)).token, iceServers } : { iceServers };
 }
 
 /** Play with sound if the browser allows it; otherwise muted, with a button to turn sound on. */

@@ -1,5 +1,6 @@
 // @ts-check
 /** The producer page: preview a camera and microphone or a shared screen, publish it over WHIP. */
+import { iceServers as ice } from './ice.js';
 import { errorMessage } from './errors.js';
 import { strings } from './i18n.js';
 import { csrfToken, fetchToken, whenConnected } from './protocol.js';
@@ -56,7 +57,8 @@ async function listDevices() {
 
 async function options() {
   const cross = new URL(whipUrl, location.href).origin !== location.origin;
-  return cross ? { token: (await fetchToken(slug)).token } : { csrf: csrfToken() };
+  const iceServers = await ice();
+  return cross ? { token: (await fetchToken(slug)).token, iceServers } : { csrf: csrfToken(), iceServers };
 }
 
 async function start() {

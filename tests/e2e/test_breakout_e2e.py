@@ -165,6 +165,7 @@ async def test_room_video_comes_back_by_itself_after_the_server_restarts(
     await register(per, *PEOPLE[1])
     await mod.goto("/e/hosten-2020/moderate")
     await expect(mod.locator("#connection-state")).to_have_text("Ansluten")
+    await mod.get_by_role("button", name="Förhandsgranska").click()  # the plan before opening
     await mod.get_by_role("button", name="Öppna grupprummen").click()
     for page in (asa, per):
         await page.wait_for_url("**/e/hosten-2020/rooms/*", timeout=30_000)
