@@ -29,6 +29,14 @@ offer (``aiortc.sdp``) into plain values, so no other module touches
 ``aiortc.rtp`` or ``aiortc.sdp``. Tests in
 ``tests/unit/test_streaming_aiortc_compat.py`` and
 ``tests/unit/test_streaming_room_compat.py``.
+
+DTLS with any peer: aiortc's certificate is ECDSA and its SSL context offers ECDHE-ECDSA suites
+only, so as the DTLS *client* it cannot talk to a peer whose certificate is RSA (GStreamer's
+webrtcbin in Debian 12, hardware encoders): "no shared cipher". :func:`accept_rsa_peers` wraps
+``RTCCertificate._create_ssl_context`` to offer the ECDHE-RSA suites as well (our own
+certificate stays ECDSA, so as the DTLS server nothing changes); installed by
+:func:`check_aiortc_internals`, which also checks that the context still sets its list in one
+call that can be replaced (tests/unit/test_streaming_aiortc_compat.py).
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ from aiortc import (
 )
 from aiortc.codecs import get_encoder
 from aiortc.jitterbuffer import JitterFrame
-from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
     RTCRtpHeaderExtensionParameters,
@@ -222,6 +230,36 @@ def offered_media(session: SessionDescription) -> list[OfferedMedia]:
     ]
 
 
+DTLS_CIPHERS = (
+    b"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:"
+    b"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305:"
+    b"ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA"
+)
+"""What our DTLS offers: aiortc's ECDSA suites, and the same with RSA authentication."""
+
+
+def accept_rsa_peers() -> None:
+    """Make every new DTLS context offer DTLS_CIPHERS (idempotent)."""
+    original = RTCCertificate._create_ssl_context
+    if getattr(original, "_traffpunkt_rsa", False):
+        return
+
+    def create(self: RTCCertificate, srtp_profiles: Any) -> Any:
+        ctx = original(self, srtp_profiles)
+        ctx.set_cipher_list(DTLS_CIPHERS)
+        return ctx
+
+    create._traffpunkt_rsa = True  # type: ignore[attr-defined]
+    create.__wrapped__ = original  # type: ignore[attr-defined]
+    RTCCertificate._create_ssl_context = create  # type: ignore[method-assign]
+
+
+def _check_dtls_ciphers() -> None:
+    original = inspect.getsource(RTCCertificate._create_ssl_context)
+    _require("set_cipher_list(" in original or "_traffpunkt_rsa" in original,
+             "RTCCertificate._create_ssl_context no longer sets a cipher list")
+
+
 def _require(condition: bool, what: str) -> None:
     if not condition:
         raise AiortcIncompatible(f"aiortc changed: {what}")
@@ -250,6 +288,8 @@ def check_aiortc_internals() -> None:
     _check_rtp_observer()
     _check_audio_level()
     _check_offered_media()
+    _check_dtls_ciphers()
+    accept_rsa_peers()
 
 
 def _check_forwarding() -> None:
