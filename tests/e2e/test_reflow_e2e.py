@@ -25,7 +25,6 @@ from tests.e2e.wcag import (
     hover_problems,
     load,
     problems_at,
-    reflow_problems,
     text_spacing_problems,
 )
 
@@ -261,13 +260,10 @@ async def test_text_spacing_and_200_percent_text_lose_nothing(browser, busy) -> 
     findings: dict[str, list[str]] = {}
     for who, path in pages(day):
         page = profiles[who]
-        await page.set_viewport_size({"width": 320, "height": 640})
-        await load(page, path)
+        await load(page, path, 320, 640)
         if found := await text_spacing_problems(page):
             findings[f"{path} as {who}, text spacing"] = found
-        await page.set_viewport_size({"width": 640, "height": 400})
-        await load(page, path)
-        if found := await reflow_problems(page):
+        if found := await problems_at(page, path, 640, 400):
             findings[f"{path} as {who}, 200 % text"] = found
     assert not findings, "text spacing or resizing loses content:\n" + report(findings)
 
@@ -287,8 +283,7 @@ async def test_orientation_hover_and_focus_on_every_page(browser, busy) -> None:
             findings[f"{path} as {who}, axe at 740x360"] = found
         if found := await hover_problems(page):
             findings[f"{path} as {who}, hover"] = found
-        await page.set_viewport_size({"width": 1280, "height": 800})
-        await load(page, path)
+        await load(page, path, 1280, 800)
         if found := await focus_problems(page):
             findings[f"{path} as {who}, keyboard"] = found
     assert not findings, "orientation, hover or keyboard problems:\n" + report(findings)

@@ -113,12 +113,14 @@ async def focus_problems(page: Page, limit: int = 150) -> list[str]:
 
 async def problems_at(page: Page, path: str, width: int, height: int = 720) -> list[str]:
     """Load `path` at `width` CSS px and list what does not reflow."""
-    await page.set_viewport_size({"width": width, "height": height})
-    await load(page, path)
+    await load(page, path, width, height)
     return await reflow_problems(page)
 
 
-async def load(page: Page, path: str) -> None:
+async def load(page: Page, path: str, width: int | None = None, height: int = 720) -> None:
+    """Open `path` (in a window `width` CSS px wide, when given) once it has settled."""
+    if width is not None:
+        await page.set_viewport_size({"width": width, "height": height})
     response = await page.goto(path)
     if response is None:  # the page was still moving on by itself (a redirect in script): again
         await page.wait_for_load_state("networkidle")
