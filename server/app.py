@@ -146,6 +146,18 @@ def _errors(app: Quart) -> None:
     async def too_large(_: Exception) -> Any:  # a chunked body that grew past its route's limit
         return await domain_error(DomainError("request.too_large", "Förfrågan är för stor."))
 
+    @app.errorhandler(405)
+    async def method_not_allowed(exc: Exception) -> Any:
+        """JSON for WHIP/WHEP and the API (a WHIP client's PATCH for trickle ICE gets this: the
+        session takes no trickle), with the methods that are allowed."""
+        allowed = ", ".join(sorted(getattr(exc, "valid_methods", None) or ()))
+        error = DomainError("method_not_allowed", "Metoden stöds inte här.")
+        headers = {"Allow": allowed} if allowed else {}
+        if _wants_json():
+            return {"error": error.as_dict(language())}, 405, headers
+        page, _ = await render("error.html", 405, message=error.text(language()))
+        return page, 405, headers
+
     @app.errorhandler(404)
     async def not_found(_: Exception) -> Any:
         if _wants_json():
@@ -154,7 +166,9 @@ def _errors(app: Quart) -> None:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    """API and WHIP/WHEP clients read JSON errors; browsers asking for pages get a page."""
+    return (request.path.startswith(("/api/", "/whip/", "/whep/"))
+            or request.accept_mimetypes.best == "application/json")
 
 
 def _platform_lifecycle(platform: Platform, presence: Presence) -> None:

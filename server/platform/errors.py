@@ -18,6 +18,7 @@ STATUS = {
     "csrf": 403,
     "payload": 422,
     "not_found": 404,
+    "method_not_allowed": 405,
     "qa.not_found": 404,
     "qa.rate_limited": 429,
     "qa.closed": 409,

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # Where browsers reach WHIP/WHEP/HLS: "" is this origin (one process, or nginx routing
     # /whip/ /whep/ /media/hls/ to the media nodes); set it when the media node has its own host.
     media_public_url: str = ""
+    # Pages on these origins (comma-separated) may call WHIP/WHEP here across origins; the origin
+    # of PUBLIC_URL always may. Set on a media node whose pages come from elsewhere.
+    media_cors_origins: str = ""
     # "all": web and media in one process; "web": no media engine (--no-media); "media": only
     # WHIP/WHEP/HLS and health (--media-only).
     node_role: Literal["all", "web", "media"] = "all"

@@ -23,6 +23,7 @@ def install(platform: Platform, app: Quart) -> None:
         return {"webcast_urls": lambda event: stage_urls(
             public, event.slug, media.stage_id(event.id)).as_dict()}
 
+    app.after_request(views.cors)
     if platform.settings.node_role == "media":
         app.before_request(views.media_only)
 

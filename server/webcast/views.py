@@ -14,6 +14,7 @@ import re
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from quart import Blueprint, Response, request, send_file, session
 
@@ -64,6 +65,45 @@ async def media_only() -> Any:
         return _error(DomainError("not_found", "Detta är en medienod.",
                                   key="not_found.media_node"))
     return None
+
+
+# -- across origins ----------------------------------------------------------------------
+
+# WHIP/WHEP on a media node of its own (MEDIA_PUBLIC_URL): the page's origin calls it with a
+# bearer token, never cookies, so no credentials are allowed; what a WHIP/WHEP client must read
+# of an answer (RFC 9725: the session's Location, the ICE servers' Link, the ETag of an ICE
+# restart) is exposed.
+CORS_PREFIXES = ("/whip/", "/whep/")
+CORS_HEADERS = {
+    "Access-Control-Allow-Methods": "POST, PATCH, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match, X-CSRF-Token",
+    "Access-Control-Max-Age": "600",
+}
+
+
+def cors_origins(settings: Any) -> frozenset[str]:
+    origins = {_origin(settings.public_url)}
+    origins |= {_origin(o) for o in settings.media_cors_origins.split(",") if o.strip()}
+    return frozenset(o for o in origins if o)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+async def cors(response: Response) -> Response:
+    """CORS for WHIP/WHEP, on every answer: SDP, JSON errors (405 and 404 too) and preflights."""
+    if not request.path.startswith(CORS_PREFIXES):
+        return response
+    response.headers.add("Vary", "Origin")
+    origin = request.headers.get("Origin", "")
+    if origin and origin in cors_origins(platform().settings):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Location, Link, ETag"
+        if request.method == "OPTIONS":
+            response.headers.update(CORS_HEADERS)
+    return response
 
 
 # -- errors ----------------------------------------------------------------------------

@@ -343,3 +343,45 @@ def test_serve_flags_choose_the_node_role() -> None:
     assert _node_role(_parser().parse_args(["serve", "--media-only"])) == {"node_role": "media"}
     assert _node_role(_parser().parse_args(["serve", "--no-media"])) == {"node_role": "web"}
     assert _node_role(_parser().parse_args(["serve"])) == {}
+
+
+async def test_whip_and_whep_answer_pages_on_the_configured_origins(clean_db, tmp_path) -> None:
+    """A media node on its own origin (MEDIA_PUBLIC_URL): the page's origin may call WHIP/WHEP
+    (preflight and answers carry CORS, and expose Location, Link and ETag), another origin gets
+    no CORS at all; every error is JSON, PATCH (trickle ICE) included."""
+    page, other = "https://traffpunkt.example.se", "https://evil.example"
+    asgi = await _start(clean_db, tmp_path, public_url=f"{page}/", node_role="media",
+                        media_cors_origins="https://extra.example.se")
+    async with asgi.quart.test_app():
+        await seed_demo(asgi.platform)
+        client = asgi.quart.test_client()
+        for path in (f"/whep/{SLUG}", f"/whip/{SLUG}", f"/whep/{SLUG}/any-session"):
+            preflight = await client.options(path, headers={
+                "Origin": page, "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type"})
+            assert preflight.status_code < 300, path
+            assert preflight.headers["Access-Control-Allow-Origin"] == page
+            assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+            assert "DELETE" in preflight.headers["Access-Control-Allow-Methods"]
+            assert "Origin" in preflight.headers.get_all("Vary")
+        extra = await client.options(f"/whep/{SLUG}", headers={
+            "Origin": "https://extra.example.se", "Access-Control-Request-Method": "POST"})
+        assert extra.headers["Access-Control-Allow-Origin"] == "https://extra.example.se"
+        stranger = await client.options(f"/whep/{SLUG}", headers={
+            "Origin": other, "Access-Control-Request-Method": "POST"})
+        assert "Access-Control-Allow-Origin" not in stranger.headers
+
+        refused = await client.post(f"/whep/{SLUG}", data="v=0", headers={**SDP, "Origin": page})
+        assert refused.status_code == 401 and refused.mimetype == "application/json"
+        assert refused.headers["Access-Control-Allow-Origin"] == page
+        assert set(refused.headers["Access-Control-Expose-Headers"].split(", ")) == {
+            "Location", "Link", "ETag"}
+        patched = await client.patch(f"/whip/{SLUG}/some-session", data="a=ice-ufrag:x",
+                                     headers={"Content-Type": "application/trickle-ice-sdpfrag",
+                                              "Origin": page})
+        assert patched.status_code == 405 and patched.mimetype == "application/json"
+        assert (await patched.get_json())["error"]["code"] == "method_not_allowed"
+        assert "DELETE" in patched.headers["Allow"]
+        assert patched.headers["Access-Control-Allow-Origin"] == page
+        missing = await client.get(f"/whep/{SLUG}/a/b/c", headers={"Origin": page})
+        assert missing.status_code == 404 and missing.mimetype == "application/json"
