@@ -23,6 +23,11 @@ apt_install() {
 apt_install python3 python3-venv ca-certificates tzdata
 if [[ $want_test -eq 1 ]]; then
   apt_install chromium ffmpeg fonts-dejavu-core nginx coturn
+  # A WHIP publisher that is not a browser or OBS: GStreamer's webrtcbin, driven from Debian's
+  # Python (tests/gst_whip.py; H.264 from x264enc in -ugly, VP8 and webrtcbin in -good/-bad).
+  apt_install python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 \
+    gir1.2-gst-plugins-bad-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+    gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-tools
   command -v node >/dev/null || apt_install nodejs
   command -v npm >/dev/null || apt_install npm
   command -v pg_ctlcluster >/dev/null || apt_install postgresql

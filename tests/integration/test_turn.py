@@ -84,7 +84,8 @@ async def turn_app(clean_db: str, tmp_path: Path, coturn: int) -> AsyncIterator[
 
     settings = make_settings(clean_db, tmp_path / "media").model_copy(update={
         "turn_url": f"turn:127.0.0.1:{coturn},turn:127.0.0.1:{coturn}?transport=tcp",
-        "turn_secret": SECRET, "ice_servers": "stun:127.0.0.1:3478", "turn_ttl_seconds": 600})
+        "turn_secret": SECRET, "ice_servers": f"stun:127.0.0.1:{coturn}",
+        "turn_ttl_seconds": 600})
     asgi = create_app(settings)
     async with asgi.quart.test_app():  # type: ignore[attr-defined]
         await seed_demo(asgi.platform)  # type: ignore[attr-defined]
@@ -99,7 +100,7 @@ async def test_a_participants_credential_opens_a_relay_in_real_coturn(turn_app, 
     assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
     body = await answer.get_json()
     stun, relay = body["iceServers"]
-    assert stun == {"urls": ["stun:127.0.0.1:3478"]}
+    assert stun == {"urls": [f"stun:127.0.0.1:{coturn}"]}
     assert relay["urls"] == [f"turn:127.0.0.1:{coturn}", f"turn:127.0.0.1:{coturn}?transport=tcp"]
     assert re.fullmatch(r"\d+:p\d+", relay["username"]), "expiry and an opaque id, no name"
     assert body["ttl"] == 600
@@ -129,3 +130,36 @@ def test_link_headers_follow_rfc_9725() -> None:
     ]
     assert turn.ice_servers(Settings(turn_url="turn:t.example.se"), "p7") == [], (
         "no TURN without its secret")
+
+
+async def test_a_whip_answer_carries_a_credential_coturn_accepts(turn_app, coturn) -> None:  # type: ignore[no-untyped-def]
+    """RFC 9725: the 201 of WHIP lists the ICE servers as Link headers; the encoder's
+    credential (for the stage, no person) opens a relay in the real coturn."""
+    from tests.integration.test_webcast_http import Whip, _new_token
+
+    client = turn_app.quart.test_client()
+    whip = Whip(client, await _new_token(turn_app))
+    links: list[str] = []
+
+    async def exchange(offer: str) -> str:
+        answer = await client.post("/whip/hosten-2020", data=offer, headers={
+            "Content-Type": "application/sdp", "Authorization": f"Bearer {whip.token}"})
+        assert answer.status_code == 201, await answer.get_data(as_text=True)
+        whip.location = answer.headers["Location"]
+        links.extend(answer.headers.get_all("Link"))
+        return str(await answer.get_data(as_text=True))
+
+    await whip.peer.connect(exchange)
+    try:
+        assert links[0] == f'<stun:127.0.0.1:{coturn}>; rel="ice-server"'
+        relay = [re.fullmatch(r'<(.+)>; rel="ice-server"; username="(.+)"; '
+                              r'credential="(.+)"; credential-type="password"', link)
+                 for link in links[1:]]
+        assert [m.group(1) for m in relay if m] == [
+            f"turn:127.0.0.1:{coturn}", f"turn:127.0.0.1:{coturn}?transport=tcp"]
+        first = relay[0]
+        assert first and re.fullmatch(r"\d+:stage-\d+", first.group(2))
+        host, _ = await allocate(coturn, first.group(2), first.group(3), "udp")
+        assert host == "127.0.0.1"
+    finally:
+        await whip.stop()
