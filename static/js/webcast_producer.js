@@ -5,7 +5,7 @@ import { errorMessage } from './errors.js';
 import { strings } from './i18n.js';
 import { csrfToken, fetchToken, whenConnected } from './protocol.js';
 import { slug, socket } from './session.js';
-import { publish, WebcastError } from './webcast_protocol.js';
+import { publish, stageState, WebcastError } from './webcast_protocol.js';
 
 const root = /** @type {HTMLElement} */ (document.getElementById('producer'));
 const preview = /** @type {HTMLVideoElement} */ (document.getElementById('preview'));
@@ -115,8 +115,8 @@ if (root && whipUrl) {
   stopBtn.addEventListener('click', stop);
   socket.on('webcast.state', applyState);
   whenConnected(socket, async () => {
-    const res = await fetch(whipUrl.replace('/whip/', '/whep/'), { credentials: 'include' });
-    applyState(await res.json());
+    const { csrf: _, ...asked } = await options();  // the stage's state: a GET, no CSRF
+    applyState(await stageState(whipUrl.replace('/whip/', '/whep/'), asked));
   });
   window.addEventListener('pagehide', () => { session?.stop(); });
 }

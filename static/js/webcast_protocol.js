@@ -34,6 +34,13 @@ function gathered(/** @type {RTCPeerConnection} */ pc, ms = 3000) {
   });
 }
 
+/**
+ * The session cookie goes only to this origin: a media node of its own origin is asked with
+ * the signed token instead (`opts.token`), so it needs no credentialed CORS.
+ * @param {Options} opts @returns {RequestCredentials}
+ */
+const sendCookies = (opts) => (opts.token ? 'omit' : 'same-origin');
+
 /** @param {Options} opts @returns {Record<string, string>} */
 function authHeaders(opts) {
   /** @type {Record<string, string>} */
@@ -59,7 +66,7 @@ async function negotiate(url, pc, opts) {
   await pc.setLocalDescription(await pc.createOffer());
   await gathered(pc, opts.gatherMs);
   const res = await fetch(url, {
-    method: 'POST', body: pc.localDescription?.sdp ?? '', credentials: 'include',
+    method: 'POST', body: pc.localDescription?.sdp ?? '', credentials: sendCookies(opts),
     headers: { 'Content-Type': 'application/sdp', ...authHeaders(opts) },
   });
   if (res.status === 201) {
@@ -79,7 +86,7 @@ async function negotiate(url, pc, opts) {
  */
 async function hangUp(url, pc, opts) {
   pc.close();
-  await fetch(url, { method: 'DELETE', credentials: 'include', keepalive: true,
+  await fetch(url, { method: 'DELETE', credentials: sendCookies(opts), keepalive: true,
     headers: authHeaders(opts) }).catch(() => undefined);
 }
 
@@ -119,7 +126,7 @@ export async function view(url, opts = {}) {
  * @param {string} whepUrl @param {Options} [opts]
  */
 export async function stageState(whepUrl, opts = {}) {
-  const res = await fetch(whepUrl, { credentials: 'include', headers: authHeaders(opts) });
+  const res = await fetch(whepUrl, { credentials: sendCookies(opts), headers: authHeaders(opts) });
   if (!res.ok) throw new WebcastError(res.status, `http.${res.status}`, res.statusText);
   return res.json();
 }
@@ -136,7 +143,7 @@ export function newPlayerId() {
  */
 export async function reportHlsPlayer(whepUrl, playerId, method, opts = {}) {
   const res = await fetch(`${whepUrl}/hls/${playerId}`, {
-    method, credentials: 'include', keepalive: method === 'DELETE', headers: authHeaders(opts),
+    method, credentials: sendCookies(opts), keepalive: method === 'DELETE', headers: authHeaders(opts),
   });
   if (!res.ok) throw new WebcastError(res.status, `http.${res.status}`, res.statusText);
 }

@@ -132,3 +132,47 @@ async def test_a_full_media_node_sends_the_player_to_hls_by_itself(
         await expect(producer.locator("#stage-viewers")).to_have_text("1 tittar")
     finally:
         await viewer_browser.close()
+
+
+@pytest.fixture
+async def media_elsewhere(clean_db: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """Pages on http://127.0.0.1:<port>, WHIP/WHEP on http://localhost:<port>: another origin
+    to the browser (MEDIA_PUBLIC_URL), as a media node on its own host is."""
+    from tests.conftest import free_port
+
+    await seed(clean_db)
+    port = free_port()
+    env = {**server_env(clean_db, tmp_path / "media"),
+           "MEDIA_PUBLIC_URL": f"http://localhost:{port}"}
+    server = LiveServer(env, port).start()
+    yield server
+    server.stop()
+
+
+async def test_publishing_and_watching_on_a_media_node_of_another_origin(
+    browser, media_elsewhere
+) -> None:
+    """Issue 21, point 4: the producer's WHIP and the viewer's WHEP go to another origin with a
+    signed token; Chromium's CORS checks let them through and the picture arrives."""
+    url = media_elsewhere.url
+    producer = await _start_producer(browser, url)
+    refused = watch_console(producer)
+    viewer_browser = await browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        viewer = await _participant(viewer_browser, url, "Per Andersson")
+        whep = await viewer.locator("#player").get_attribute("data-whep")
+        assert whep is not None and whep.startswith("http://localhost:"), whep
+        await expect(viewer.locator("#player")).to_have_attribute("data-transport", "webrtc")
+        await expect(viewer.locator("#stage-live")).to_have_text("Direkt nu")
+        await _advancing(viewer, "framesDecoded")
+        await expect(producer.locator("#stage-viewers")).to_have_text("1 tittar")
+        assert refused == [], "the browser refused a cross-origin request"
+    finally:
+        await viewer_browser.close()
+
+
+def watch_console(page: Page) -> list[str]:
+    """What Chromium says about CORS on this page from now on."""
+    said: list[str] = []
+    page.on("console", lambda m: said.append(m.text) if "CORS" in m.text else None)
+    return said
