@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     webrtc_viewer_cap: int = 150
     whep_sessions_per_person: int = 3  # a further WHEP session ends the person's oldest
     webrtc_connect_timeout: float = 15.0  # seconds for ICE and DTLS, else the session is closed
+    webrtc_retry_seconds: float = 30.0  # a player on HLS tries WebRTC again after this (doubling)
     # Where browsers reach WHIP/WHEP/HLS: "" is this origin (one process, or nginx routing
     # /whip/ /whep/ /media/hls/ to the media nodes); set it when the media node has its own host.
     media_public_url: str = ""

@@ -21,7 +21,8 @@ def install(platform: Platform, app: Quart) -> None:
     @app.context_processor
     async def urls() -> dict[str, Any]:
         return {"webcast_urls": lambda event: stage_urls(
-            public, event.slug, media.stage_id(event.id)).as_dict()}
+            public, event.slug, media.stage_id(event.id)).as_dict(),
+                "webcast_retry_seconds": platform.settings.webrtc_retry_seconds}
 
     app.after_request(views.cors)
     if platform.settings.node_role == "media":

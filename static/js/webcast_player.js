@@ -3,7 +3,11 @@
  * The live page's player: WebRTC (WHEP) first, HLS by itself when WebRTC fails or the media
  * node is full; live/offline slate, viewer count and transport from `webcast.state`.
  * `?transport=hls` (or `webrtc`) on the page's URL forces one. While on HLS the player reports
- * itself to the media node every 10 s, so the viewer count includes HLS viewers.
+ * itself to the media node every 10 s, so the viewer count includes HLS viewers, and tries
+ * WebRTC again now and then (a seat may have freed, the network may have changed): in the
+ * background, with HLS playing on, and it changes over only once the new connection carries
+ * the picture. The first try after `data-webrtc-retry` seconds, then twice as long each time
+ * up to five minutes, each with some randomness, so a full house does not ask all at once.
  */
 import { iceServers as ice } from './ice.js';
 import { strings } from './i18n.js';
@@ -14,6 +18,7 @@ import { HlsRedirect, newPlayerId, receiveStats, reportHlsPlayer, stageState, vi
 const CONNECT_WITHIN_MS = 10000;
 const HLS_RETRY_MS = 2000;
 const HLS_REPORT_MS = 10000;  // the media node forgets a player after 30 s without a report
+const RETRY_MAX_MS = 300000;
 
 const root = /** @type {HTMLElement} */ (document.getElementById('player'));
 const video = /** @type {HTMLVideoElement} */ (document.getElementById('stage-video'));
@@ -30,6 +35,11 @@ let transport = '';
 const playerId = newPlayerId();
 /** @type {ReturnType<typeof setInterval> | null} */
 let reporting = null;
+const retryFirstMs = 1000 * Number(root?.dataset.webrtcRetry || 30);
+let retryMs = retryFirstMs;
+/** @type {ReturnType<typeof setTimeout> | null} */
+let retrying = null;
+let forced = '';
 
 /** @param {string} id @param {string} value */
 function show(id, value) {
@@ -84,6 +94,51 @@ async function startWebrtc() {
   }
 }
 
+/** While on HLS (not forced there): try WebRTC again later. */
+function retryLater() {
+  if (forced === 'hls' || retrying !== null) return;
+  const wait = retryMs * (0.75 + Math.random() / 2);
+  retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+  retrying = setTimeout(async () => {
+    retrying = null;
+    if (transport !== 'hls') return;
+    if (!(await tryWebrtc())) retryLater();
+  }, wait);
+}
+
+/** A WebRTC session opened beside the playing HLS; taken over only once it is connected. */
+async function tryWebrtc() {
+  /** @type {{pc: RTCPeerConnection, stream: MediaStream, stop: () => Promise<void>} | null} */
+  let trial = null;
+  try {
+    trial = await view(whepUrl, await options());
+    const pc = trial.pc;
+    const connected = await new Promise((resolve) => {
+      if (pc.connectionState === 'connected') { resolve(true); return; }
+      const timer = setTimeout(() => resolve(false), CONNECT_WITHIN_MS);
+      pc.addEventListener('connectionstatechange', () => {
+        if (pc.connectionState === 'connected') { clearTimeout(timer); resolve(true); }
+        if (pc.connectionState === 'failed') { clearTimeout(timer); resolve(false); }
+      });
+    });
+    if (!connected || transport !== 'hls') { await trial.stop(); return false; }
+  } catch {
+    await trial?.stop();
+    return false;  // still full (503 to HLS) or no way through: stay on HLS
+  }
+  hls?.destroy();
+  hls = null;
+  video.removeAttribute('src');
+  stopReporting();
+  session = trial;
+  video.srcObject = trial.stream;
+  setTransport('webrtc');
+  retryMs = retryFirstMs;
+  watchConnection(trial.pc);
+  await play();
+  return true;
+}
+
 /** A peer that never connects (UDP blocked) or fails later makes way for HLS. */
 function watchConnection(/** @type {RTCPeerConnection} */ pc) {
   const timer = setTimeout(() => { if (pc.connectionState !== 'connected') fallBack(pc); }, CONNECT_WITHIN_MS);
@@ -124,6 +179,7 @@ async function startHls(url) {
   await stopWebrtc();
   setTransport('hls');
   if (reporting === null) reportHls();
+  retryLater();
   const { default: Hls } = await import('/static/vendor/hls.min.mjs');
   if (!Hls.isSupported()) { video.src = url; await play(); return; }  // Safari plays HLS itself
   hls = new Hls({ liveSyncDurationCount: 2, lowLatencyMode: false });
@@ -159,7 +215,7 @@ function init() {
   socket.on('webcast.state', applyState);
   whenConnected(socket, async () => applyState(await stageState(whepUrl, await options())));
   window.addEventListener('pagehide', () => { session?.stop(); stopReporting(); });
-  const forced = new URLSearchParams(location.search).get('transport');
+  forced = new URLSearchParams(location.search).get('transport') ?? '';
   if (forced === 'hls') startHls(hlsUrl); else startWebrtc();
 }
 

@@ -176,3 +176,43 @@ def watch_console(page: Page) -> list[str]:
     said: list[str] = []
     page.on("console", lambda m: said.append(m.text) if "CORS" in m.text else None)
     return said
+
+
+@pytest.fixture
+async def one_webrtc_seat(clean_db: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """One WebRTC seat; a player on HLS tries WebRTC again after 2 s (then 4, 8, ...)."""
+    await seed(clean_db)
+    env = {**server_env(clean_db, tmp_path / "media"), "WEBRTC_VIEWER_CAP": "1",
+           "WEBRTC_RETRY_SECONDS": "2"}
+    server = LiveServer(env).start()
+    yield server
+    server.stop()
+
+
+async def test_a_player_on_hls_moves_to_webrtc_when_a_seat_frees(browser, one_webrtc_seat) -> None:
+    """Issue 21, point 7: the player that fell back to HLS tries WebRTC again by itself, keeps
+    HLS playing while it tries, and changes over once a seat is free."""
+    url = one_webrtc_seat.url
+    await _start_producer(browser, url)
+    first_browser = await browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    second_browser = await browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        first = await _participant(first_browser, url, "Per Andersson")
+        await expect(first.locator("#player")).to_have_attribute("data-transport", "webrtc")
+        await _advancing(first, "framesDecoded")
+        second = await _participant(second_browser, url, "Sonja Viklund")
+        await expect(second.locator("#player")).to_have_attribute("data-transport", "hls")
+        await _advancing(second, "currentTime", "framesDecoded")
+        await asyncio.sleep(5)  # at least one try in between, refused: the seat is taken
+        await expect(second.locator("#player")).to_have_attribute("data-transport", "hls")
+        await _advancing(second, "currentTime", timeout=15)  # HLS played on through the try
+
+        await first.goto("about:blank")  # the WebRTC viewer leaves (pagehide ends the session)
+        await expect(second.locator("#player")).to_have_attribute(
+            "data-transport", "webrtc", timeout=45_000)
+        await expect(second.locator("#stage-transport")).to_have_text("WebRTC (låg fördröjning)")
+        await _advancing(second, "framesDecoded")
+    finally:
+        await second_browser.close()
+        if first_browser.is_connected():
+            await first_browser.close()
