@@ -5,8 +5,10 @@ Run with no arguments. The media process (this one) serves one synthetic
 count complete frames at RTP level instead of decoding them (a browser's
 decoding is its own machine's CPU, not ours; see _install_frame_counter).
 A stepped search adds viewers until fewer than 95 % of frames arrive whole and
-on time (within 200 ms of their best delay), for the encode-once path and for
-the aiortc MediaRelay + per-viewer-encode baseline, in the same run. Then a
+on time (within 200 ms of their best delay), or the stage refuses new viewers
+(503: its fan-out is falling behind, issue 21 point 6; the viewer count where
+that starts is printed), for the encode-once path and for the aiortc
+MediaRelay + per-viewer-encode baseline, in the same run. Then a
 WebRTC publisher feeds a stage watched by a decoding WebRTC viewer
 (glass-to-glass latency, capture time stamped in the picture) and by an HLS
 player that follows the live playlist like hls.js and reads the stamp of each
@@ -36,7 +38,7 @@ from aiohttp import ClientSession, web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streaming import MediaEngine, StreamingConfig  # noqa: E402
+from streaming import MediaEngine, StreamingConfig, StreamingError  # noqa: E402
 from streaming.synthetic import StampedVideoTrack, read_stamp, stamp_age_ms  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
@@ -135,21 +137,31 @@ async def _client(conn: Connection) -> None:
             if cmd == "add":
                 url, count = arg
 
-                async def one(url: str = url) -> ViewerPeer:
+                async def one(url: str = url) -> ViewerPeer | None:
+                    """A connected viewer, or None when the stage refused it (503: to HLS)."""
                     peer = ViewerPeer()
 
                     async def exchange(offer: str) -> str:
                         async with http.post(url, data=offer) as resp:
+                            if resp.status == 503:
+                                raise _Refused
                             resp.raise_for_status()
                             return await resp.text()
 
-                    await peer.connect(exchange)
+                    try:
+                        await peer.connect(exchange)
+                    except _Refused:
+                        await peer.close()
+                        return None
                     return peer
 
+                refused = 0
                 for start in range(0, count, 10):
                     batch = min(10, count - start)
-                    peers += await asyncio.gather(*(one() for _ in range(batch)))
-                conn.send("ok")
+                    got = await asyncio.gather(*(one() for _ in range(batch)))
+                    peers += [p for p in got if p is not None]
+                    refused += sum(p is None for p in got)
+                conn.send(refused)
             elif cmd == "measure":
                 start = time.monotonic()
                 await asyncio.sleep(arg)
@@ -169,6 +181,10 @@ async def _client(conn: Connection) -> None:
             elif cmd == "quit":
                 conn.send("ok")
                 return
+
+
+class _Refused(Exception):
+    """The stage answered 503: its fan-out is full or falling behind."""
 
 
 async def _latency_client(
@@ -324,13 +340,15 @@ class ViewerPool:
             self.procs.append(psutil.Process(worker.pid))
         self._next = 0
 
-    async def add(self, url: str, count: int) -> None:
+    async def add(self, url: str, count: int) -> int:
+        """Add `count` viewers; how many the stage refused."""
         shares = [0] * len(self.pipes)
         for _ in range(count):
             shares[self._next] += 1
             self._next = (self._next + 1) % len(self.pipes)
-        await asyncio.gather(*(_ask(pipe, "add", (url, n))
-                               for pipe, n in zip(self.pipes, shares, strict=True) if n))
+        refused = await asyncio.gather(*(_ask(pipe, "add", (url, n))
+                                         for pipe, n in zip(self.pipes, shares, strict=True) if n))
+        return int(sum(refused))
 
     async def measure(self, seconds: float) -> list[int]:
         answers = await asyncio.gather(*(_ask(pipe, "measure", seconds) for pipe in self.pipes))
@@ -404,7 +422,12 @@ class Media:
 
     async def _view(self, request: web.Request) -> web.Response:
         stage = self.engines[request.match_info["mode"]].stage(request.match_info["stage"])
-        _, answer = await stage.view(await request.text())
+        try:
+            _, answer = await stage.view(await request.text())
+        except StreamingError as exc:  # as the server answers WHEP: 503 and HLS instead
+            if exc.code != "stage.viewer_cap":
+                raise
+            return web.Response(status=503, text=exc.code)
         return web.Response(text=answer)
 
     async def _publish(self, request: web.Request) -> web.Response:
@@ -431,9 +454,12 @@ async def _search(media: Media, viewers: ViewerPool, base: str, mode: str) -> di
     stage.attach_source(StampedVideoTrack(WIDTH, HEIGHT, FPS), AudioStreamTrack())
     await asyncio.sleep(1.0)
     best, best_cpu, have, steps = 0, 0.0, 0, []
+    refuses_from: int | None = None
     for target in STEPS[mode]:
-        await viewers.add(f"{base}/{mode}/fanout/view", target - have)
-        have = target
+        refused = await viewers.add(f"{base}/{mode}/fanout/view", target - have)
+        have = target = target - refused  # the viewers that are there
+        if refused:  # the stage says its fan-out is falling behind: new viewers go to HLS
+            refuses_from = refuses_from or have + 1
         await asyncio.sleep(WARMUP_S)
         media.proc.cpu_percent(None)
         viewers.cpu_percent()
@@ -460,12 +486,18 @@ async def _search(media: Media, viewers: ViewerPool, base: str, mode: str) -> di
             f" media loop lag p99 {lag['p99']} ms, max {lag['max']} ms, dropped {dropped}",
             flush=True,
         )
-        if ratio < GOAL:
+        if ratio < GOAL or refused:
+            if ratio >= GOAL:
+                best, best_cpu = target, cpu
             break
         best, best_cpu = target, cpu
     await viewers.reset()
     await media.engines[mode].close_stage("fanout")
-    return {"max_viewers": best, "media_cpu_pct_at_max": round(best_cpu), "steps": steps}
+    if refuses_from:
+        print(f"  {mode:11s} the stage refused new viewers from viewer {refuses_from} on",
+              flush=True)
+    return {"max_viewers": best, "media_cpu_pct_at_max": round(best_cpu), "steps": steps,
+            "refuses_from": refuses_from}
 
 
 def per_viewer_cpu(steps: list[dict[str, Any]]) -> float | None:
@@ -536,6 +568,8 @@ async def main() -> None:
     print(f"media CPU per added viewer: encode once {cost_once}%, per-viewer encode"
           f" {cost_relay}% of a core (ratio {cost_ratio}x)")
     print(f"latency: {latency}")
+    print(f"the stage started refusing new WebRTC viewers (fan-out falling behind) at: "
+          f"{once['refuses_from'] or 'never, up to ' + str(STEPS['encode_once'][-1])}")
     print(
         json.dumps(
             {
@@ -543,6 +577,7 @@ async def main() -> None:
                 "bitrate": BITRATE,
                 "encode_once_max_viewers": once["max_viewers"],
                 "encode_once_capped": capped,
+                "encode_once_refuses_from": once["refuses_from"],
                 "relay_max_viewers": relay["max_viewers"],
                 "ratio": round(ratio, 1),
                 "goal_ratio": 10,

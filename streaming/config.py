@@ -47,6 +47,9 @@ class StreamingConfig:
     # A WebRTC session (publisher or viewer) whose ICE and DTLS have not completed this many
     # seconds after its offer is closed: it would otherwise hold a place under the viewer cap.
     connect_timeout: float = 15.0
+    # New WebRTC viewers go to HLS while more than 1 % of this process's event-loop wake-ups in
+    # the last 5 s were later than this (streaming/hub.py: LoopLag); 0 turns it off.
+    viewer_lag_limit: float = 0.04
     # Empty: no STUN, so nothing leaves the machine unless the server configures it.
     ice_servers: IceServers = field(default_factory=tuple)
     # Asked again for every new peer connection when set (TURN credentials expire).

@@ -8,6 +8,7 @@ from types import TracebackType
 from .aiortc_compat import check_aiortc_internals
 from .config import StreamingConfig
 from .errors import StreamingError
+from .hub import LoopLag
 from .stage import Stage, StageListener
 
 __all__ = ["MediaEngine"]
@@ -29,10 +30,12 @@ class MediaEngine:
         self._listener = listener
         self._stages: dict[str, Stage] = {}
         self._running = False
+        self.loop_lag = LoopLag(config.viewer_lag_limit)  # new viewers to HLS while it lags
 
     async def start(self) -> None:
         """Check the aiortc internals we rely on and prepare the media root."""
         check_aiortc_internals()
+        self.loop_lag.start()
         self.config.hls_root.mkdir(parents=True, exist_ok=True)
         self.config.recordings_root.mkdir(parents=True, exist_ok=True)
         self._running = True
@@ -40,6 +43,7 @@ class MediaEngine:
     async def stop(self) -> None:
         """Close every stage."""
         self._running = False
+        await self.loop_lag.stop()
         stages = list(self._stages.values())
         self._stages.clear()
         for stage in stages:
@@ -69,7 +73,7 @@ class MediaEngine:
     def _new_stage(self, stage_id: str) -> Stage:
         if not _STAGE_ID.match(stage_id):
             raise StreamingError("stage.invalid_id", "stage ids are 1-64 of A-Z a-z 0-9 _ -")
-        stage = Stage(stage_id, self.config, self._listener)
+        stage = Stage(stage_id, self.config, self._listener, self.loop_lag)
         if self.config.hls_enabled and self.config.fanout == "encode_once":
             stage.start_hls()
         self._stages[stage_id] = stage

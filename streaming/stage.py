@@ -37,7 +37,7 @@ from .aiortc_compat import on_keyframe_request, prefer_codec, rtc_configuration
 from .config import StreamingConfig
 from .errors import StreamingError
 from .hls import HlsPackager
-from .hub import StageHub
+from .hub import LoopLag, StageHub
 from .recorder import Recorder
 from .sdp import validate_offer
 
@@ -98,9 +98,11 @@ class Stage:
     """One webcast stage. Create it through :meth:`MediaEngine.stage`."""
 
     def __init__(
-        self, stage_id: str, config: StreamingConfig, listener: StageListener | None = None
+        self, stage_id: str, config: StreamingConfig, listener: StageListener | None = None,
+        loop_lag: LoopLag | None = None,
     ) -> None:
         self.stage_id = stage_id
+        self._loop_lag = loop_lag
         self._config = config
         self._listener = listener
         self.hub = StageHub(config)
@@ -352,6 +354,10 @@ class Stage:
         parsed = validate_offer(offer_sdp, "view", require_stage_codecs=self._relay is None)
         if len(self._viewers) + self._pending_views >= self._config.viewer_cap:
             raise StreamingError("stage.viewer_cap", "the stage has reached its viewer cap")
+        if self.hub.falling_behind() or (self._loop_lag is not None and self._loop_lag.behind()):
+            # the cap is an upper bound; what the process carries rules
+            raise StreamingError("stage.viewer_cap",
+                                 "the stage's fan-out is falling behind: new viewers get HLS")
         kinds = sorted({m.kind for m in parsed.media if m.port != 0})
         self._pending_views += 1
         try:

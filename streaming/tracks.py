@@ -39,6 +39,13 @@ class PacketTrack(MediaStreamTrack):
         self._need_key = kind == "video"
         self._on_keyframe_needed = on_keyframe_needed
         self.packets_dropped = 0
+        self.sending = False  # its sender has asked for a packet: the connection is up
+
+    @property
+    def backlog(self) -> int:
+        """Packets waiting for this viewer's sender (0 until it sends: a connecting peer's
+        queue says nothing about the fan-out)."""
+        return len(self._queue) if self.sending else 0
 
     def push(self, packet: EncodedPacket) -> None:
         """Queue a packet for this viewer (called by the hub, never blocks)."""
@@ -62,6 +69,7 @@ class PacketTrack(MediaStreamTrack):
 
     async def recv(self) -> EncodedPacket:  # aiortc senders accept packets
         """Return the next packet; raises ``MediaStreamError`` once the track ended."""
+        self.sending = True
         while not self._queue:
             if self.readyState != "live":
                 raise MediaStreamError

@@ -38,6 +38,7 @@ class MediaService:
             ice_servers=ice() if not settings.media_uses_turn else (),
             ice_provider=ice if settings.media_uses_turn else None,
             connect_timeout=settings.webrtc_connect_timeout,
+            viewer_lag_limit=settings.webrtc_lag_limit_ms / 1000,
         )
 
     def subscribe(self, subscriber: StageSubscriber) -> None:
