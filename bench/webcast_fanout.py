@@ -395,6 +395,9 @@ class Media:
 
     async def start(self) -> str:
         from server.platform.runtime import LoopWatch
+        from server.platform.settings import Settings
+
+        LAG_LIMIT_MS = Settings.model_fields["webrtc_lag_limit_ms"].default
 
         self.watch = LoopWatch(self.lags.append)
         await self.watch.start()
@@ -403,6 +406,7 @@ class Media:
                 media_root=self.root / mode,
                 fanout=mode,
                 viewer_cap=1000,  # type: ignore[arg-type]
+                viewer_lag_limit=LAG_LIMIT_MS / 1000,  # as the server runs it by default
                 video_bitrate=BITRATE,
                 fps=FPS,
                 hls_enabled=mode == "encode_once",

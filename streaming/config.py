@@ -48,8 +48,10 @@ class StreamingConfig:
     # seconds after its offer is closed: it would otherwise hold a place under the viewer cap.
     connect_timeout: float = 15.0
     # New WebRTC viewers go to HLS while more than 1 % of this process's event-loop wake-ups in
-    # the last 5 s were later than this (streaming/hub.py: LoopLag); 0 turns it off.
-    viewer_lag_limit: float = 0.04
+    # the last 5 s were later than this (streaming/hub.py: LoopLag), or while the fan-out falls
+    # behind (StageHub.falling_behind); 0 (the engine's default; the server's is 40 ms) turns
+    # both off: the fixed cap alone.
+    viewer_lag_limit: float = 0.0
     # Empty: no STUN, so nothing leaves the machine unless the server configures it.
     ice_servers: IceServers = field(default_factory=tuple)
     # Asked again for every new peer connection when set (TURN credentials expire).

@@ -354,7 +354,9 @@ class Stage:
         parsed = validate_offer(offer_sdp, "view", require_stage_codecs=self._relay is None)
         if len(self._viewers) + self._pending_views >= self._config.viewer_cap:
             raise StreamingError("stage.viewer_cap", "the stage has reached its viewer cap")
-        if self.hub.falling_behind() or (self._loop_lag is not None and self._loop_lag.behind()):
+        adaptive = self._config.viewer_lag_limit > 0
+        if adaptive and (self.hub.falling_behind()
+                         or (self._loop_lag is not None and self._loop_lag.behind())):
             # the cap is an upper bound; what the process carries rules
             raise StreamingError("stage.viewer_cap",
                                  "the stage's fan-out is falling behind: new viewers get HLS")

@@ -128,6 +128,7 @@ def make_settings(database_url: str, media_root: Path, redis_url: str | None = N
     return Settings(
         env="test", database_url=database_url, redis_url=redis_url, secret_key=SECRET,
         media_root=media_root, public_url="http://127.0.0.1",
+        webrtc_lag_limit_ms=0,  # as in server_env: the adaptive cap is tested on its own
     )
 
 
@@ -251,9 +252,10 @@ def server_env(database_url: str, media_root: Path, redis_url: str | None = None
         "TRAFFPUNKT_ENV": "test", "DATABASE_URL": database_url, "SECRET_KEY": SECRET,
         "MEDIA_ROOT": str(media_root),
         "SHUTDOWN_GRACE_SECONDS": "0.5",  # a test's clients are closed before the server stops
-        # Chromium, the server and its peers share 2 cores here: the media loop's lag says more
-        # about the machine than about the server. Tested on its own in
-        # tests/unit/test_streaming_fanout_health.py; the fan-out backlog check stays on.
+        # Chromium, the server and its peers share 2 cores here: how far the media loop and the
+        # fan-out lag says more about the machine than about the server, and a test that wants
+        # WebRTC must not get HLS for it. The adaptive cap is tested on its own in
+        # tests/unit/test_streaming_fanout_health.py.
         "WEBRTC_LAG_LIMIT_MS": "0",
     }
     if redis_url:

@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     webrtc_connect_timeout: float = 15.0  # seconds for ICE and DTLS, else the session is closed
     webrtc_retry_seconds: float = 30.0  # a player on HLS tries WebRTC again after this (doubling)
     # New WebRTC viewers get HLS while the media process's event loop runs this late (more than
-    # 1 % of its wake-ups in 5 s): it is at its limit. 0: only WEBRTC_VIEWER_CAP.
+    # 1 % of its wake-ups in 5 s) or its fan-out falls behind: it is at its limit.
+    # 0: only WEBRTC_VIEWER_CAP.
     webrtc_lag_limit_ms: float = 40.0
     # Where browsers reach WHIP/WHEP/HLS: "" is this origin (one process, or nginx routing
     # /whip/ /whep/ /media/hls/ to the media nodes); set it when the media node has its own host.

@@ -34,7 +34,8 @@ async def frames(hub: StageHub, count: int) -> None:
 
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[MediaEngine]:
-    config = StreamingConfig(media_root=tmp_path, viewer_cap=100, hls_enabled=False)
+    config = StreamingConfig(media_root=tmp_path, viewer_cap=100, hls_enabled=False,
+                             viewer_lag_limit=0.04)  # the server's default
     async with MediaEngine(config) as running:
         yield running
 
