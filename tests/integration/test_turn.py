@@ -23,7 +23,7 @@ from aioice.turn import create_turn_endpoint
 
 from server.platform import turn
 from server.platform.settings import Settings
-from tests.conftest import free_port, register
+from tests.conftest import free_port, register, wait_for_port
 
 SECRET = "turn-secret-for-tests"
 
@@ -44,25 +44,12 @@ def coturn() -> Iterator[int]:
             f"--log-file={log}", "--simple-log", "--no-stdout-log",
         ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            _wait_listening(port, proc, log)
+            log.touch()  # wait_for_port shows it if turnserver exits first
+            wait_for_port(port, proc, log, timeout=15)
             yield port
         finally:
             proc.terminate()
             proc.wait(10)
-
-
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    import socket
-    import time
-
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text() if log.exists() else "turnserver exited"
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError("turnserver did not listen")
 
 
 async def allocate(port: int, username: str, password: str, transport: str) -> tuple[str, int]:
