@@ -182,10 +182,12 @@ async def register(client, slug: str = "hosten-2020", **fields):  # type: ignore
 class LiveServer:
     """A real `traffpunkt serve` process on a free port."""
 
-    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], port: int | None = None,
+                 host: str = "127.0.0.1") -> None:
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, "PUBLIC_URL": f"http://127.0.0.1:{self.port}"}
+        self.host = host
+        self.url = f"http://{host}:{self.port}"
+        self.env = {**os.environ, **env, "PUBLIC_URL": self.url}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> LiveServer:
@@ -196,7 +198,8 @@ class LiveServer:
         # The log goes to a file, never a pipe: an unread pipe fills up and blocks the server.
         self.log = tempfile.NamedTemporaryFile(prefix=f"traffpunkt-{self.port}-", suffix=".log")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "server.cli", "serve", "--host", self.host,
+             "--port", str(self.port)],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         return self
@@ -204,7 +207,7 @@ class LiveServer:
     def wait(self) -> LiveServer:
         """Until the server answers on its port."""
         assert self.proc is not None, "spawn() first"
-        wait_for_port(self.port, self.proc, Path(self.log.name))
+        wait_for_port(self.port, self.proc, Path(self.log.name), host=self.host)
         return self
 
     @property
@@ -234,13 +237,14 @@ class LiveServer:
             self.log.close()
 
 
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30,
+                  host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-2000:]}")
         try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            socket.create_connection((host, port), 0.5).close()
             return
         except OSError:
             time.sleep(0.2)

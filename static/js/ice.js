@@ -17,3 +17,27 @@ export async function iceServers() {
     return [];
   }
 }
+
+/**
+ * The route a connection's media takes now, from its selected candidate pair: the local and
+ * remote candidate types ('host', 'srflx', 'prflx' or 'relay') and, when relayed, how this
+ * browser reaches its TURN server ('udp', 'tcp' or 'tls'). For support and the tests: a
+ * participant behind a firewall that blocks UDP shows `local: 'relay', relayProtocol: 'tcp'`.
+ * @param {RTCPeerConnection} pc
+ * @returns {Promise<{local: string, remote: string, relayProtocol: string}|null>}
+ */
+export async function route(pc) {
+  const report = await pc.getStats();
+  /** @type {any} */
+  let pair = null;
+  report.forEach((/** @type {any} */ s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pair ??= report.get(s.selectedCandidatePairId);
+  });
+  if (!pair) return null;
+  const local = report.get(pair.localCandidateId);
+  const remote = report.get(pair.remoteCandidateId);
+  return {
+    local: local?.candidateType ?? '', remote: remote?.candidateType ?? '',
+    relayProtocol: local?.relayProtocol ?? '',
+  };
+}

@@ -10,7 +10,7 @@
  * by itself, backing off from 1 s to 30 s; so is one the server no longer knows after a
  * reconnect (the node restarted, or another node hosts the room now).
  */
-import { iceServers } from './ice.js';
+import { iceServers, route } from './ice.js';
 import { errorMessage } from './errors.js';
 import { strings } from './i18n.js';
 import {
@@ -253,5 +253,5 @@ export async function stats() {
       else entry.audio += r.totalSamplesReceived ?? 0;
     });
   }
-  return { me, remoteTracks, byPerson, state: pc?.connectionState ?? 'none' };
+  return { me, remoteTracks, byPerson, state: pc?.connectionState ?? 'none', route: pc ? await route(pc) : null };
 }

@@ -9,7 +9,7 @@
  * the picture. The first try after `data-webrtc-retry` seconds, then twice as long each time
  * up to five minutes, each with some randomness, so a full house does not ask all at once.
  */
-import { iceServers as ice } from './ice.js';
+import { iceServers as ice, route } from './ice.js';
 import { strings } from './i18n.js';
 import { fetchToken, whenConnected } from './protocol.js';
 import { slug, socket } from './session.js';
@@ -202,7 +202,7 @@ export function liveDelaySeconds() {
 /** What the viewer is getting: decoded frames and audio. For the e2e tests and for support. */
 export async function stats() {
   const base = { transport, currentTime: video.currentTime, audioBytes: /** @type {any} */ (video).webkitAudioDecodedByteCount ?? 0 };
-  if (transport === 'webrtc' && session) return { ...base, ...(await receiveStats(session.pc)) };
+  if (transport === 'webrtc' && session) return { ...base, ...(await receiveStats(session.pc)), route: await route(session.pc) };
   const quality = video.getVideoPlaybackQuality?.();
   return { ...base, framesDecoded: quality?.totalVideoFrames ?? 0, audioTracks: hls?.audioTracks?.length ?? 0 };
 }

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
-import subprocess
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -23,33 +20,16 @@ from aioice.turn import create_turn_endpoint
 
 from server.platform import turn
 from server.platform.settings import Settings
-from tests.conftest import free_port, register, wait_for_port
+from tests import network
+from tests.conftest import register
 
-SECRET = "turn-secret-for-tests"
+SECRET = network.TURN_SECRET
 
 
 @pytest.fixture
 def coturn() -> Iterator[int]:
-    """Debian's turnserver on 127.0.0.1, REST credentials with SECRET, loopback peers allowed."""
-    binary = shutil.which("turnserver")
-    assert binary, "coturn is installed by scripts/setup.sh --test"
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "turn.log"
-        proc = subprocess.Popen([
-            binary, "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
-            f"--listening-port={port}", "--use-auth-secret", f"--static-auth-secret={SECRET}",
-            "--realm=traffpunkt", "--fingerprint", "--no-tls", "--no-dtls", "--no-cli",
-            "--allow-loopback-peers", "--min-port=49160", "--max-port=49200",
-            f"--log-file={log}", "--simple-log", "--no-stdout-log",
-        ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            log.touch()  # wait_for_port shows it if turnserver exits first
-            wait_for_port(port, proc, log, timeout=15)
-            yield port
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    with network.coturn() as port:
+        yield port
 
 
 async def allocate(port: int, username: str, password: str, transport: str) -> tuple[str, int]:
