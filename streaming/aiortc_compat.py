@@ -217,6 +217,7 @@ class OfferedMedia:
     direction: str  # "sendrecv" when the offer names none (the SDP default)
     port: int  # 0: the m-line is rejected / disabled
     codecs: frozenset[str]  # lower-case MIME types, e.g. "video/vp8"
+    ufrag: str | None = None  # the ICE username fragment: a new one is a new connection
 
 
 def offered_media(session: SessionDescription) -> list[OfferedMedia]:
@@ -225,6 +226,7 @@ def offered_media(session: SessionDescription) -> list[OfferedMedia]:
         OfferedMedia(
             m.rtp.muxId or None, m.kind, m.direction or "sendrecv", int(m.port),
             frozenset(c.mimeType.lower() for c in m.rtp.codecs),
+            m.ice.usernameFragment if m.ice else None,
         )
         for m in session.media
     ]
@@ -348,6 +350,7 @@ def _check_audio_level() -> None:
 _SAMPLE_OFFER = (
     "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
     "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
+    "a=ice-ufrag:Ab12\r\na=ice-pwd:0123456789abcdefghijkl\r\n"
     "a=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\n"
     "m=audio 0 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=recvonly\r\n"
     "a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n"
@@ -355,13 +358,14 @@ _SAMPLE_OFFER = (
 
 
 def _check_offered_media() -> None:
-    """``aiortc.sdp`` still exposes mid, kind, direction, port and codecs of an m-line."""
+    """``aiortc.sdp`` still exposes mid, kind, direction, port, codecs and ICE username
+    fragment of an m-line."""
     try:
         got = offered_media(SessionDescription.parse(_SAMPLE_OFFER))
     except Exception as exc:
         raise AiortcIncompatible(f"aiortc changed: SDP m-line parsing ({exc!r})") from exc
     want = [
-        OfferedMedia("0", "video", "sendonly", 9, frozenset({"video/vp8"})),
+        OfferedMedia("0", "video", "sendonly", 9, frozenset({"video/vp8"}), "Ab12"),
         OfferedMedia("1", "audio", "recvonly", 0, frozenset({"audio/opus"})),
     ]
     _require(got == want, f"SDP m-lines read back as {got}")

@@ -114,6 +114,7 @@ class _Member:
     sources: dict[str, ForwardSource] = field(default_factory=dict)
     slots: list[_SlotState] = field(default_factory=list)
     ssrc: dict[str, int] = field(default_factory=dict)
+    ufrag: str | None = None  # the ICE credentials of the browser's connection
 
     def slot_map(self) -> tuple[Slot, ...]:
         return tuple(
@@ -182,7 +183,17 @@ class MediaRoom:
         """
         self._check_open()
         parsed = _validate(offer_sdp)
-        member = self._members.get(participant) or self._new_member(participant)
+        member = self._members.get(participant)
+        ufrag = next((m.ufrag for m in parsed if m.ufrag), None)
+        if member is not None and member.ufrag is not None and ufrag != member.ufrag:
+            # A new connection from the same person: their browser built one after a network
+            # change or a failure (aiortc cannot restart ICE on the old one). The old one goes,
+            # with its slots and publications; the others' slots take the new one by themselves.
+            logger.info("room %s: %s reconnects with a new connection", self.room_id, participant)
+            await self.leave(participant)
+            member = None
+        member = member or self._new_member(participant)
+        member.ufrag = ufrag
         async with member.lock:
             published = await self._apply(member, offer_sdp, parsed)
             answer = await self._answer(member)

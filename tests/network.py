@@ -89,14 +89,16 @@ class Namespace:
         sh("tc", "qdisc", "add", "dev", host_dev, "root", *netem)
         self.run("tc", "qdisc", "add", "dev", own_dev, "root", *netem)
 
-    def move_route(self, index: int) -> None:
-        """The network changes under the browser: the default route leaves for link `index`,
-        and every other link goes down (the Wi-Fi is gone; its address with it)."""
-        host_ip = self.links[index][1]
-        for i, (host_dev, *_) in enumerate(self.links):
-            if i != index:
-                sh("ip", "link", "set", host_dev, "down")
-        self.run("ip", "route", "replace", "default", "via", host_ip)
+    def switch_network(self) -> str:
+        """The network changes under the browser, as when a laptop leaves the library's Wi-Fi
+        for a phone's hotspot: a new link comes up, the default route moves to it, and the old
+        link goes down with its address. Returns the new address. The host keeps its end of
+        the old link, so servers listening there are reached over the new one."""
+        old_dev = self.links[-1][2]
+        own_ip = self.add_link()
+        self.run("ip", "link", "set", old_dev, "down")
+        self.run("ip", "route", "replace", "default", "via", self.links[-1][1])
+        return own_ip
 
     @contextlib.contextmanager
     def chromium(self) -> Iterator[str]:

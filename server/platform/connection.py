@@ -46,8 +46,15 @@ def mount_connection(platform: Platform, presence: Presence) -> None:
             await presence.left(sid, session["event_id"])
         await platform.events.publish(SocketDisconnected(sid))  # features' own clean-up
 
+    async def ping(sid: str, *_: Any) -> dict[str, bool]:
+        """`session.ping`: a round trip a page asks for when it suspects its connection is dead
+        (its media stopped: the network may have changed under it). The heartbeat of Engine.IO
+        would take up to 45 s to tell; an unanswered ping lets the page reconnect at once."""
+        return {"ok": True}
+
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)
+    sio.on("session.ping", ping)
 
 
 def socket_language(environ: dict[str, Any], default: str) -> str:

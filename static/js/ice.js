@@ -20,11 +20,11 @@ export async function iceServers() {
 
 /**
  * The route a connection's media takes now, from its selected candidate pair: the local and
- * remote candidate types ('host', 'srflx', 'prflx' or 'relay') and, when relayed, how this
- * browser reaches its TURN server ('udp', 'tcp' or 'tls'). For support and the tests: a
+ * remote candidate types ('host', 'srflx', 'prflx' or 'relay'), the local address and, when
+ * relayed, how this browser reaches its TURN server ('udp', 'tcp' or 'tls'). For support and the tests: a
  * participant behind a firewall that blocks UDP shows `local: 'relay', relayProtocol: 'tcp'`.
  * @param {RTCPeerConnection} pc
- * @returns {Promise<{local: string, remote: string, relayProtocol: string}|null>}
+ * @returns {Promise<{local: string, remote: string, relayProtocol: string, address: string}|null>}
  */
 export async function route(pc) {
   const report = await pc.getStats();
@@ -38,6 +38,6 @@ export async function route(pc) {
   const remote = report.get(pair.remoteCandidateId);
   return {
     local: local?.candidateType ?? '', remote: remote?.candidateType ?? '',
-    relayProtocol: local?.relayProtocol ?? '',
+    relayProtocol: local?.relayProtocol ?? '', address: local?.address ?? '',
   };
 }

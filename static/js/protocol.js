@@ -71,6 +71,25 @@ export function request(socket, name, payload) {
 }
 
 /**
+ * Is the socket still there? A page whose media stopped (the network changed under it, a node
+ * went away) asks before it builds anything anew: a socket on a network that no longer exists
+ * looks connected until Engine.IO's heartbeat gives up, up to 45 s later. Unanswered within
+ * `ms`, the socket is closed and reconnects at once (every `whenConnected` load runs again).
+ * @param {Socket} socket
+ * @param {number} [ms]
+ * @returns {Promise<boolean>} true when the server answered
+ */
+export function socketAlive(socket, ms = 1500) {
+  if (!socket.connected) return Promise.resolve(false);  // reconnecting already
+  return new Promise((resolve) => {
+    socket.timeout(ms).emit('session.ping', {}, (/** @type {any} */ err) => {
+      if (err && socket.connected) socket.disconnect().connect();  // a new transport now
+      resolve(!err);
+    });
+  });
+}
+
+/**
  * Run `load` on every connect, and now if the socket is up already. The server forgets a
  * socket's rooms when it drops and what was broadcast meanwhile is lost, so a feature fetches
  * its state afresh each time. A failed load waits for the next connect unless `onError` is given.

@@ -6,12 +6,16 @@
  * camera-off switch the local track off (track.enabled) and tell the others with `room_media.state`.
  * The active speaker (`room_media.speaker`) is highlighted here and in the participant list
  * (`room:speaking` for breakout_room.js).
- * A connection that fails (a network change, the node hosting the room went away) is rebuilt
- * by itself, backing off from 1 s to 30 s; so is one the server no longer knows after a
- * reconnect (the node restarted, or another node hosts the room now).
+ * A connection that stops receiving anything for 2 s (the network changed under the laptop, the
+ * node hosting the room went away) is rebuilt at once, not when ICE gives up half a minute
+ * later: the server cannot restart ICE on its side, so a new connection from the current
+ * network replaces the old one (the server knows it by its new ICE credentials); a socket that
+ * no longer answers is reconnected first (protocol.socketAlive). One that fails to come up backs off from 1 s to 30 s; one the server no longer
+ * knows after a reconnect (the node restarted, another node hosts the room now) is rebuilt too.
  */
 import { iceServers, route } from './ice.js';
 import { errorMessage } from './errors.js';
+import { socketAlive } from './protocol.js';
 import { strings } from './i18n.js';
 import {
   addSlots, joinMedia, leaveMedia, negotiate, preferVp8, sendState,
@@ -44,6 +48,14 @@ let queue = Promise.resolve();
 const enabled = { audio: true, video: true };
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 30000;
+/** How long a connection that should carry something (our own media's receiver reports, others'
+ * media) may receive nothing at all before it is rebuilt. The server's RTCP alone arrives at
+ * least every 1.5 s; Chromium itself says `disconnected` only after 5 s or more. */
+const STALL_MS = 2000;
+const WATCH_EVERY_MS = 250;
+let lastReceived = -1;
+let built = 0;  // connections built on this page (stats(): a quiet room must not rebuild)
+let quietSince = 0;
 let inRoomMedia = false;  // in the room, and its media not closed by the server
 let retryMs = RETRY_FIRST_MS;
 /** @type {ReturnType<typeof setTimeout> | null} */
@@ -81,16 +93,19 @@ function newConnection(servers) {
   return conn;
 }
 
-/** Build a new connection after a pause that doubles on every failure (up to 30 s). */
-function recover() {
+/** Build a new connection after a pause that doubles on every failure (up to 30 s).
+ * @param {number} delayMs */
+function recover(delayMs = retryMs) {
   if (!inRoomMedia || retryTimer) return;
   say(s.reconnecting);
-  retryTimer = setTimeout(() => {
+  retryTimer = setTimeout(async () => {
     retryTimer = null;
     pc?.close();
     pc = null;
+    // A dead socket reconnects instead; entering the room again on connect starts the media.
+    if (!(await socketAlive(socket, 1000))) return;
     start().catch(() => { retryMs = Math.min(retryMs * 2, RETRY_MAX_MS); recover(); });
-  }, retryMs);
+  }, delayMs);
 }
 
 async function start() {
@@ -106,11 +121,35 @@ async function start() {
   local ??= await camera();
   if (!local) say(s.no_camera);
   pc = newConnection(await iceServers());
+  built += 1;
   addSlots(pc, remotePublishers());
   await serially(async () => { slots = await negotiate(socket, roomId, /** @type {RTCPeerConnection} */ (pc)); });
   await sendState(socket, roomId, enabled.audio && hasTrack('audio'), enabled.video && hasTrack('video'));
   attachStreams();
 }
+
+/** Bytes this page has received on the connection: media, RTCP and STUN alike. @param {RTCPeerConnection} conn */
+async function receivedBytes(conn) {
+  let bytes = 0;
+  (await conn.getStats()).forEach((/** @type {any} */ r) => { if (r.type === 'transport') bytes += r.bytesReceived ?? 0; });
+  return bytes;
+}
+
+/** Rebuild a connected connection that has received nothing for STALL_MS while it should:
+ * the server sends receiver reports for what we publish, and others' media in our slots. */
+async function watchStall() {
+  const conn = pc;
+  const expecting = Boolean(local?.getTracks().length) || slots.some((x) => x.publisher);
+  if (!conn || retryTimer || !expecting || !['connected', 'disconnected'].includes(conn.connectionState)) {
+    quietSince = 0;
+    return;
+  }
+  const bytes = await receivedBytes(conn);
+  const now = performance.now();
+  if (bytes !== lastReceived || !quietSince) { lastReceived = bytes; quietSince = now; return; }
+  if (now - quietSince >= STALL_MS && conn === pc) { quietSince = 0; recover(0); }
+}
+setInterval(() => { watchStall().catch(() => {}); }, WATCH_EVERY_MS);
 
 /** @param {'audio'|'video'} kind */
 const hasTrack = (kind) => Boolean(local?.getTracks().some((t) => t.kind === kind));
@@ -253,5 +292,5 @@ export async function stats() {
       else entry.audio += r.totalSamplesReceived ?? 0;
     });
   }
-  return { me, remoteTracks, byPerson, state: pc?.connectionState ?? 'none', route: pc ? await route(pc) : null };
+  return { me, remoteTracks, byPerson, state: pc?.connectionState ?? 'none', connections: built, route: pc ? await route(pc) : null };
 }

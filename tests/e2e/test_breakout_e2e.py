@@ -136,6 +136,10 @@ async def test_three_participants_two_rooms_media_timer_broadcast_close(
     for page in participants:
         await expect(page.locator("#room-broadcast")).to_contain_text("Fem minuter kvar")
 
+    # Alone in a quiet room for a while now, Anna's connection was never taken for a dead one.
+    alone = await anna.evaluate(STATS)
+    assert (alone["state"], alone["connections"]) == ("connected", 1), alone
+
     # "Close all rooms": everyone is back on the main stage within 2 s of the click.
     clicked_ms = time.time() * 1000
     clicked = time.monotonic()

@@ -133,6 +133,33 @@ async def test_a_freed_slot_carries_the_next_publisher_without_renegotiation() -
     await registry.stop()
 
 
+async def test_a_new_connection_from_the_same_person_replaces_the_old_one() -> None:
+    """A browser whose network changed builds a new peer connection (new ICE credentials) and
+    offers it under the same name: the room drops the old one and the others receive the new
+    one in the slot the old one had, without offering again."""
+    events: list[RoomEvent] = []
+    registry = RoomRegistry(listener=events.append)
+    room = registry.room("r5")
+    anna = await _join(room, "anna", 1)
+    bo = await _join(room, "bo", 1)
+    bo.set_slots(room.slots_of("bo"))
+    await bo.wait_frames("anna", 5)
+    old_pc = room.peer_connections[0]
+    anna_again = await _join(room, "anna", 1)  # the old browser connection is not closed
+    assert len(room.peer_connections) == 2 and old_pc not in room.peer_connections
+    assert old_pc.connectionState == "closed"
+    assert [e.participant for e in events if e.kind == "room.left"] == ["anna"]
+    bo.set_slots(room.slots_of("bo"))
+    assert {s.publisher for s in room.slots_of("bo")} == {"anna"}
+    seen = bo.frames.get(("anna", "video"), 0)
+    await bo.wait_frames("anna", seen + 5)
+    anna_again.set_slots(room.slots_of("anna"))
+    await anna_again.wait_frames("bo", 5)
+    for peer in (anna, anna_again, bo):
+        await peer.close()
+    await registry.stop()
+
+
 async def test_listener_only_gets_everyone_and_publishes_nothing(registry: RoomRegistry) -> None:
     room = registry.room("r4")
     anna = await _join(room, "anna", 1)
