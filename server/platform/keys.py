@@ -96,6 +96,12 @@ ROOM_MEDIA_LOAD = "tp:room_media:load"
 """Redis hash: media-serving node -> people whose room media it hosts (least loaded hosts next)."""
 
 
+def room_media_alive_key(node_id: str) -> str:
+    """Set for a few seconds by a node that hosts room media, every second while it runs: a
+    host that dies (SIGKILL, power) is known dead within seconds, and its rooms move."""
+    return f"tp:room_media:alive:{node_id}"
+
+
 def room_media_host_key(room_id: int) -> str:
     """Which node hosts one breakout room's media (all of the room's peer connections)."""
     return f"tp:room_media:host:{room_id}"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, cast
@@ -41,6 +42,8 @@ from server.platform.pubsub import Subscription, redis_client
 from streaming import StreamingError
 from streaming.config import IceServers
 from streaming.room import RoomEvent, RoomRegistry, Slot
+
+logger = logging.getLogger(__name__)
 
 Emit = Callable[[str, Any, str], Awaitable[None]]
 """Send a socket event: (name, data, to) where ``to`` is a sid or a socket.io room name."""
@@ -319,6 +322,14 @@ class RoomMedia:
 HOST_TTL = 30
 """Seconds a room's host entry lives without a refresh (the host refreshes every HOST_REFRESH)."""
 HOST_REFRESH = 10
+ALIVE_TTL = 3
+"""Seconds a host's heartbeat (`keys.room_media_alive_key`) lives; it beats every ALIVE_BEAT.
+A host dead longer than this has its rooms given to another node by whoever next needs them:
+people are back within seconds, not after the node's 30 s presence heartbeat."""
+ALIVE_BEAT = 1.0
+ASK_TIMEOUT = ALIVE_TTL + 0.5
+"""How long a node waits for a room's host to answer: longer than ALIVE_TTL, so a host that
+was dead when asked is known dead once the wait is over (the router then asks again)."""
 
 _CLAIM = """
 local current = redis.call('GET', KEYS[1])
@@ -355,6 +366,11 @@ class RoomMediaHosts:
             _CLAIM, 1, key, current or "", chosen, HOST_TTL)
         return str(winner)
 
+    async def beat(self) -> None:
+        """A serving node is alive (every ALIVE_BEAT seconds)."""
+        if self._serves:
+            await self._redis.set(keys.room_media_alive_key(self._node), "1", ex=ALIVE_TTL)
+
     async def report(self, hosted: dict[int, int]) -> None:
         """A serving node says it is here, with its load, and keeps the rooms it hosts."""
         if not self._serves:
@@ -369,9 +385,10 @@ class RoomMediaHosts:
         """This node stops: it hosts nothing from now on."""
         if self._serves:
             await self._redis.hdel(keys.ROOM_MEDIA_LOAD, self._node)
+            await self._redis.delete(keys.room_media_alive_key(self._node))
 
     async def _alive(self, node: str) -> bool:
-        return bool(await self._redis.exists(keys.node_alive_key(node)))
+        return bool(await self._redis.exists(keys.room_media_alive_key(node)))
 
     async def _least_loaded(self) -> str:
         loads = cast(dict[str, str], await self._redis.hgetall(keys.ROOM_MEDIA_LOAD))
@@ -406,6 +423,7 @@ class RoomMediaRouter:
         if self._hosts is not None and self._requests is not None:
             await self._requests.start(self._command)
             try:
+                await self._hosts.beat()
                 await self._hosts.report({})
             except Exception as exc:  # Redis not there yet: the refresh loop says so later
                 log_unexpected("room media hosts", exc)
@@ -425,10 +443,15 @@ class RoomMediaRouter:
         await self.local.stop()
 
     async def _keep_hosting(self) -> None:
+        assert self._hosts is not None
+        beats = 0
         while True:
-            await asyncio.sleep(HOST_REFRESH)
+            await asyncio.sleep(ALIVE_BEAT)
+            beats += 1
             try:
-                await self._hosts.report(self.local.hosted())  # type: ignore[union-attr]
+                await self._hosts.beat()
+                if beats % round(HOST_REFRESH / ALIVE_BEAT) == 0:
+                    await self._hosts.report(self.local.hosted())
             except Exception as exc:  # Redis gone: try again next round
                 log_unexpected("room media hosts", exc)
 
@@ -440,18 +463,34 @@ class RoomMediaRouter:
         return None if host == self._requests.node_id else host
 
     async def join(self, principal: Principal, room_id: int, sid: str) -> dict[str, Any]:
-        host = await self._remote(room_id)
-        if host is None:
-            snapshot = self.local.join(principal, room_id, sid)
-            await self.local.announce(room_id)
-            return snapshot
-        return await self._ask(host, "join", principal, room_id, sid=sid)
+        return await self._on_host(room_id, "join", principal, sid=sid)
 
     async def offer(self, principal: Principal, room_id: int, sdp: str) -> dict[str, Any]:
+        return await self._on_host(room_id, "offer", principal, sdp=sdp)
+
+    async def _on_host(
+        self, room_id: int, kind: str, principal: Principal, **data: Any
+    ) -> dict[str, Any]:
+        """Join or offer on the room's host. A host that does not answer within ASK_TIMEOUT
+        is dead by then if it ever will be (its heartbeat has lapsed): ask whoever hosts the
+        room now, once, which takes the room over."""
         host = await self._remote(room_id)
-        if host is None:
-            return await self.local.offer(principal, room_id, sdp)
-        return await self._ask(host, "offer", principal, room_id, sdp=sdp)
+        for attempt in (1, 2):
+            if host is None:
+                return await self._command(kind, {
+                    "principal": asdict(principal), "room_id": room_id, **data})
+            try:
+                return await self._ask(host, kind, principal, room_id, **data)
+            except DomainError as exc:
+                if exc.code != "room_media.host_unreachable" or attempt == 2:
+                    raise
+                again = await self._remote(room_id)
+                if again == host:
+                    raise
+                logger.warning("room %s: host %s did not answer; %s hosts it now",
+                               room_id, host, again or "this node")
+                host = again
+        raise AssertionError("unreachable")
 
     async def set_state(self, principal: Principal, room_id: int, audio: bool, video: bool) -> None:
         host = await self._remote(room_id)
@@ -481,7 +520,7 @@ class RoomMediaRouter:
     ) -> dict[str, Any]:
         assert self._requests is not None
         return await self._requests.request(
-            host, kind, principal=asdict(principal), room_id=room_id, **data)
+            host, kind, timeout=ASK_TIMEOUT, principal=asdict(principal), room_id=room_id, **data)
 
     async def _command(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         """Another node passes on a person it has checked; this node hosts the room."""

@@ -1,6 +1,7 @@
-"""Real Chromium on networks that are not loopback (issue 21): a participant in a municipal
+"""Real Chromium where networks and nodes fail people (issue 21): a participant in a municipal
 library whose firewall lets nothing out over UDP, inside a network namespace of its own, gets
-the stage and a breakout room through Debian's coturn over TCP; everyone else is outside it."""
+the stage and a breakout room through Debian's coturn over TCP; a participant whose laptop
+changes network mid-call, and a room whose media node is killed, are back by themselves."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as redis
 from playwright.async_api import Browser, Page, expect
 
+from server.platform import keys
 from tests import network
-from tests.conftest import MODERATOR, LiveServer, seed, server_env
+from tests.conftest import MODERATOR, REDIS_URL, LiveServer, seed, server_env
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, login, new_page
 from tests.e2e.test_breakout_e2e import STATS, receiving
 from tests.e2e.test_webcast_e2e import _advancing, _participant, _start_producer
@@ -23,6 +26,9 @@ from tests.e2e.test_webcast_e2e import _advancing, _participant, _start_producer
 NETWORK_CHANGE_CEILING_S = 15
 """Issue 21 asks for 5 s; the figure is printed and reported. What fails the test is the
 mechanism being gone: waiting for ICE to give up (about 30 s) instead of building anew."""
+
+HOST_DEATH_CEILING_S = 20
+"""Issue 21 asks for 10 s; as above, the figure is printed and reported."""
 
 
 def relayed_over_tcp(route: dict[str, str]) -> bool:
@@ -179,3 +185,49 @@ async def test_a_participant_whose_network_changes_is_back_in_the_room_by_itself
     finally:
         await inside.close()
         await outside.close()
+
+
+@pytest.fixture
+async def media_node_and_web_node(
+    clean_db: str, tmp_path: Path
+) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
+    """Two nodes on Redis; both serve media, and at equal load the rooms go to "a-media"."""
+    r = redis.from_url(REDIS_URL)
+    await r.flushdb()
+    await r.aclose()
+    await seed(clean_db)
+    env = server_env(clean_db, tmp_path / "media", REDIS_URL)
+    media = LiveServer({**env, "NODE_ID": "a-media"}).spawn()
+    web = LiveServer({**env, "NODE_ID": "w-web"}).spawn()
+    for node in (media, web):
+        node.wait()
+    yield media, web
+    web.terminate()
+    media.stop()
+    web.stop()
+
+
+async def test_rooms_of_a_media_node_that_dies_reopen_on_another_node(
+    browser: Browser, media_node_and_web_node: tuple[LiveServer, LiveServer]
+) -> None:
+    """Issue 21, point 7: the node hosting a room's media is killed (SIGKILL: no goodbye). The
+    pages, whose sockets are on the other node, find their media silent, join again, and the
+    other node takes the room over; they are back without reloading, long before ICE would
+    have given up; the time it took is printed."""
+    media, web = media_node_and_web_node
+    anna = await _participant(browser, web.url, "Anna Lundström")
+    per = await _participant(browser, web.url, "Per Andersson")
+    await open_rooms(browser, web.url)
+    await in_room_together(anna, per)
+    room_id = int(anna.url.rsplit("/", 1)[1])
+    r = redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        assert await r.get(keys.room_media_host_key(room_id)) == "a-media"
+        media.proc.kill()  # type: ignore[union-attr]
+        took = await back_together(anna, per, lambda s: s["connections"] >= 2)
+        print(f"media host killed: back in the room after {took:.1f} s")
+        assert took < HOST_DEATH_CEILING_S
+        assert await r.get(keys.room_media_host_key(room_id)) == "w-web"
+        await expect(anna).to_have_url(re.compile(rf"/rooms/{room_id}$"))
+    finally:
+        await r.aclose()

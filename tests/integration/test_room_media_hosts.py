@@ -11,7 +11,7 @@ import redis.asyncio as redis
 
 from server.platform import keys
 from server.platform.errors import DomainError
-from server.room_media.service import RoomMediaHosts
+from server.room_media.service import ALIVE_TTL, RoomMediaHosts
 from tests.conftest import REDIS_URL
 
 
@@ -25,8 +25,8 @@ async def r() -> AsyncIterator[redis.Redis]:
 
 async def _nodes(r: redis.Redis, *names: str, serves: bool = True) -> list[RoomMediaHosts]:
     nodes = [RoomMediaHosts(REDIS_URL, name, serves) for name in names]
-    for name in names:
-        await r.set(keys.node_alive_key(name), "1", ex=30)
+    for node in nodes:
+        await node.beat()
     return nodes
 
 
@@ -63,7 +63,8 @@ async def test_a_room_whose_host_died_moves_to_a_live_node_once(r) -> None:
     await c.report({9: 1})
     assert await b.host(7) == "a", "a live host keeps its room"
     await a.report({7: 0})  # everyone left a's room; a still looks the least loaded
-    await r.delete(keys.node_alive_key("a"))  # a's heartbeat stopped
+    assert await r.ttl(keys.room_media_alive_key("a")) <= ALIVE_TTL
+    await r.delete(keys.room_media_alive_key("a"))  # a's heartbeat stopped (or lapsed)
     moved = await asyncio.gather(b.host(7), c.host(7), b.host(7), c.host(7))
     assert len(set(moved)) == 1 and moved[0] in ("b", "c")
     assert "a" not in await r.hgetall(keys.ROOM_MEDIA_LOAD), "the dead node is forgotten"
