@@ -39,6 +39,7 @@ from aiohttp import ClientSession, web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streaming import MediaEngine, StreamingConfig, StreamingError  # noqa: E402
+from streaming.config import DEFAULT_LADDER, Rendition  # noqa: E402
 from streaming.synthetic import StampedVideoTrack, read_stamp, stamp_age_ms  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
@@ -407,7 +408,7 @@ class Media:
                 fanout=mode,
                 viewer_cap=1000,  # type: ignore[arg-type]
                 viewer_lag_limit=LAG_LIMIT_MS / 1000,  # as the server runs it by default
-                video_bitrate=BITRATE,
+                renditions=(Rendition(1280, 720, BITRATE), *DEFAULT_LADDER[1:]),
                 fps=FPS,
                 hls_enabled=mode == "encode_once",
             )

@@ -28,7 +28,7 @@ if [[ $want_test -eq 1 ]]; then
   apt_install python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 \
     gir1.2-gst-plugins-bad-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-tools
-  # Networks that block UDP, slow links (tests/netns.py): namespaces, nft rules, tc netem.
+  # Networks that block UDP, slow lines (tests/network.py): namespaces, nft rules, tc.
   apt_install iproute2 nftables
   command -v node >/dev/null || apt_install nodejs
   command -v npm >/dev/null || apt_install npm

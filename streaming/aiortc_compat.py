@@ -65,7 +65,18 @@ from aiortc.rtcrtpparameters import (
     RTCRtpHeaderExtensionParameters,
     RTCRtpParameters,
 )
-from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    HeaderExtensionsMap,
+    RtcpPsfbPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpSrPacket,
+    RtpPacket,
+    pack_remb_fci,
+    unpack_remb_fci,
+)
+from aiortc.rtp import RtcpPacket as _RtcpPacket
 from aiortc.sdp import SessionDescription
 
 from .config import IceServers
@@ -81,6 +92,7 @@ __all__ = [
     "intercept_encoded",
     "offered_media",
     "on_keyframe_request",
+    "on_receiver_feedback",
     "request_picture",
     "restrict_negotiated_codecs",
     "prefer_codec",
@@ -124,6 +136,36 @@ def prefer_codec(transceiver: RTCRtpTransceiver, mime_type: str) -> None:
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
     """Call ``callback`` whenever the remote peer sends a PLI or FIR for this sender."""
     setattr(sender, "_send_keyframe", callback)  # noqa: B010 - instance override on purpose
+
+
+ReceiverFeedback = Callable[[float | None, int | None], None]
+"""Called with what a viewer's browser reports of one sender's stream: the fraction of packets
+lost since its last report (0.0-1.0, from RTCP receiver reports), or its estimate of the bitrate
+it can receive (bits per second, from REMB); the other argument is ``None``."""
+
+
+def on_receiver_feedback(sender: RTCRtpSender, callback: ReceiverFeedback) -> None:
+    """Call ``callback`` with every receiver report and REMB the remote peer sends about this
+    sender's stream, after aiortc has handled the packet (an instance override of
+    ``_handle_rtcp_packet``, which the DTLS transport looks up for every RTCP packet)."""
+    handle = sender._handle_rtcp_packet
+
+    async def observed(packet: Any) -> None:
+        await handle(packet)
+        ssrc = sender._ssrc
+        if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
+            for report in packet.reports:
+                if report.ssrc == ssrc:
+                    callback(report.fraction_lost / 256, None)
+        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            except ValueError:
+                return
+            if ssrc in ssrcs:
+                callback(None, int(bitrate))
+
+    setattr(sender, "_handle_rtcp_packet", observed)  # noqa: B010 - instance override on purpose
 
 
 EncodedFrameHandler = Callable[[bytes, int], None]
@@ -291,6 +333,7 @@ def check_aiortc_internals() -> None:
     _check_audio_level()
     _check_offered_media()
     _check_dtls_ciphers()
+    _check_receiver_feedback()
     accept_rsa_peers()
 
 
@@ -369,3 +412,26 @@ def _check_offered_media() -> None:
         OfferedMedia("1", "audio", "recvonly", 0, frozenset({"audio/opus"})),
     ]
     _require(got == want, f"SDP m-lines read back as {got}")
+
+
+def _check_receiver_feedback() -> None:
+    """The DTLS transport still hands every RTCP packet to ``recipient._handle_rtcp_packet``,
+    senders still know their ``_ssrc``, and RR and REMB still parse as relied on."""
+    route = inspect.getsource(RTCDtlsTransport._handle_rtcp_data)
+    _require("recipient._handle_rtcp_packet(packet)" in route,
+             "the DTLS transport no longer calls recipient._handle_rtcp_packet(packet)")
+    _require("self._ssrc" in inspect.getsource(RTCRtpSender.__init__),
+             "RTCRtpSender._ssrc is gone")
+    try:
+        report = RtcpReceiverInfo(ssrc=7, fraction_lost=64, packets_lost=1, highest_sequence=1,
+                                  jitter=0, lsr=0, dlsr=0)
+        [rr] = _RtcpPacket.parse(bytes(RtcpRrPacket(ssrc=1, reports=[report])))
+        remb = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0,
+                              fci=pack_remb_fci(800_000, [7]))
+        [parsed_remb] = _RtcpPacket.parse(bytes(remb))
+        assert isinstance(rr, RtcpRrPacket) and isinstance(parsed_remb, RtcpPsfbPacket)
+        got = (rr.reports[0].fraction_lost, unpack_remb_fci(parsed_remb.fci))
+    except Exception as exc:
+        raise AiortcIncompatible(f"aiortc changed: RTCP RR/REMB ({exc!r})") from exc
+    _require(got[0] == 64 and got[1][1] == [7] and abs(got[1][0] - 800_000) < 1000,
+             f"RTCP RR/REMB read back as {got}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["FanoutMode", "IceServer", "IceServers", "StreamingConfig"]
+__all__ = ["FanoutMode", "IceServer", "IceServers", "Rendition", "StreamingConfig"]
 
 FanoutMode = Literal["encode_once", "relay"]
 
@@ -25,6 +25,31 @@ IceServers = tuple["str | IceServer", ...]
 
 
 @dataclass(frozen=True)
+class Rendition:
+    """One rung of the stage's ladder: H.264 that fits in ``width`` x ``height`` (the
+    publisher's aspect kept, never scaled up) at ``bitrate`` bits per second."""
+
+    width: int
+    height: int
+    bitrate: int
+
+    @property
+    def label(self) -> str:
+        """Its name in file names and logs: ``720p``."""
+        return f"{self.height}p"
+
+    def fit(self, width: int, height: int) -> tuple[int, int]:
+        """The size a ``width`` x ``height`` picture is encoded at on this rung (even numbers,
+        the aspect kept, never larger than the picture)."""
+        scale = min(1.0, self.width / width, self.height / height)
+        return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+DEFAULT_LADDER = (Rendition(1280, 720, 2_500_000), Rendition(640, 360, 600_000))
+"""720p for most, 360p for a 1 Mbit/s library line (with audio, about 0.7 Mbit/s)."""
+
+
+@dataclass(frozen=True)
 class StreamingConfig:
     """Everything the engine needs to know; ``server`` builds it from its settings.
 
@@ -37,7 +62,9 @@ class StreamingConfig:
     fanout: FanoutMode = "encode_once"
     fps: int = 30
     keyframe_seconds: float = 2.0
-    video_bitrate: int = 2_500_000
+    # The stage's renditions, best first: each encoded once from the one decode. WebRTC viewers
+    # start on the first and move between them by their receiver reports; HLS lists them all.
+    renditions: tuple[Rendition, ...] = DEFAULT_LADDER
     opus_bitrate: int = 96_000
     aac_bitrate: int = 128_000
     hls_enabled: bool = True

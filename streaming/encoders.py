@@ -15,6 +15,8 @@ from av.audio.frame import AudioFrame
 from av.packet import Packet
 from av.video.frame import PictureType, VideoFrame
 
+from .config import Rendition
+
 __all__ = [
     "AUDIO_TIME_BASE",
     "VIDEO_TIME_BASE",
@@ -32,17 +34,19 @@ _SAMPLE_RATE = 48000
 
 
 class VideoEncoder:
-    """libx264 ultrafast/zerolatency, constrained baseline, fixed key-frame interval.
+    """libx264 ultrafast/zerolatency, constrained baseline, fixed key-frame interval, for one
+    rendition of the stage.
 
-    The size is fixed by the first frame: later frames of another size (a new
-    publisher) are scaled, so every consumer sees one continuous stream.
+    The size is fixed by the first frame, fitted into the rendition: later frames of another
+    size (a new publisher) are scaled, so every consumer sees one continuous stream.
     ``encode`` is blocking and meant to run in a worker thread.
     """
 
-    def __init__(self, fps: int, keyframe_seconds: float, bitrate: int) -> None:
+    def __init__(self, fps: int, keyframe_seconds: float, rendition: Rendition) -> None:
         self._fps = fps
         self._gop = max(1, round(fps * keyframe_seconds))
-        self._bitrate = bitrate
+        self.rendition = rendition
+        self._bitrate = rendition.bitrate
         self._codec: av.VideoCodecContext | None = None
         self.frames_encoded = 0
 
@@ -53,7 +57,7 @@ class VideoEncoder:
 
     def _open(self, width: int, height: int) -> av.VideoCodecContext:
         codec = av.CodecContext.create("libx264", "w")
-        codec.width, codec.height = width - width % 2, height - height % 2
+        codec.width, codec.height = self.rendition.fit(width, height)
         codec.pix_fmt = "yuv420p"
         codec.time_base = VIDEO_TIME_BASE
         codec.framerate = fractions.Fraction(self._fps, 1)
@@ -64,7 +68,7 @@ class VideoEncoder:
             "preset": "ultrafast",
             "tune": "zerolatency",
             "profile": "baseline",
-            "level": "31" if width * height <= 1280 * 720 else "41",
+            "level": "31" if codec.width * codec.height <= 1280 * 720 else "41",
             "sc_threshold": "0",
             "forced-idr": "1",
             "maxrate": str(self._bitrate),

@@ -1,14 +1,22 @@
-"""Live HLS from the stage's encoded packets: MPEG-TS segments and a rolling playlist.
+"""Live HLS from the stage's encoded packets: a master playlist naming one media playlist per
+rendition, MPEG-TS segments, rolling playlists.
 
 Video is copied (the stage already cuts a key frame at each segment boundary,
-on request), audio is the stage's shared AAC. When the publisher comes back
-after a drop, the next segment carries ``#EXT-X-DISCONTINUITY``.
+on request), audio is the stage's shared AAC, muxed into every rendition. The
+renditions' key frames fall on the same frames, so their segments line up and a
+player (hls.js) can switch between them by bandwidth at any boundary. When the
+publisher comes back after a drop, the next segment carries
+``#EXT-X-DISCONTINUITY``.
+
+Files are flat in the stage's folder (``index.m3u8``, ``720p.m3u8``,
+``720p_000012.ts``): the web server serves one folder level and nothing else.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,14 +25,16 @@ from .encoders import AUDIO_TIME_BASE, VIDEO_TIME_BASE, EncodedPacket
 from .hub import PacketKind, StageHub
 from .mux import MuxTarget, copy_packet, open_target
 
-__all__ = ["HlsPackager", "PLAYLIST_NAME"]
+__all__ = ["HlsLadder", "HlsPackager", "PLAYLIST_NAME"]
 
 PLAYLIST_NAME = "index.m3u8"
+"""The master playlist: what players open."""
 _EXTRA_KEPT = 3  # segments kept on disk after leaving the playlist, for slow clients
 
 
 @dataclass
 class _Segment:
+    prefix: str
     sequence: int
     start_pts: int
     duration: float = 0.0
@@ -32,15 +42,22 @@ class _Segment:
 
     @property
     def name(self) -> str:
-        return f"seg_{self.sequence:06d}.ts"
+        return f"{self.prefix}_{self.sequence:06d}.ts"
 
 
 class HlsPackager:
-    """A :class:`~streaming.hub.PacketSink` writing ``index.m3u8`` and segments to ``folder``."""
+    """A :class:`~streaming.hub.PacketSink` writing one rendition's media playlist
+    (``<label>.m3u8``) and segments to ``folder``."""
 
-    def __init__(self, folder: Path, config: StreamingConfig, hub: StageHub) -> None:
+    def __init__(
+        self, folder: Path, config: StreamingConfig, hub: StageHub, rendition: int = 0,
+        on_size: Callable[[], None] | None = None,
+    ) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
+        self.rendition = rendition
+        self._label = config.renditions[rendition].label
+        self._on_size = on_size
         self._target_s = config.hls_segment_seconds
         self._window = config.hls_playlist_size
         self._frame_pts = round(90000 / config.fps)
@@ -57,8 +74,8 @@ class HlsPackager:
 
     @property
     def playlist_path(self) -> Path:
-        """Path of the live playlist."""
-        return self.folder / PLAYLIST_NAME
+        """Path of this rendition's live playlist."""
+        return self.folder / f"{self._label}.m3u8"
 
     # -- PacketSink ------------------------------------------------------------
 
@@ -102,9 +119,12 @@ class HlsPackager:
             self._hub.request_keyframe()
 
     def _open_segment(self, pts: int) -> None:
-        size = self._hub.video_size
+        size = self._hub.video_size_of(self.rendition)
         assert size is not None
-        segment = _Segment(self._next_sequence, pts, discontinuity=self._pending_discontinuity)
+        if self._next_sequence == 0 and self._on_size is not None:
+            self._on_size()
+        segment = _Segment(self._label, self._next_sequence, pts,
+                           discontinuity=self._pending_discontinuity)
         self._next_sequence += 1
         self._pending_discontinuity = False
         self._asked_key = False
@@ -127,7 +147,7 @@ class HlsPackager:
             gone = self._segments.pop(0)
             if gone.discontinuity:
                 self._discontinuity_sequence += 1
-            stale = self.folder / _Segment(gone.sequence - _EXTRA_KEPT, 0).name
+            stale = self.folder / _Segment(self._label, gone.sequence - _EXTRA_KEPT, 0).name
             stale.unlink(missing_ok=True)
 
     # -- playlist --------------------------------------------------------------
@@ -161,3 +181,50 @@ class HlsPackager:
         self._ended = True
         if self._segments:
             self._write_playlist()
+
+
+class HlsLadder:
+    """Every rendition of a stage as HLS: one :class:`HlsPackager` each, added to the hub as
+    sinks, and the master playlist ``index.m3u8`` that names them, best first (rewritten once
+    the publisher's picture size is known)."""
+
+    def __init__(self, folder: Path, config: StreamingConfig, hub: StageHub) -> None:
+        self.folder = folder
+        self._config = config
+        self._hub = hub
+        self.packagers = [HlsPackager(folder, config, hub, i, on_size=self._write_master)
+                          for i in range(len(config.renditions))]
+        self._write_master()
+        for packager in self.packagers:
+            hub.add_sink(packager, packager.rendition)
+
+    @property
+    def playlist_path(self) -> Path:
+        """The master playlist."""
+        return self.folder / PLAYLIST_NAME
+
+    def master_text(self) -> str:
+        lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+        for packager in self.packagers:
+            rendition = self._config.renditions[packager.rendition]
+            width, height = (self._hub.video_size_of(packager.rendition)
+                             or (rendition.width, rendition.height))
+            level = "1f" if width * height <= 1280 * 720 else "29"  # as VideoEncoder picks
+            # Peak: the video's rate with the transport stream's overhead, and the audio.
+            bandwidth = round(rendition.bitrate * 1.1) + self._config.aac_bitrate
+            lines += [
+                f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={width}x{height},"
+                f'CODECS="avc1.42e0{level},mp4a.40.2",FRAME-RATE={self._config.fps:.3f}',
+                packager.playlist_path.name,
+            ]
+        return "\n".join(lines) + "\n"
+
+    def _write_master(self) -> None:
+        tmp = self.playlist_path.with_suffix(".m3u8.tmp")
+        tmp.write_text(self.master_text(), encoding="utf-8")
+        os.replace(tmp, self.playlist_path)
+
+    def close(self) -> None:
+        for packager in self.packagers:
+            self._hub.remove_sink(packager)
+            packager.close()

@@ -1,8 +1,11 @@
 """Encode once, fan out: the heart of a stage.
 
 The hub consumes the publisher's decoded tracks, encodes each frame exactly
-once (H.264 for video, Opus for WebRTC audio, AAC when an HLS or recording sink
-wants it) and hands the resulting packets to every viewer track and sink.
+once per rendition (H.264 for video at each size of the ladder, Opus for WebRTC
+audio, AAC when an HLS or recording sink wants it) and hands the resulting
+packets to every viewer track and sink. A video viewer takes one rendition and
+moves to another at that rendition's next key frame (:meth:`StageHub.switch`),
+without renegotiation: the browser's decoder follows the new SPS.
 Timestamps come from the hub's own clock, never from the incoming frames, so
 a publisher that drops and comes back continues the same timeline.
 
@@ -145,7 +148,8 @@ class PacketSink(Protocol):
     """
 
     def on_packet(self, kind: PacketKind, packet: EncodedPacket) -> None:
-        """Receive one H.264 (``video``) or AAC (``aac``) packet."""
+        """Receive one H.264 (``video``, of the rendition the sink was added for) or AAC
+        (``aac``) packet."""
 
     def on_source(self, live: bool) -> None:
         """The publisher started (``True``) or went away (``False``)."""
@@ -165,10 +169,11 @@ class StageHub:
 
     def __init__(self, config: StreamingConfig) -> None:
         self._config = config
-        self._video = VideoEncoder(config.fps, config.keyframe_seconds, config.video_bitrate)
+        self._videos = [VideoEncoder(config.fps, config.keyframe_seconds, rendition)
+                        for rendition in config.renditions]
         self._opus = AudioEncoder("libopus", config.opus_bitrate)
         self._aac: AudioEncoder | None = None
-        self.encoders_created = 2
+        self.encoders_created = len(self._videos) + 1
         self._origin = time.monotonic()
         self._last_video_pts = -1
         self._keyframes = KeyframeGate(round(KEYFRAME_MIN_INTERVAL * 90000))
@@ -177,7 +182,7 @@ class StageHub:
         self._stalled = False
         self.on_resumed: Callable[[], None] | None = None
         self._viewers: dict[str, set[PacketTrack]] = {"video": set(), "audio": set()}
-        self._sinks: list[PacketSink] = []
+        self._sinks: list[tuple[PacketSink, int]] = []  # (sink, rendition of its video)
         self._tasks: set[asyncio.Task[None]] = set()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="stage-encoder")
         self.frames_received = 0
@@ -189,13 +194,30 @@ class StageHub:
 
     @property
     def video_frames_encoded(self) -> int:
-        """How many video frames the stage's single H.264 encoder has encoded."""
-        return self._video.frames_encoded
+        """How many video frames the stage has encoded (each once per rendition)."""
+        return self._videos[0].frames_encoded
 
     @property
     def video_size(self) -> tuple[int, int] | None:
-        """Size of the encoded video, known after the first frame."""
-        return self._video.size
+        """Size of the best rendition, known after the first frame."""
+        return self._videos[0].size
+
+    def video_size_of(self, rendition: int) -> tuple[int, int] | None:
+        """Size of one rendition, known after the first frame."""
+        return self._videos[rendition].size
+
+    @property
+    def video_tracks(self) -> list[PacketTrack]:
+        """Every viewer's video track."""
+        return list(self._viewers["video"])
+
+    def viewers_per_rendition(self) -> list[int]:
+        """How many video viewers each rendition has now (those moving count where they go)."""
+        counts = [0] * len(self._videos)
+        for track in self._viewers["video"]:
+            target = track.rendition if track.switch_to is None else track.switch_to
+            counts[target] += 1
+        return counts
 
     @property
     def viewer_packets_dropped(self) -> int:
@@ -236,24 +258,35 @@ class StageHub:
             self.request_keyframe()
         return track
 
+    def switch(self, track: PacketTrack, rendition: int) -> None:
+        """Move a viewer's video to another rendition at that rendition's next key frame (asked
+        for now); until then it goes on receiving the one it has."""
+        if not 0 <= rendition < len(self._videos) or track.kind != "video":
+            return
+        if rendition == track.rendition:
+            track.switch_to = None
+            return
+        track.switch_to = rendition
+        self.request_keyframe()
+
     def remove_viewer_track(self, track: PacketTrack) -> None:
         """Stop and forget a viewer track."""
         self._viewers[track.kind].discard(track)
         track.stop()
 
-    def add_sink(self, sink: PacketSink) -> None:
-        """Attach a sink; AAC encoding starts with the first sink."""
+    def add_sink(self, sink: PacketSink, rendition: int = 0) -> None:
+        """Attach a sink for one rendition's video (and the AAC); AAC encoding starts with the
+        first sink."""
         if self._aac is None:
             self._aac = AudioEncoder("aac", self._config.aac_bitrate)
             self.encoders_created += 1
             self._audio_anchored = False
-        self._sinks.append(sink)
+        self._sinks.append((sink, rendition))
         self.request_keyframe()
 
     def remove_sink(self, sink: PacketSink) -> None:
         """Detach a sink (it is not closed here)."""
-        if sink in self._sinks:
-            self._sinks.remove(sink)
+        self._sinks = [(s, r) for s, r in self._sinks if s is not sink]
 
     @property
     def aac_extradata(self) -> bytes | None:
@@ -306,7 +339,7 @@ class StageHub:
         task.add_done_callback(self._tasks.discard)
 
     def _notify_source(self, live: bool) -> None:
-        for sink in list(self._sinks):
+        for sink, _ in list(self._sinks):
             try:
                 sink.on_source(live)
             except Exception:
@@ -331,12 +364,34 @@ class StageHub:
             self._frame_arrived()
             pts = self._next_video_pts()
             key = self._keyframes.take(pts)
-            packets = await loop.run_in_executor(
-                self._executor, self._video.encode, frame, pts, key
+            encoded = await loop.run_in_executor(
+                self._executor, self._encode_video, frame, pts, key
             )
-            if any(p.is_keyframe for p in packets):
+            if any(p.is_keyframe for p in encoded[0]):
                 self._keyframes.keyframe_encoded(pts)
-            self._fan_out("video", packets)
+            self._fan_out_video(encoded)
+
+    def _fan_out_video(self, encoded: list[list[EncodedPacket]]) -> None:
+        """One frame, encoded in every rendition: to each viewer its rendition, to the sinks
+        theirs, then how far behind the viewers are."""
+        self._move_switching(encoded)
+        for rendition, packets in enumerate(encoded):
+            self._fan_out("video", packets, rendition)
+        self._measure_backlog(self._viewers["video"])
+
+    def _move_switching(self, encoded: list[list[EncodedPacket]]) -> None:
+        """Viewers waiting to move go over when their new rendition has a key frame in this
+        frame: before anything of the frame is sent, so nobody gets it twice in two sizes."""
+        for track in self._viewers["video"]:
+            target = track.switch_to
+            if target is not None and any(p.is_keyframe for p in encoded[target]):
+                track.rendition, track.switch_to = target, None
+
+    def _encode_video(self, frame: VideoFrame, pts: int, key: bool) -> list[list[EncodedPacket]]:
+        """Every rendition of one frame, one after the other in the encoder thread (the best
+        first: it may use the frame itself, the others scale from it). Their key frames fall
+        on the same frames: the same forced ones, the same interval."""
+        return [encoder.encode(frame, pts, key) for encoder in self._videos]
 
     async def _pump_audio(self, track: MediaStreamTrack) -> None:
         while True:
@@ -359,16 +414,20 @@ class StageHub:
         if self._aac is not None:
             self._fan_out("aac", self._aac.encode(frame))
 
-    def _fan_out(self, kind: PacketKind, packets: list[EncodedPacket]) -> None:
-        viewers = self._viewers["video" if kind == "video" else "audio"]
+    def _fan_out(self, kind: PacketKind, packets: list[EncodedPacket], rendition: int = 0) -> None:
+        if kind == "video":
+            for packet in packets:
+                for track in self._viewers["video"]:
+                    if track.rendition == rendition:
+                        track.push(packet)
+                self._deliver(kind, packet, rendition)
+            return
         for packet in packets:
-            if kind != "aac":
-                for track in viewers:
+            if kind == "opus":
+                for track in self._viewers["audio"]:
                     track.push(packet)
-            if kind != "opus":
+            else:
                 self._deliver(kind, packet)
-        if kind == "video" and packets:
-            self._measure_backlog(viewers)
 
     def _measure_backlog(self, viewers: set[PacketTrack]) -> None:
         sending = [t for t in viewers if t.sending]
@@ -392,8 +451,10 @@ class StageHub:
         """The smoothed mean backlog of the sending viewers, in video packets."""
         return self._backlog
 
-    def _deliver(self, kind: PacketKind, packet: EncodedPacket) -> None:
-        for sink in self._sinks:
+    def _deliver(self, kind: PacketKind, packet: EncodedPacket, rendition: int = 0) -> None:
+        for sink, wants in self._sinks:
+            if kind == "video" and wants != rendition:
+                continue
             try:
                 sink.on_packet(kind, packet)
             except Exception:

@@ -33,13 +33,20 @@ from typing import Any, Literal
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
-from .aiortc_compat import on_keyframe_request, prefer_codec, rtc_configuration
+from .aiortc_compat import (
+    on_keyframe_request,
+    on_receiver_feedback,
+    prefer_codec,
+    rtc_configuration,
+)
 from .config import StreamingConfig
 from .errors import StreamingError
-from .hls import HlsPackager
+from .hls import HlsLadder
 from .hub import LoopLag, StageHub
+from .ladder import RenditionChooser
 from .recorder import Recorder
 from .sdp import validate_offer
+from .tracks import PacketTrack
 
 __all__ = ["Stage", "StageEvent", "StageListener"]
 
@@ -113,7 +120,7 @@ class Stage:
         self._pending_views = 0
         self._relay = MediaRelay() if config.fanout == "relay" else None
         self._source_tracks: list[MediaStreamTrack] = []
-        self._hls: HlsPackager | None = None
+        self._hls: HlsLadder | None = None
         self._recorder: Recorder | None = None
         self._hls_viewers: dict[tuple[str, str], float] = {}  # (owner, client) -> expiry
         self._watcher: asyncio.Task[None] | None = None
@@ -145,8 +152,13 @@ class Stage:
 
     @property
     def hls_playlist(self) -> Path | None:
-        """The live HLS playlist, when HLS is enabled."""
+        """The live HLS master playlist, when HLS is enabled."""
         return None if self._hls is None else self._hls.playlist_path
+
+    @property
+    def hls_variants(self) -> list[Path]:
+        """The media playlist of each rendition, best first (none without HLS)."""
+        return [] if self._hls is None else [p.playlist_path for p in self._hls.packagers]
 
     @property
     def recording_path(self) -> Path | None:
@@ -392,7 +404,21 @@ class Stage:
         prefer_codec(transceiver, _CODEC_FOR_KIND[kind])
         if kind == "video":
             on_keyframe_request(transceiver.sender, self.hub.request_keyframe)
+            if len(self._config.renditions) > 1:
+                chooser = RenditionChooser(self._config.renditions)
+                on_receiver_feedback(transceiver.sender, lambda loss, remb: self._adapt(
+                    track, chooser, loss, remb))
         return track
+
+    def _adapt(self, track: PacketTrack, chooser: RenditionChooser, loss: float | None,
+               remb: int | None) -> None:
+        """A viewer's browser reported on their video: move them to another rendition when
+        their line asks for it (streaming/ladder.py)."""
+        target = chooser.feedback(loss, remb)
+        if target is not None:
+            logger.info("stage %s: a viewer moves to %s (loss %s, estimate %s)", self.stage_id,
+                        self._config.renditions[target].label, loss, remb)
+            self.hub.switch(track, target)
 
     def _add_relayed_track(self, pc: RTCPeerConnection, kind: str) -> MediaStreamTrack:
         assert self._relay is not None
@@ -466,8 +492,7 @@ class Stage:
     def start_hls(self) -> Path:
         """Start the live HLS packager (the engine does this when HLS is enabled)."""
         if self._hls is None:
-            self._hls = HlsPackager(self._config.hls_root / self.stage_id, self._config, self.hub)
-            self.hub.add_sink(self._hls)
+            self._hls = HlsLadder(self._config.hls_root / self.stage_id, self._config, self.hub)
         return self._hls.playlist_path
 
     def start_recording(self) -> Path:
@@ -517,7 +542,6 @@ class Stage:
         if self._recorder is not None:
             self.stop_recording()
         if self._hls is not None:
-            self.hub.remove_sink(self._hls)
             self._hls.close()
 
 

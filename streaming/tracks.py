@@ -40,6 +40,8 @@ class PacketTrack(MediaStreamTrack):
         self._on_keyframe_needed = on_keyframe_needed
         self.packets_dropped = 0
         self.sending = False  # its sender has asked for a packet: the connection is up
+        self.rendition = 0  # which of the stage's renditions a video track carries
+        self.switch_to: int | None = None  # moving there at its next key frame (StageHub.switch)
 
     @property
     def backlog(self) -> int:

@@ -1,6 +1,6 @@
 """Networks that are not loopback, built on this machine (issue 21): a Linux network namespace
-joined to the host by a veth pair, with the firewall (nftables) and the link (tc netem) a
-municipal library or a town hall gives its staff; and Debian's coturn to get through it.
+joined to the host by a veth pair, with the firewall (nftables) and the line (tc tbf, random
+drops) a municipal library or a town hall gives its staff; and Debian's coturn to get through.
 
 Every address is private and lives on this machine: the host end of a pair is 10.231.N.1, the
 namespace's end 10.231.N.2, and the namespace's default route leads to the host. Nothing here
@@ -82,12 +82,30 @@ class Namespace:
             "  type filter hook output priority 0; policy accept;\n"
             '  oif "lo" accept\n  meta l4proto udp drop\n }\n}\n'))
 
-    def shape(self, rate: str = "1mbit", loss: str = "2%", delay: str = "20ms") -> None:
-        """A slow, lossy line both ways (tc netem on both ends of the first link)."""
+    def shape(self, rate: str = "1mbit", loss_percent: float = 2.0) -> None:
+        """A slow, lossy line both ways: `rate` by a token bucket (tc tbf) on both ends of the
+        first link, its queue holding at most 300 ms; `loss_percent` of packets in each
+        direction dropped at random by nftables. (netem would do both, but this kernel has no
+        sch_netem and a test cannot load modules.)"""
         host_dev, _, own_dev, _ = self.links[0]
-        netem = ["netem", "rate", rate, "loss", loss, "delay", delay, "limit", "200"]
-        sh("tc", "qdisc", "add", "dev", host_dev, "root", *netem)
-        self.run("tc", "qdisc", "add", "dev", own_dev, "root", *netem)
+        tbf = ["tbf", "rate", rate, "burst", "16kb", "latency", "300ms"]
+        sh("tc", "qdisc", "add", "dev", host_dev, "root", *tbf)
+        self.run("tc", "qdisc", "add", "dev", own_dev, "root", *tbf)
+        per_mille = round(loss_percent * 10)
+        self.run("nft", "-f", "-", stdin=(
+            "table inet lossy {\n"
+            f" chain in {{\n  type filter hook input priority 0; policy accept;\n"
+            f'  iif "lo" accept\n  numgen random mod 1000 < {per_mille} drop\n }}\n'
+            f" chain out {{\n  type filter hook output priority 0; policy accept;\n"
+            f'  oif "lo" accept\n  numgen random mod 1000 < {per_mille} drop\n }}\n'
+            "}\n"))
+
+    def unshape(self) -> None:
+        """The line recovers: what :meth:`shape` did is undone."""
+        host_dev, _, own_dev, _ = self.links[0]
+        sh("tc", "qdisc", "del", "dev", host_dev, "root")
+        self.run("tc", "qdisc", "del", "dev", own_dev, "root")
+        self.run("nft", "delete", "table", "inet", "lossy")
 
     def switch_network(self) -> str:
         """The network changes under the browser, as when a laptop leaves the library's Wi-Fi

@@ -39,6 +39,7 @@ class MediaService:
             ice_provider=ice if settings.media_uses_turn else None,
             connect_timeout=settings.webrtc_connect_timeout,
             viewer_lag_limit=settings.webrtc_lag_limit_ms / 1000,
+            renditions=settings.stage_ladder,
         )
 
     def subscribe(self, subscriber: StageSubscriber) -> None:

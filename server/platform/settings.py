@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streaming.config import Rendition
 
 VAR_DIR = Path("var")
 
@@ -34,6 +37,9 @@ class Settings(BaseSettings):
     # 1 % of its wake-ups in 5 s) or its fan-out falls behind: it is at its limit.
     # 0: only WEBRTC_VIEWER_CAP.
     webrtc_lag_limit_ms: float = 40.0
+    # The stage's renditions, best first: WIDTHxHEIGHT@KBIT/S, comma-separated (each encoded
+    # once; HLS lists them all, WebRTC viewers move between them by their line).
+    stage_renditions: str = "1280x720@2500,640x360@600"
     # Where browsers reach WHIP/WHEP/HLS: "" is this origin (one process, or nginx routing
     # /whip/ /whep/ /media/hls/ to the media nodes); set it when the media node has its own host.
     media_public_url: str = ""
@@ -76,6 +82,16 @@ class Settings(BaseSettings):
     node_id: str = Field(default_factory=lambda: secrets.token_hex(4))
     demo_event_file: Path = Path(__file__).parents[1] / "data" / "demo_event.json"
 
+    @field_validator("stage_renditions")
+    @classmethod
+    def _ladder(cls, value: str) -> str:
+        parse_ladder(value)
+        return value
+
+    @property
+    def stage_ladder(self) -> tuple[Rendition, ...]:
+        return parse_ladder(self.stage_renditions)
+
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
         if not self.database_url:
@@ -103,3 +119,24 @@ def _development_secret() -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+def parse_ladder(text: str) -> tuple[Rendition, ...]:
+    """``1280x720@2500,640x360@600`` as renditions; ValueError names what is wrong. One to four
+    renditions, best first, each 64-3840 px wide, 64-2160 px high, 100-20000 kbit/s."""
+    ladder = []
+    for part in text.split(","):
+        size, _, rate = part.strip().partition("@")
+        width, _, height = size.partition("x")
+        if not (width.isdigit() and height.isdigit() and rate.isdigit()):
+            raise ValueError(f"STAGE_RENDITIONS: {part.strip()!r} is not WIDTHxHEIGHT@KBIT/S")
+        w, h, kbit = int(width), int(height), int(rate)
+        if not (64 <= w <= 3840 and 64 <= h <= 2160 and 100 <= kbit <= 20_000):
+            raise ValueError(f"STAGE_RENDITIONS: {part.strip()!r} is out of range")
+        ladder.append(Rendition(w, h, kbit * 1000))
+    if not 1 <= len(ladder) <= 4:
+        raise ValueError("STAGE_RENDITIONS: one to four renditions")
+    if any(a.height <= b.height or a.bitrate <= b.bitrate
+           for a, b in itertools.pairwise(ladder)):
+        raise ValueError("STAGE_RENDITIONS: best first, each smaller and leaner than the last")
+    return tuple(ladder)

@@ -204,7 +204,10 @@ export async function stats() {
   const base = { transport, currentTime: video.currentTime, audioBytes: /** @type {any} */ (video).webkitAudioDecodedByteCount ?? 0 };
   if (transport === 'webrtc' && session) return { ...base, ...(await receiveStats(session.pc)), route: await route(session.pc) };
   const quality = video.getVideoPlaybackQuality?.();
-  return { ...base, framesDecoded: quality?.totalVideoFrames ?? 0, audioTracks: hls?.audioTracks?.length ?? 0 };
+  return {
+    ...base, framesDecoded: quality?.totalVideoFrames ?? 0, audioTracks: hls?.audioTracks?.length ?? 0,
+    frameHeight: video.videoHeight, levels: hls?.levels?.map((/** @type {any} */ l) => l.height) ?? [],
+  };
 }
 
 function init() {

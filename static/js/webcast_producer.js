@@ -34,12 +34,22 @@ function source() {
 /** @param {string} id */
 function deviceConstraint(id) { return id ? { deviceId: { exact: id } } : true; }
 
+/** The stage's best rendition is 1280x720 at 30 frames a second: ask the camera for that
+ * (it gives the nearest it has; a browser's default is often 640x480).
+ * @param {string} id */
+function cameraConstraint(id) {
+  return { ...(id ? { deviceId: { exact: id } } : {}), width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
+}
+
 /** Camera and microphone, or a shared screen with the microphone as its sound. */
 async function capture() {
   const audio = await navigator.mediaDevices.getUserMedia({ audio: deviceConstraint(micSelect.value) });
   const picture = source() === 'screen'
     ? await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 30 } })
-    : await navigator.mediaDevices.getUserMedia({ video: deviceConstraint(cameraSelect.value) });
+    : await navigator.mediaDevices.getUserMedia({ video: cameraConstraint(cameraSelect.value) });
+  // Keep the picture's size when the computer or the line is short: the stage's renditions
+  // are made from it, and a slide must stay readable; the browser gives up frames instead.
+  for (const track of picture.getVideoTracks()) track.contentHint = source() === 'screen' ? 'text' : 'detail';
   return new MediaStream([...picture.getVideoTracks(), ...audio.getAudioTracks()]);
 }
 

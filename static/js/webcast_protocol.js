@@ -153,11 +153,11 @@ export async function reportHlsPlayer(whepUrl, playerId, method, opts = {}) {
  * @param {RTCPeerConnection} pc
  */
 export async function receiveStats(pc) {
-  let framesDecoded = 0; let audioSamples = 0; let audioPackets = 0;
+  let framesDecoded = 0; let audioSamples = 0; let audioPackets = 0; let frameHeight = 0;
   (await pc.getStats()).forEach((/** @type {any} */ s) => {
     if (s.type !== 'inbound-rtp') return;
-    if (s.kind === 'video') framesDecoded += s.framesDecoded ?? 0;
+    if (s.kind === 'video') { framesDecoded += s.framesDecoded ?? 0; frameHeight = s.frameHeight ?? 0; }
     if (s.kind === 'audio') { audioSamples += s.totalSamplesReceived ?? 0; audioPackets += s.packetsReceived ?? 0; }
   });
-  return { framesDecoded, audioSamples, audioPackets };
+  return { framesDecoded, audioSamples, audioPackets, frameHeight };
 }

@@ -21,6 +21,7 @@ from tests import network
 from tests.conftest import MODERATOR, REDIS_URL, LiveServer, seed, server_env
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, login, new_page
 from tests.e2e.test_breakout_e2e import STATS, receiving
+from tests.e2e.test_webcast_e2e import STATS as PLAYER
 from tests.e2e.test_webcast_e2e import _advancing, _participant, _start_producer
 
 NETWORK_CHANGE_CEILING_S = 15
@@ -231,3 +232,85 @@ async def test_rooms_of_a_media_node_that_dies_reopen_on_another_node(
         await expect(anna).to_have_url(re.compile(rf"/rooms/{room_id}$"))
     finally:
         await r.aclose()
+
+
+@pytest.fixture
+async def slow_lines(
+    clean_db: str, tmp_path: Path
+) -> AsyncIterator[tuple[LiveServer, network.Namespace, network.Namespace]]:
+    """Two libraries on 1 Mbit/s lines with 2 % loss each (tests/network.py), one watching
+    over WebRTC, one over HLS; the server listens on the first one's link."""
+    await seed(clean_db)
+    with network.Namespace() as webrtc_line, network.Namespace() as hls_line:
+        for line in (webrtc_line, hls_line):
+            line.shape(rate="1mbit", loss_percent=2.0)
+        server = LiveServer(server_env(clean_db, tmp_path / "media"),
+                            host=webrtc_line.host_ip).start()
+        try:
+            yield server, webrtc_line, hls_line
+        finally:
+            server.stop()
+
+
+async def frames_over(page: Page, seconds: int) -> list[int]:
+    """Frames decoded in each second of the next `seconds` (the picture never stood still if
+    none is 0)."""
+    counts = []
+    last = (await page.evaluate(PLAYER))["framesDecoded"]
+    for _ in range(seconds):
+        await asyncio.sleep(1)  # a sample per second, not a wait for something to happen
+        now = (await page.evaluate(PLAYER))["framesDecoded"]
+        counts.append(now - last)
+        last = now
+    return counts
+
+
+async def until(page: Page, condition: Callable[[dict[str, Any]], bool], timeout: float
+                ) -> float:
+    """Seconds until the player's stats meet `condition`."""
+    started = time.monotonic()
+    async with asyncio.timeout(timeout):
+        while not condition(await page.evaluate(PLAYER)):
+            await asyncio.sleep(0.2)
+    return time.monotonic() - started
+
+
+async def test_on_a_one_megabit_line_the_stage_plays_on_in_360p_and_comes_back_to_720p(
+    browser: Browser,
+    slow_lines: tuple[LiveServer, network.Namespace, network.Namespace],
+) -> None:
+    """Issue 21, point 5: the stage is 1280x720 at 2.5 Mbit/s and 640x360 at 0.6 Mbit/s. On a
+    1 Mbit/s line with 2 % loss, the WebRTC viewer is moved to 360p by what their browser
+    reports (no renegotiation: the same connection) and hls.js picks 360p from the master
+    playlist; both keep playing. When the line recovers, the WebRTC viewer is back on 720p."""
+    server, webrtc_line, hls_line = slow_lines
+    pw = browser.browser_type
+    args = [*CHROMIUM_ARGS, f"--unsafely-treat-insecure-origin-as-secure={server.url}"]
+    studio = await pw.launch(executable_path=CHROMIUM, args=args)
+    await _start_producer(studio, server.url)
+    with webrtc_line.chromium() as first, hls_line.chromium() as second:
+        webrtc_browser = await pw.launch(executable_path=first, args=CHROMIUM_ARGS)
+        hls_browser = await pw.launch(executable_path=second, args=CHROMIUM_ARGS)
+    try:
+        webrtc = await _participant(webrtc_browser, server.url, "Anna Lundström")
+        hls = await _participant(hls_browser, server.url, "Per Andersson", "?transport=hls")
+        await expect(webrtc.locator("#player")).to_have_attribute("data-transport", "webrtc")
+        took = await until(webrtc, lambda s: s["frameHeight"] == 360, timeout=60)
+        print(f"1 Mbit/s: WebRTC on 360p after {took:.1f} s")
+        webrtc_seconds = await frames_over(webrtc, 20)
+        await until(hls, lambda s: sorted(s["levels"]) == [360, 720] and s["frameHeight"] == 360,
+                    60)
+        hls_seconds = await frames_over(hls, 10)
+        print(f"frames per second on WebRTC {webrtc_seconds}, on HLS {hls_seconds}")
+        assert sum(webrtc_seconds) >= 20 * 15 and sum(hls_seconds) >= 10 * 15
+        assert max(webrtc_seconds[-5:]) > 0 and min(hls_seconds) > 0
+        stats = await webrtc.evaluate(PLAYER)
+        assert stats["transport"] == "webrtc", "still the same WebRTC session"
+
+        webrtc_line.unshape()
+        took = await until(webrtc, lambda s: s["frameHeight"] == 720, timeout=120)
+        print(f"line recovered: WebRTC back on 720p after {took:.1f} s")
+        assert min(await frames_over(webrtc, 3)) > 0
+    finally:
+        for opened in (webrtc_browser, hls_browser, studio):
+            await opened.close()

@@ -130,7 +130,10 @@ async def test_participants_read_hls_through_nginx_and_nobody_else(stack: Stack)
     assert hls == f"/media/hls/{stage}/index.m3u8"
     assert stage == keys.stage_id(stack.event_id, SECRET) != f"event-{stack.event_id}"
 
-    playlist = await _playlist_with_segment(asa.http, hls)
+    master = (await asa.http.get(hls)).text  # it names one playlist per rendition
+    assert [line for line in master.splitlines() if line.endswith(".m3u8")] == [
+        "720p.m3u8", "360p.m3u8"]
+    playlist = await _playlist_with_segment(asa.http, hls.replace("index.m3u8", "720p.m3u8"))
     listed = await asa.http.get(hls)
     assert listed.headers["Content-Type"] == "application/vnd.apple.mpegurl"
     assert listed.headers["Cache-Control"] == "private, max-age=1"

@@ -15,14 +15,16 @@ from streaming.peers import SyntheticPublisher
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # segments roll in real time
 
 
-def _probe_codecs(path: Path) -> set[str]:
+def _probe(path: Path) -> set[tuple[str, int]]:
+    """(codec, picture height or 0) of each stream of a file."""
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "json", str(path)],
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,height", "-of", "json",
+         str(path)],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    return {s["codec_name"] for s in json.loads(out)["streams"]}
+    return {(s["codec_name"], s.get("height", 0)) for s in json.loads(out)["streams"]}
 
 
 def _segments(playlist: Path) -> list[str]:
@@ -38,8 +40,9 @@ async def _wait_segments(playlist: Path, count: int) -> list[str]:
     return _segments(playlist)
 
 
-async def _publish(stage: Stage) -> tuple[SyntheticPublisher, str]:
-    publisher = SyntheticPublisher()
+async def _publish(stage: Stage, size: tuple[int, int] = (320, 240)
+                   ) -> tuple[SyntheticPublisher, str]:
+    publisher = SyntheticPublisher(*size)
     ids: list[str] = []
 
     async def exchange(offer: str) -> str:
@@ -51,22 +54,37 @@ async def _publish(stage: Stage) -> tuple[SyntheticPublisher, str]:
     return publisher, ids[0]
 
 
-async def test_playlist_segments_are_h264_and_aac_with_discontinuity(tmp_path: Path) -> None:
+async def test_two_renditions_of_h264_and_aac_with_discontinuity(tmp_path: Path) -> None:
+    """The master playlist names 720p and 360p; each has its own segments, the same audio,
+    segments cut on the same frames, and the comeback's discontinuity."""
     config = StreamingConfig(media_root=tmp_path, hls_segment_seconds=1.0)
     async with MediaEngine(config) as engine:
         stage = engine.stage("main")
         assert stage.hls_playlist is not None
-        publisher, session_id = await _publish(stage)
-        names = await _wait_segments(stage.hls_playlist, 2)
-        assert _probe_codecs(stage.hls_playlist.parent / names[-1]) == {"h264", "aac"}
+        high, low = stage.hls_variants
+        publisher, session_id = await _publish(stage, (640, 480))  # 640x480 and 480x360
+        for variant, height in ((high, 480), (low, 360)):
+            names = await _wait_segments(variant, 2)
+            assert _probe(variant.parent / names[-1]) == {("h264", height), ("aac", 0)}
+        master = stage.hls_playlist.read_text()
+        assert master.splitlines()[-4:] == [
+            '#EXT-X-STREAM-INF:BANDWIDTH=2878000,RESOLUTION=640x480,'
+            'CODECS="avc1.42e01f,mp4a.40.2",FRAME-RATE=30.000', "720p.m3u8",
+            '#EXT-X-STREAM-INF:BANDWIDTH=788000,RESOLUTION=480x360,'
+            'CODECS="avc1.42e01f,mp4a.40.2",FRAME-RATE=30.000', "360p.m3u8"]
         await stage.unpublish(session_id)
         await publisher.close()
-        before = len(_segments(stage.hls_playlist))
-        comeback, _ = await _publish(stage)
-        await _wait_segments(stage.hls_playlist, before + 1)
-        assert "#EXT-X-DISCONTINUITY\n" in stage.hls_playlist.read_text()
+        before = len(_segments(low))
+        comeback, _ = await _publish(stage, (640, 480))
+        await _wait_segments(low, before + 1)
+        await _wait_segments(high, before + 1)
+        for variant in (high, low):
+            assert "#EXT-X-DISCONTINUITY\n" in variant.read_text()
         await comeback.close()
-    assert stage.hls_playlist.read_text().rstrip().endswith("#EXT-X-ENDLIST")
+    for variant in (high, low):
+        assert variant.read_text().rstrip().endswith("#EXT-X-ENDLIST")
+    # Aligned: segment n of one rendition lasts as long as segment n of the other.
+    assert _durations(high.read_text()) == _durations(low.read_text())
 
 
 def _tag(playlist: str, name: str) -> int:
@@ -86,19 +104,19 @@ async def test_default_two_second_segments_roll(tmp_path: Path) -> None:
     window = config.hls_playlist_size
     async with MediaEngine(config) as engine:
         stage = engine.stage("main")
-        assert stage.hls_playlist is not None
-        folder = stage.hls_playlist.parent
+        playlist_path = stage.hls_variants[0]
+        folder = playlist_path.parent
         publisher, _ = await _publish(stage)
-        await _wait_segments(stage.hls_playlist, window)
-        first = stage.hls_playlist.read_text()
+        await _wait_segments(playlist_path, window)
+        first = playlist_path.read_text()
         assert _tag(first, "#EXT-X-TARGETDURATION") == 2
         # Rolling: once four more segments have left the window, the oldest file is gone too.
         async with asyncio.timeout(90):
-            while (folder / "seg_000000.ts").exists():
+            while (folder / "720p_000000.ts").exists():
                 await asyncio.sleep(0.3)
-        playlist = stage.hls_playlist.read_text()
-        names = _segments(stage.hls_playlist)
-        on_disk = sorted(p.name for p in folder.glob("seg_*.ts"))
+        playlist = playlist_path.read_text()
+        names = _segments(playlist_path)
+        on_disk = sorted(p.name for p in folder.glob("720p_*.ts"))
         await publisher.close()
 
     assert _tag(playlist, "#EXT-X-MEDIA-SEQUENCE") > _tag(first, "#EXT-X-MEDIA-SEQUENCE")
@@ -108,4 +126,4 @@ async def test_default_two_second_segments_roll(tmp_path: Path) -> None:
     assert set(names) <= set(on_disk)  # everything listed is there
     # Besides the window: a few kept for slow clients and the one being written, nothing more.
     assert len(on_disk) <= window + 4, on_disk
-    assert on_disk[0] > "seg_000000.ts"
+    assert on_disk[0] > "720p_000000.ts"

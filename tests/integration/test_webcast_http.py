@@ -120,8 +120,12 @@ async def test_obs_publishes_participant_watches_and_hls_follows_a_comeback(webc
 
     state = await (await viewer_http.get(f"/whep/{SLUG}")).get_json()
     assert state["live"] is True and state["viewer_count"] == 1
-    hls = state["hls"]
-    playlist = await _playlist(viewer_http, hls, lambda text: len(_segments(text)) >= 1)
+    hls = state["hls"]  # the master playlist, naming one playlist per rendition
+    master = await _playlist(viewer_http, hls, lambda text: "#EXT-X-STREAM-INF" in text)
+    variants = [line for line in master.splitlines() if line.endswith(".m3u8")]
+    assert variants == ["720p.m3u8", "360p.m3u8"]
+    variant = hls.replace("index.m3u8", variants[0])
+    playlist = await _playlist(viewer_http, variant, lambda text: len(_segments(text)) >= 1)
     response = await viewer_http.get(hls)
     assert response.headers["Content-Type"] == "application/vnd.apple.mpegurl"
     assert "no-cache" in response.headers["Cache-Control"]
@@ -135,7 +139,7 @@ async def test_obs_publishes_participant_watches_and_hls_follows_a_comeback(webc
     assert state["live"] is False and state["viewer_count"] == 1
     comeback = await Whip(publisher_http, whip.token).start()
     await viewer.wait_video_frames(10, timeout=5)
-    await _playlist(viewer_http, hls, lambda text: "#EXT-X-DISCONTINUITY" in text)
+    await _playlist(viewer_http, variant, lambda text: "#EXT-X-DISCONTINUITY" in text)
 
     assert (await viewer_http.delete(location)).status_code == 200
     await viewer.close()
@@ -156,7 +160,8 @@ async def test_a_vanished_publisher_is_replaced_and_viewers_see_the_stage_again(
     viewer, location = await _watch(viewer_http)
     await viewer.wait_video_frames(10)
     hls = (await (await viewer_http.get(f"/whep/{SLUG}")).get_json())["hls"]
-    await _playlist(viewer_http, hls, lambda text: len(_segments(text)) >= 1)
+    variant = hls.replace("index.m3u8", "360p.m3u8")
+    await _playlist(viewer_http, variant, lambda text: len(_segments(text)) >= 1)
 
     for sender in whip.peer.pc.getSenders():  # the crash: RTP stops, the connection stays
         sender.replaceTrack(None)
@@ -169,7 +174,7 @@ async def test_a_vanished_publisher_is_replaced_and_viewers_see_the_stage_again(
 
     comeback = await Whip(publisher_http, whip.token).start()  # Whip asserts the 201
     await viewer.wait_video_frames(10, timeout=5)
-    await _playlist(viewer_http, hls, lambda text: "#EXT-X-DISCONTINUITY" in text)
+    await _playlist(viewer_http, variant, lambda text: "#EXT-X-DISCONTINUITY" in text)
     assert (await (await viewer_http.get(f"/whep/{SLUG}")).get_json())["live"] is True
 
     assert (await viewer_http.delete(location)).status_code == 200

@@ -76,3 +76,16 @@ async def test_rate_limit_counts_per_person() -> None:
     results = [await store.rates.hit("qa.ask", "p:1", 3, 60) for _ in range(5)]
     assert results == [True, True, True, False, False]
     assert await store.rates.hit("qa.ask", "p:2", 3, 60), "another person has their own budget"
+
+
+def test_the_rendition_ladder_is_read_and_checked() -> None:
+    from streaming.config import Rendition
+
+    assert Settings().stage_ladder == (Rendition(1280, 720, 2_500_000),
+                                       Rendition(640, 360, 600_000))
+    assert Settings(stage_renditions="1920x1080@4500, 1280x720@2500 ,480x270@300").stage_ladder[
+        2] == Rendition(480, 270, 300_000)
+    for wrong in ("1280x720", "720p@2500", "1280x720@2500,1280x720@600", "10x10@100",
+                  "1280x720@2500,640x360@3000", "", "1x1@1," * 5):
+        with pytest.raises(ValueError, match="STAGE_RENDITIONS"):
+            Settings(stage_renditions=wrong)

@@ -29,7 +29,8 @@ def packet(keyframe: bool) -> av.Packet:
 
 async def frames(hub: StageHub, count: int) -> None:
     for n in range(count):
-        hub._fan_out("video", [packet(n % 30 == 0)])
+        key = n % 30 == 0
+        hub._fan_out_video([[packet(key)], [packet(key)]])  # both renditions
 
 
 @pytest.fixture

@@ -24,8 +24,9 @@ async def engine(tmp_path: Path) -> AsyncIterator[MediaEngine]:
         yield running
 
 
-async def _publish(engine: MediaEngine) -> tuple[SyntheticPublisher, str]:
-    publisher = SyntheticPublisher()
+async def _publish(engine: MediaEngine, size: tuple[int, int] = (320, 240)
+                   ) -> tuple[SyntheticPublisher, str]:
+    publisher = SyntheticPublisher(*size)
     stage = engine.stage("main")
     session: dict[str, str] = {}
 
@@ -57,11 +58,34 @@ async def test_two_viewers_get_frames_from_one_encode(engine: MediaEngine) -> No
     await first.wait_video_frames(10)
     await second.wait_video_frames(10)
     hub = engine.stage("main").hub
-    # One H.264 and one Opus encoder for the stage, whatever the audience.
-    assert hub.encoders_created == 2
+    # One H.264 encoder per rendition and one Opus encoder for the stage, whatever the audience.
+    assert hub.encoders_created == len(engine.config.renditions) + 1 == 3
     assert hub.video_frames_encoded <= hub.frames_received
     assert first.frame_size == (320, 240)
     for peer in (first, second, publisher):
+        await peer.close()
+
+
+async def test_a_viewer_moves_between_renditions_without_renegotiating(
+    engine: MediaEngine
+) -> None:
+    """The hub moves a viewer to 360p at its next key frame and back to 720p: the same peer
+    connection, the decoder follows the new size, frames never stop."""
+    publisher, _ = await _publish(engine, (640, 480))  # 640x480 and 480x360
+    viewer, _ = await _view(engine)
+    await viewer.wait_video_frames(5)
+    assert viewer.frame_size == (640, 480)
+    hub = engine.stage("main").hub
+    [track] = hub.video_tracks
+    for rendition, size in ((1, (480, 360)), (0, (640, 480))):
+        hub.switch(track, rendition)
+        assert hub.viewers_per_rendition() == [1 - rendition, rendition]
+        async with asyncio.timeout(10):
+            while viewer.frame_size != size:
+                await asyncio.sleep(0.05)
+        await viewer.wait_video_frames(viewer.video_frames + 10)
+        assert viewer.frame_size == size and track.switch_to is None
+    for peer in (viewer, publisher):
         await peer.close()
 
 
