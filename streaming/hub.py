@@ -32,6 +32,7 @@ from av.video.frame import VideoFrame
 
 from .config import StreamingConfig
 from .encoders import AudioEncoder, EncodedPacket, VideoEncoder
+from .ladder import RateMeter
 from .tracks import PacketTrack
 
 __all__ = ["KEYFRAME_MIN_INTERVAL", "KeyframeGate", "PacketKind", "PacketSink", "StageHub"]
@@ -171,6 +172,7 @@ class StageHub:
         self._config = config
         self._videos = [VideoEncoder(config.fps, config.keyframe_seconds, rendition)
                         for rendition in config.renditions]
+        self._rates = [RateMeter() for _ in config.renditions]
         self._opus = AudioEncoder("libopus", config.opus_bitrate)
         self._aac: AudioEncoder | None = None
         self.encoders_created = len(self._videos) + 1
@@ -210,6 +212,10 @@ class StageHub:
     def video_tracks(self) -> list[PacketTrack]:
         """Every viewer's video track."""
         return list(self._viewers["video"])
+
+    def rendition_bps(self, rendition: int) -> float:
+        """What one rendition has really sent lately (bits per second)."""
+        return self._rates[rendition].bps()
 
     def viewers_per_rendition(self) -> list[int]:
         """How many video viewers each rendition has now (those moving count where they go)."""
@@ -376,6 +382,7 @@ class StageHub:
         theirs, then how far behind the viewers are."""
         self._move_switching(encoded)
         for rendition, packets in enumerate(encoded):
+            self._rates[rendition].add(sum(p.size for p in packets))
             self._fan_out("video", packets, rendition)
         self._measure_backlog(self._viewers["video"])
 

@@ -34,6 +34,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
 from .aiortc_compat import (
+    limit_retransmissions,
     on_keyframe_request,
     on_receiver_feedback,
     prefer_codec,
@@ -65,6 +66,10 @@ START_GRACE_SECONDS = 3.0
 WATCH_INTERVAL = 0.25
 # An HLS player counts as a viewer for this long after its last report.
 HLS_VIEWER_TTL = 30.0
+# A viewer's lost video packets are resent within this share of what their rendition sends
+# (aiortc_compat.limit_retransmissions), at least of MIN_RETRANSMIT_BPS (a still picture).
+RETRANSMIT_SHARE = 0.15
+MIN_RETRANSMIT_BPS = 300_000
 # One signed-in person counts at most this many HLS players (tabs, devices).
 HLS_PLAYERS_PER_OWNER = 4
 
@@ -404,20 +409,22 @@ class Stage:
         prefer_codec(transceiver, _CODEC_FOR_KIND[kind])
         if kind == "video":
             on_keyframe_request(transceiver.sender, self.hub.request_keyframe)
+            limit_retransmissions(transceiver.sender, lambda: RETRANSMIT_SHARE * max(
+                self.hub.rendition_bps(track.rendition), MIN_RETRANSMIT_BPS))
             if len(self._config.renditions) > 1:
-                chooser = RenditionChooser(self._config.renditions)
-                on_receiver_feedback(transceiver.sender, lambda loss, remb: self._adapt(
-                    track, chooser, loss, remb))
+                chooser = RenditionChooser(self._config.renditions, self.hub.rendition_bps)
+                on_receiver_feedback(transceiver.sender, lambda counts, remb: self._adapt(
+                    track, chooser, counts, remb))
         return track
 
-    def _adapt(self, track: PacketTrack, chooser: RenditionChooser, loss: float | None,
-               remb: int | None) -> None:
+    def _adapt(self, track: PacketTrack, chooser: RenditionChooser,
+               counts: tuple[int, int] | None, remb: int | None) -> None:
         """A viewer's browser reported on their video: move them to another rendition when
         their line asks for it (streaming/ladder.py)."""
-        target = chooser.feedback(loss, remb)
+        target = chooser.feedback(counts, remb)
         if target is not None:
-            logger.info("stage %s: a viewer moves to %s (loss %s, estimate %s)", self.stage_id,
-                        self._config.renditions[target].label, loss, remb)
+            logger.info("stage %s: a viewer moves to %s (estimate %s)", self.stage_id,
+                        self._config.renditions[target].label, remb)
             self.hub.switch(track, target)
 
     def _add_relayed_track(self, pc: RTCPeerConnection, kind: str) -> MediaStreamTrack:

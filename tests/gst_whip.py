@@ -1,10 +1,11 @@
 """A WHIP publisher built on GStreamer's webrtcbin, as a venue's encoder would be (issue 21).
 
 Run by Debian's own Python (`/usr/bin/python3`, which has `python3-gi`), not the project's:
-    /usr/bin/python3 tests/gst_whip.py URL TOKEN CODEC SECONDS
-CODEC is `h264` or `vp8`. A 1280x720 test picture at 30 fps and a sine tone (Opus) are offered
-with every ICE candidate in the offer (no trickle), the answer from `POST URL` (bearer TOKEN)
-is applied, and the pipeline runs SECONDS. Prints one line per state change; exits 0 when the
+    /usr/bin/python3 tests/gst_whip.py URL TOKEN CODEC SECONDS [PATTERN]
+CODEC is `h264` or `vp8`. A 1280x720 test picture at 30 fps (videotestsrc PATTERN, `ball` by
+default; `snow` is noise, which needs every bit a rendition may use) and a sine tone (Opus) are
+offered with every ICE candidate in the offer (no trickle), the answer from `POST URL` (bearer
+TOKEN) is applied, and the pipeline runs SECONDS. Prints one line per state change; exits 0 when the
 peer connection reached `connected`, 1 otherwise (2 when the server refused the offer).
 webrtcbin in GStreamer 1.22 presents an RSA DTLS certificate: the case aiortc failed.
 """
@@ -32,11 +33,11 @@ VIDEO = {
 }
 
 
-def main(url: str, token: str, codec: str, seconds: float) -> int:
+def main(url: str, token: str, codec: str, seconds: float, pattern: str = "ball") -> int:
     Gst.init(None)
     pipeline = Gst.parse_launch(
         "webrtcbin name=w bundle-policy=max-bundle "
-        "videotestsrc is-live=true pattern=ball ! "
+        f"videotestsrc is-live=true pattern={pattern} ! "
         "video/x-raw,width=1280,height=720,framerate=30/1 ! videoconvert ! queue ! "
         f"{VIDEO[codec]} ! w. "
         "audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! queue ! "
@@ -103,4 +104,4 @@ def main(url: str, token: str, codec: str, seconds: float) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])))
+    sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), *sys.argv[5:6]))
