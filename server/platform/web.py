@@ -14,7 +14,7 @@ from quart import current_app, g, render_template, request, session
 
 from server.platform import keys, sessions
 from server.platform.auth import Principal, csrf_ok, new_csrf_token
-from server.platform.errors import DomainError
+from server.platform.errors import DomainError, NotFound
 from server.platform.i18n import pick_language, translate
 from server.platform.models import Registration, User
 from server.platform.node import Platform
@@ -78,7 +78,11 @@ def body_limit(size: int) -> Callable[[V], V]:
 
 async def bound_body() -> None:
     """Before any view reads: refuse a body larger than its route allows (413), by its
-    Content-Length at once, and a chunked one as soon as it grows past the limit."""
+    Content-Length at once, and a chunked one as soon as it grows past the limit. And a path
+    with a NUL in it (`%00`): no page has one, and PostgreSQL refuses it in any text, so it
+    would otherwise reach a query (an event's slug) and fail there."""
+    if "\x00" in request.path:
+        raise NotFound("not_found", "Sidan finns inte.", key="not_found.page")
     view = current_app.view_functions.get(request.endpoint or "")
     limit = getattr(view, BODY_LIMIT_ATTRIBUTE, DEFAULT_BODY_LIMIT)
     request.max_content_length = limit

@@ -162,3 +162,12 @@ async def walk_async(test: Any) -> None:
     test.hypothesis.inner_test = inner
     for args, kwargs in examples:
         await inner(*args, **kwargs)
+
+
+async def test_a_nul_in_the_path_is_not_found_not_a_database_error(client, caplog) -> None:  # type: ignore[no-untyped-def]
+    """`%00` in a slug reached PostgreSQL, which refuses NUL in any text: 500."""
+    for path in ("/e/hosten-2020\x00/register", "/e/\x00/live"):
+        assert (await client.get(path)).status_code == 404
+    answer = await client.get("/e/\x00/register", headers={"Accept": "application/json"})
+    assert answer.status_code == 404
+    no_errors_logged(caplog)
