@@ -61,6 +61,7 @@ def main() -> None:
                       "ms_per_frame_ladder": [round(x, 2) for x in two],
                       "ratio": [round(x, 2) for x in ratios],
                       "core_share_ladder": [round(x, 1) for x in shares],
+                      "core_share_ladder_max": round(max(shares), 1),
                       "goal_met": max(shares) <= GOAL_CORE_SHARE}))
 
 

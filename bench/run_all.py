@@ -112,9 +112,14 @@ BENCHES: dict[str, list[Figure]] = {
         lower("room media: forwarding CPU per stream", "room_media.forward_cpu_pct_per_stream",
               "% of a core"),
     ],
+    "renditions": [
+        lower("stage ladder encode (720p + 360p) at 30 fps", "core_share_ladder_max",
+              "% of a core", ("<=", 25)),
+    ],
     "webcast_fanout": [
         higher("webcast viewers: encode once / MediaRelay", "ratio", "×", (">=", 10)),
         higher("webcast viewers per media process", "encode_once_max_viewers", "viewers"),
+        higher("webcast: new viewers sent to HLS from", "encode_once_refuses_from", "viewers"),
         lower("webcast glass-to-glass p50", "webrtc_glass_to_glass_ms_p50", "ms", ("<", 300)),
         lower("HLS player latency", "hls_player_latency_s", "s", ("<=", 8)),
     ],

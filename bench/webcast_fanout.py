@@ -200,9 +200,15 @@ async def _latency_client(
     receiver.RTCRtpReceiver._handle_rtp_packet = _HANDLERS["aiortc"]  # type: ignore[method-assign]
 
     async def post(url: str, offer: str) -> str:
-        async with http.post(url, data=offer) as resp:
-            resp.raise_for_status()
-            return await resp.text()
+        # Right after the fan-out search the process's loop-lag window (5 s) still remembers
+        # the load: the stage answers 503 (to HLS) until it has settled, as in production.
+        for _ in range(30):
+            async with http.post(url, data=offer) as resp:
+                if resp.status != 503:
+                    resp.raise_for_status()
+                    return await resp.text()
+            await asyncio.sleep(0.5)
+        raise RuntimeError(f"{url} still refuses viewers after 15 s")
 
     publisher = SyntheticPublisher(WIDTH, HEIGHT, FPS)
     await publisher.connect(lambda offer: post(publish_url, offer))

@@ -32,6 +32,13 @@ PLAYLIST_NAME = "index.m3u8"
 _EXTRA_KEPT = 3  # segments kept on disk after leaving the playlist, for slow clients
 
 
+def _replace(playlist: Path, text: str) -> None:
+    """Write a playlist atomically: a player must never read half of one."""
+    tmp = playlist.with_suffix(".m3u8.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, playlist)
+
+
 @dataclass
 class _Segment:
     prefix: str
@@ -170,10 +177,7 @@ class HlsPackager:
         return "\n".join(lines) + "\n"
 
     def _write_playlist(self) -> None:
-        # Replace atomically: a player must never read half a playlist.
-        tmp = self.playlist_path.with_suffix(".m3u8.tmp")
-        tmp.write_text(self._playlist_text(), encoding="utf-8")
-        os.replace(tmp, self.playlist_path)
+        _replace(self.playlist_path, self._playlist_text())
 
     def close(self) -> None:
         """Finish the last segment and end the playlist."""
@@ -220,9 +224,7 @@ class HlsLadder:
         return "\n".join(lines) + "\n"
 
     def _write_master(self) -> None:
-        tmp = self.playlist_path.with_suffix(".m3u8.tmp")
-        tmp.write_text(self.master_text(), encoding="utf-8")
-        os.replace(tmp, self.playlist_path)
+        _replace(self.playlist_path, self.master_text())
 
     def close(self) -> None:
         for packager in self.packagers:

@@ -6,6 +6,7 @@ changes network mid-call, and a room whose media node is killed, are back by the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -58,18 +59,30 @@ async def behind_firewall(
                 server.stop()
 
 
-async def test_behind_a_firewall_that_blocks_udp_stage_and_room_go_through_turn(
-    browser: Browser, behind_firewall: tuple[LiveServer, network.Namespace]
-) -> None:
-    server, ns = behind_firewall
-    # 10.231.N.1 is not a secure context to Chromium, as 127.0.0.1 is: camera and microphone
-    # need one (production runs on https).
-    args = [*CHROMIUM_ARGS, f"--unsafely-treat-insecure-origin-as-secure={server.url}"]
+@contextlib.asynccontextmanager
+async def outside_and_inside(
+    browser: Browser, ns: network.Namespace, url: str
+) -> AsyncIterator[tuple[Browser, Browser]]:
+    """A Chromium on the host and one inside the namespace, both taking `url` (10.231.N.1) for
+    the secure context that 127.0.0.1 is to them: camera and microphone need one (production
+    runs on https)."""
+    args = [*CHROMIUM_ARGS, f"--unsafely-treat-insecure-origin-as-secure={url}"]
     pw = browser.browser_type
     outside = await pw.launch(executable_path=CHROMIUM, args=args)
     with ns.chromium() as in_namespace:
         inside = await pw.launch(executable_path=in_namespace, args=args)
     try:
+        yield outside, inside
+    finally:
+        await inside.close()
+        await outside.close()
+
+
+async def test_behind_a_firewall_that_blocks_udp_stage_and_room_go_through_turn(
+    browser: Browser, behind_firewall: tuple[LiveServer, network.Namespace]
+) -> None:
+    server, ns = behind_firewall
+    async with outside_and_inside(browser, ns, server.url) as (outside, inside):
         await _start_producer(outside, server.url)
         anna = await _participant(inside, server.url, "Anna Lundström")
         per = await _participant(outside, server.url, "Per Andersson")
@@ -80,18 +93,8 @@ async def test_behind_a_firewall_that_blocks_udp_stage_and_room_go_through_turn(
         assert relayed_over_tcp(seen["route"]), seen
 
         # A breakout room with a participant outside: video and audio both ways.
-        mod = await new_page(outside, server.url)
-        await login(mod, *MODERATOR)
-        await mod.goto("/e/hosten-2020/moderate")
-        await expect(mod.locator("#connection-state")).to_have_text("Ansluten")
-        await mod.get_by_role("button", name="Förhandsgranska").click()
-        await expect(mod.locator("#breakout-preview-table").get_by_role("row", name="Skåne")
-                     ).to_contain_text("2")
-        await mod.get_by_role("button", name="Öppna grupprummen").click()
-        for page in (anna, per):
-            await page.wait_for_url("**/e/hosten-2020/rooms/*", timeout=30_000)
-            await expect(page.locator("#media-status")).to_have_text(
-                "Ljud och bild är anslutna.", timeout=60_000)
+        await open_rooms(outside, server.url)
+        await in_room_together(anna, per)
         anna_sees = await receiving(anna, 1)
         per_sees = await receiving(per, 1)
         assert set(anna_sees["byPerson"]) == {per_sees["me"]}
@@ -101,9 +104,6 @@ async def test_behind_a_firewall_that_blocks_udp_stage_and_room_go_through_turn(
         assert relayed_over_tcp(anna_sees["route"]), anna_sees
         # Outside the firewall nothing is relayed: TURN costs only those who need it.
         assert per_sees["route"]["local"] == "host", per_sees["route"]
-    finally:
-        await inside.close()
-        await outside.close()
 
 
 async def open_rooms(browser: Browser, url: str) -> None:
@@ -165,12 +165,7 @@ async def test_a_participant_whose_network_changes_is_back_in_the_room_by_itself
     new connection from the new address without anyone reloading, well before ICE would give
     up on the old one (about 30 s); the time it took is printed."""
     server, ns = changing_network
-    args = [*CHROMIUM_ARGS, f"--unsafely-treat-insecure-origin-as-secure={server.url}"]
-    pw = browser.browser_type
-    outside = await pw.launch(executable_path=CHROMIUM, args=args)
-    with ns.chromium() as in_namespace:
-        inside = await pw.launch(executable_path=in_namespace, args=args)
-    try:
+    async with outside_and_inside(browser, ns, server.url) as (outside, inside):
         anna = await _participant(inside, server.url, "Anna Lundström")
         per = await _participant(outside, server.url, "Per Andersson")
         await open_rooms(outside, server.url)
@@ -184,9 +179,6 @@ async def test_a_participant_whose_network_changes_is_back_in_the_room_by_itself
         print(f"network change: back in the room after {took:.1f} s")
         assert took < NETWORK_CHANGE_CEILING_S
         await expect(anna).to_have_url(re.compile(r"/rooms/"))  # never reloaded, never left
-    finally:
-        await inside.close()
-        await outside.close()
 
 
 @pytest.fixture
