@@ -528,8 +528,9 @@ def _percentile(values: list[int], share: float) -> int | None:
 async def _latency(media: Media, viewers: ViewerPool, base: str) -> dict[str, Any]:
     """A WebRTC publisher feeds one stage; a decoding WebRTC viewer and an HLS player watch."""
     stage = media.engines["encode_once"].stage("latency")
-    assert stage.hls_playlist is not None
-    playlist = f"{base}/media/{stage.hls_playlist.relative_to(media.root).as_posix()}"
+    assert stage.hls_variants
+    # the best rendition's media playlist: the player reads its segments' stamps
+    playlist = f"{base}/media/{stage.hls_variants[0].relative_to(media.root).as_posix()}"
     webrtc, players = await asyncio.gather(
         viewers.latency((f"{base}/encode_once/latency/publish",
                          f"{base}/encode_once/latency/view", HLS_JOIN_S + HLS_PLAY_S + 4)),
