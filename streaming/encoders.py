@@ -19,6 +19,7 @@ from .config import Rendition
 
 __all__ = [
     "AUDIO_TIME_BASE",
+    "h264_level",
     "VIDEO_TIME_BASE",
     "AudioEncoder",
     "EncodedPacket",
@@ -31,6 +32,12 @@ EncodedPacket: TypeAlias = "Packet[Any]"
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 AUDIO_TIME_BASE = fractions.Fraction(1, 48000)
 _SAMPLE_RATE = 48000
+
+
+def h264_level(width: int, height: int) -> int:
+    """The H.264 level the stage encodes a picture of this size at (``level_idc``: 31 is 3.1):
+    the encoder's option and the HLS master playlist's CODECS (``avc1.42e01f``) both use it."""
+    return 31 if width * height <= 1280 * 720 else 41
 
 
 class VideoEncoder:
@@ -68,7 +75,7 @@ class VideoEncoder:
             "preset": "ultrafast",
             "tune": "zerolatency",
             "profile": "baseline",
-            "level": "31" if codec.width * codec.height <= 1280 * 720 else "41",
+            "level": str(h264_level(codec.width, codec.height)),
             "sc_threshold": "0",
             "forced-idr": "1",
             "maxrate": str(self._bitrate),

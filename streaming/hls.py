@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import StreamingConfig
-from .encoders import AUDIO_TIME_BASE, VIDEO_TIME_BASE, EncodedPacket
+from .encoders import AUDIO_TIME_BASE, VIDEO_TIME_BASE, EncodedPacket, h264_level
 from .hub import PacketKind, StageHub
 from .mux import MuxTarget, copy_packet, open_target
 
@@ -213,12 +213,12 @@ class HlsLadder:
             rendition = self._config.renditions[packager.rendition]
             width, height = (self._hub.video_size_of(packager.rendition)
                              or (rendition.width, rendition.height))
-            level = "1f" if width * height <= 1280 * 720 else "29"  # as VideoEncoder picks
             # Peak: the video's rate with the transport stream's overhead, and the audio.
             bandwidth = round(rendition.bitrate * 1.1) + self._config.aac_bitrate
             lines += [
                 f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={width}x{height},"
-                f'CODECS="avc1.42e0{level},mp4a.40.2",FRAME-RATE={self._config.fps:.3f}',
+                f'CODECS="avc1.42e0{h264_level(width, height):02x},mp4a.40.2",'
+                f"FRAME-RATE={self._config.fps:.3f}",
                 packager.playlist_path.name,
             ]
         return "\n".join(lines) + "\n"
