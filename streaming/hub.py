@@ -184,6 +184,10 @@ class StageHub:
         self._stalled = False
         self.on_resumed: Callable[[], None] | None = None
         self._viewers: dict[str, set[PacketTrack]] = {"video": set(), "audio": set()}
+        # The video viewers again, by the rendition they receive (the fan-out sends each
+        # rendition's packets to its own set), and those waiting to move (StageHub.switch).
+        self._by_rendition: list[set[PacketTrack]] = [set() for _ in config.renditions]
+        self._switching: set[PacketTrack] = set()
         self._sinks: list[tuple[PacketSink, int]] = []  # (sink, rendition of its video)
         self._tasks: set[asyncio.Task[None]] = set()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="stage-encoder")
@@ -219,10 +223,11 @@ class StageHub:
 
     def viewers_per_rendition(self) -> list[int]:
         """How many video viewers each rendition has now (those moving count where they go)."""
-        counts = [0] * len(self._videos)
-        for track in self._viewers["video"]:
-            target = track.rendition if track.switch_to is None else track.switch_to
-            counts[target] += 1
+        counts = [len(tracks) for tracks in self._by_rendition]
+        for track in self._switching:
+            assert track.switch_to is not None
+            counts[track.rendition] -= 1
+            counts[track.switch_to] += 1
         return counts
 
     @property
@@ -261,6 +266,7 @@ class StageHub:
         track = PacketTrack(kind, self.request_keyframe)
         self._viewers[kind].add(track)
         if kind == "video":
+            self._by_rendition[track.rendition].add(track)
             self.request_keyframe()
         return track
 
@@ -271,13 +277,18 @@ class StageHub:
             return
         if rendition == track.rendition:
             track.switch_to = None
+            self._switching.discard(track)
             return
         track.switch_to = rendition
+        self._switching.add(track)
         self.request_keyframe()
 
     def remove_viewer_track(self, track: PacketTrack) -> None:
         """Stop and forget a viewer track."""
         self._viewers[track.kind].discard(track)
+        if track.kind == "video":
+            self._by_rendition[track.rendition].discard(track)
+            self._switching.discard(track)
         track.stop()
 
     def add_sink(self, sink: PacketSink, rendition: int = 0) -> None:
@@ -389,10 +400,14 @@ class StageHub:
     def _move_switching(self, encoded: list[list[EncodedPacket]]) -> None:
         """Viewers waiting to move go over when their new rendition has a key frame in this
         frame: before anything of the frame is sent, so nobody gets it twice in two sizes."""
-        for track in self._viewers["video"]:
+        for track in list(self._switching):
             target = track.switch_to
-            if target is not None and any(p.is_keyframe for p in encoded[target]):
+            assert target is not None
+            if any(p.is_keyframe for p in encoded[target]):
+                self._by_rendition[track.rendition].discard(track)
+                self._by_rendition[target].add(track)
                 track.rendition, track.switch_to = target, None
+                self._switching.discard(track)
 
     def _encode_video(self, frame: VideoFrame, pts: int, key: bool) -> list[list[EncodedPacket]]:
         """Every rendition of one frame, one after the other in the encoder thread (the best
@@ -424,9 +439,8 @@ class StageHub:
     def _fan_out(self, kind: PacketKind, packets: list[EncodedPacket], rendition: int = 0) -> None:
         if kind == "video":
             for packet in packets:
-                for track in self._viewers["video"]:
-                    if track.rendition == rendition:
-                        track.push(packet)
+                for track in self._by_rendition[rendition]:
+                    track.push(packet)
                 self._deliver(kind, packet, rendition)
             return
         for packet in packets:
