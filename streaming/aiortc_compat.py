@@ -30,6 +30,18 @@ offer (``aiortc.sdp``) into plain values, so no other module touches
 ``tests/unit/test_streaming_aiortc_compat.py`` and
 ``tests/unit/test_streaming_room_compat.py``.
 
+Forward once (rooms and stage): aiortc's sender runs one coroutine per subscriber that
+packetizes every frame again and builds, serializes, encrypts and sends each packet through
+several awaits. Instead, :func:`packetize` makes a frame's RTP payloads once (aiortc's own
+packetizers: VP8 with a picture id, H.264, Opus as is) and a :class:`SenderLink` writes them
+as one sender's stream: it learns the negotiated payload types, RTX and header extension ids
+by wrapping the instance's ``send`` (the connection calls it with the answer's parameters),
+encrypts with the DTLS transport's ``_tx_srtp`` and hands the packet to the selected
+candidate pair's datagram transport (a UDP socket or aioice's ``TurnTransport``, both with a
+synchronous ``sendto``); it keeps the sender's RTCP sender-report counters (``__packet_count``
+and friends) true, and answers NACKs through the instance's ``_retransmit``. The sender's own
+track is parked (its ``recv()`` never returns) so its loop costs nothing.
+
 DTLS with any peer: aiortc's certificate is ECDSA and its SSL context offers ECDHE-ECDSA suites
 only, so as the DTLS *client* it cannot talk to a peer whose certificate is RSA (GStreamer's
 webrtcbin in Debian 12, hardware encoders): "no shared cipher". :func:`accept_rsa_peers` wraps
@@ -44,12 +56,14 @@ from __future__ import annotations
 import fractions
 import inspect
 import queue
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import av
+from aioice.ice import Connection, StunProtocol
 from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
@@ -58,16 +72,23 @@ from aiortc import (
     RTCRtpSender,
     RTCRtpTransceiver,
 )
+from aiortc.clock import current_ntp_time
 from aiortc.codecs import get_encoder
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcpeerconnection import RTCPeerConnection
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
     RTCRtpHeaderExtensionParameters,
     RTCRtpParameters,
+    RTCRtpSendParameters,
 )
 from aiortc.rtp import (
     RTCP_PSFB_APP,
+    HeaderExtensions,
     HeaderExtensionsMap,
     RtcpPsfbPacket,
     RtcpReceiverInfo,
@@ -88,6 +109,8 @@ __all__ = [
     "EncodedFrameHandler",
     "OfferedMedia",
     "RtpObserver",
+    "SenderLink",
+    "VP8_PICTURE_ID",
     "audio_level",
     "check_aiortc_internals",
     "intercept_encoded",
@@ -95,6 +118,7 @@ __all__ = [
     "limit_retransmissions",
     "on_keyframe_request",
     "on_receiver_feedback",
+    "packetize",
     "request_picture",
     "restrict_negotiated_codecs",
     "prefer_codec",
@@ -196,6 +220,116 @@ def on_receiver_feedback(sender: RTCRtpSender, callback: ReceiverFeedback) -> No
                 callback(None, int(bitrate))
 
     setattr(sender, "_handle_rtcp_packet", observed)  # noqa: B010 - instance override on purpose
+
+
+VP8_PICTURE_ID = slice(2, 4)
+"""Where :func:`packetize` puts a VP8 payload's 15-bit picture id (with the M bit set): after
+the descriptor's first octet and its extension octet (I set), in every payload of a frame."""
+
+
+def packetize(mime_type: str, data: bytes, picture_id: int = 0) -> list[bytes]:
+    """One encoded frame's RTP payloads, as aiortc's own sender would make them (at most ~1300
+    bytes each): VP8 with ``picture_id`` in every descriptor, H.264 as FU-A/STAP-A, Opus (and
+    anything else) as one payload."""
+    mime = mime_type.lower()
+    if mime == "video/vp8":
+        return Vp8Encoder._packetize(data, picture_id)
+    if mime == "video/h264":
+        return H264Encoder._packetize(H264Encoder._split_bitstream(data))
+    return [data]
+
+
+_RTP_HEADER = struct.Struct("!BBHII")
+
+
+class SenderLink:
+    """Writes RTP as one :class:`RTCRtpSender`'s stream without its loop (see the module
+    notes). ``on_nack`` is called with each sequence number the peer reports lost.
+
+    Create it before the connection applies its answer (it learns the parameters then); until
+    the DTLS transport is up :meth:`output` is ``None``.
+    """
+
+    def __init__(self, sender: RTCRtpSender, on_nack: Callable[[int], None]) -> None:
+        self._sender = sender
+        self.ssrc: int = sender._ssrc
+        self.rtx_ssrc: int = sender._rtx_ssrc
+        self.payload_type: int | None = None
+        self.rtx_payload_type: int | None = None
+        self._extensions = HeaderExtensionsMap()
+        self._mid: str | None = None
+        send = sender.send
+
+        async def negotiated(parameters: RTCRtpSendParameters) -> None:
+            if self.payload_type is None:
+                self._negotiated(parameters)
+            await send(parameters)
+
+        async def retransmit(sequence_number: int) -> None:
+            on_nack(sequence_number)
+
+        setattr(sender, "send", negotiated)  # noqa: B010 - instance override on purpose
+        setattr(sender, "_retransmit", retransmit)  # noqa: B010 - instance override on purpose
+
+    def _negotiated(self, parameters: RTCRtpSendParameters) -> None:
+        primary = parameters.codecs[0]
+        self.rtx_payload_type = next(
+            (c.payloadType for c in parameters.codecs
+             if c.mimeType.lower().endswith("/rtx")
+             and c.parameters.get("apt") == primary.payloadType),
+            None)
+        self._extensions.configure(parameters)
+        self._mid = parameters.muxId
+        self.payload_type = primary.payloadType
+
+    def extension_block(self, abs_send_time: int) -> bytes:
+        """The header extensions of every packet of one frame (mid, abs-send-time: what the
+        browser's demultiplexer and bandwidth estimate read), with their profile and length
+        words; ``b""`` when none were negotiated."""
+        profile, value = self._extensions.set(
+            HeaderExtensions(mid=self._mid, abs_send_time=abs_send_time))
+        if not value:
+            return b""
+        return struct.pack("!HH", profile, len(value) >> 2) + value
+
+    def output(self) -> Callable[[bytes], None] | None:
+        """A function that encrypts one plain RTP packet and sends it to the peer, or ``None``
+        while the connection is not up (or no longer is)."""
+        dtls = self._sender.transport
+        if dtls is None or dtls._state != DtlsState.CONNECTED or self.payload_type is None:
+            return None
+        connection: Connection = dtls.transport._connection
+        pair = connection._nominated.get(1)
+        if pair is None or pair.protocol is None or pair.protocol.transport is None:
+            return None
+        protect = dtls._tx_srtp.protect
+        sendto = pair.protocol.transport.sendto
+        address = pair.remote_addr
+
+        def send(packet: bytes) -> None:
+            sendto(protect(packet), address)
+
+        return send
+
+    def sent(self, ntp_timestamp: int, rtp_timestamp: int, packets: int, octets: int) -> None:
+        """Count what was sent for the sender's RTCP sender reports (lip sync, round trip)."""
+        sender: Any = self._sender
+        sender._RTCRtpSender__ntp_timestamp = ntp_timestamp
+        sender._RTCRtpSender__rtp_timestamp = rtp_timestamp
+        sender._RTCRtpSender__packet_count += packets
+        sender._RTCRtpSender__octet_count += octets
+
+
+def rtp_header(marker: int, payload_type: int, sequence_number: int, timestamp: int, ssrc: int,
+               extension: bool) -> bytes:
+    """The fixed 12-byte RTP header (version 2, no padding, no CSRC)."""
+    return _RTP_HEADER.pack(0x90 if extension else 0x80, (marker << 7) | payload_type,
+                            sequence_number, timestamp, ssrc)
+
+
+def ntp_now() -> int:
+    """The NTP time sender reports carry (64-bit fixed point)."""
+    return current_ntp_time()
 
 
 EncodedFrameHandler = Callable[[bytes, int], None]
@@ -364,6 +498,7 @@ def check_aiortc_internals() -> None:
     _check_offered_media()
     _check_dtls_ciphers()
     _check_receiver_feedback()
+    _check_writing()
     accept_rsa_peers()
 
 
@@ -468,3 +603,35 @@ def _check_receiver_feedback() -> None:
         raise AiortcIncompatible(f"aiortc changed: RTCP RR/REMB ({exc!r})") from exc
     _require(got[0] == (1, 1) and got[1][1] == [7] and abs(got[1][0] - 800_000) < 1000,
              f"RTCP RR/REMB read back as {got}")
+
+
+def _check_writing() -> None:
+    """What :class:`SenderLink` and :func:`packetize` rely on."""
+    connect = inspect.getsource(RTCPeerConnection)
+    _require("await transceiver.sender.send(" in connect,
+             "the connection no longer starts senders through sender.send(parameters)")
+    init = inspect.getsource(RTCRtpSender.__init__)
+    for counter in ("__ntp_timestamp", "__rtp_timestamp", "__packet_count", "__octet_count",
+                    "_rtx_ssrc"):
+        _require(f"self.{counter} = " in init, f"RTCRtpSender.{counter} is gone")
+    run_rtcp = inspect.getsource(RTCRtpSender._run_rtcp)
+    _require("packet_count=self.__packet_count" in run_rtcp,
+             "sender reports no longer read RTCRtpSender.__packet_count")
+    send_rtp = inspect.getsource(RTCDtlsTransport._send_rtp)
+    _require("self._tx_srtp.protect(data)" in send_rtp and "State.CONNECTED" in send_rtp,
+             "the DTLS transport no longer protects RTP with _tx_srtp once connected")
+    _require("self._nominated" in inspect.getsource(Connection.sendto),
+             "aioice no longer sends on its nominated pair")
+    _require("self.transport.sendto(data, addr)" in inspect.getsource(StunProtocol.send_data),
+             "aioice's protocol no longer sends with transport.sendto")
+    try:
+        vp8 = packetize("video/vp8", bytes(3000), 0x1234)
+        h264 = packetize("video/h264", b"\x00\x00\x00\x01\x65" + bytes(3000))
+        profile_and_value = HeaderExtensionsMap().set(HeaderExtensions(mid="0"))
+    except Exception as exc:
+        raise AiortcIncompatible(f"aiortc changed: packetizers ({exc!r})") from exc
+    _require(len(vp8) == 3 and all(p[VP8_PICTURE_ID] == b"\x92\x34" for p in vp8)
+             and bool(vp8[0][0] & 0x10) and not vp8[1][0] & 0x10,
+             "the VP8 packetizer's descriptor (picture id) changed")
+    _require(len(h264) == 3 and h264[0][0] & 0x1F == 28, "the H.264 packetizer changed")
+    _require(profile_and_value == (0, b""), "HeaderExtensionsMap.set changed")

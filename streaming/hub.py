@@ -33,9 +33,12 @@ from av.video.frame import VideoFrame
 from .config import StreamingConfig
 from .encoders import AudioEncoder, EncodedPacket, VideoEncoder
 from .ladder import RateMeter
+from .rtp_stream import PreparedFrame
 from .tracks import PacketTrack
 
-__all__ = ["KEYFRAME_MIN_INTERVAL", "KeyframeGate", "PacketKind", "PacketSink", "StageHub"]
+__all__ = [
+    "BEHIND_SHARE", "KEYFRAME_MIN_INTERVAL", "KeyframeGate", "PacketKind", "PacketSink", "StageHub",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +50,11 @@ PacketKind = Literal["video", "opus", "aac"]
 KEYFRAME_MIN_INTERVAL = 0.4
 
 
-# The fan-out is behind when the viewers' senders wait for this many video frames on average
-# (about 130 ms at 30 fps; a keeping-up sender holds 0 or 1), smoothed over about 20 frames,
-# or when a sending viewer overflowed its queue within DROP_MEMORY_S.
-BEHIND_PACKETS = 4.0
-BACKLOG_SMOOTHING = 0.05
-DROP_MEMORY_S = 5.0
+# The fan-out is behind when sending every viewer's packets took more than this share of the
+# wall clock, smoothed over about 20 frames: the rest of the process (RTCP, ICE, the
+# publisher, new viewers) would starve first.
+BEHIND_SHARE = 0.5
+BUSY_SMOOTHING = 0.05
 
 
 class LoopLag:
@@ -192,11 +194,11 @@ class StageHub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="stage-encoder")
         self.frames_received = 0
-        # How far the viewers' senders are behind the encoder: a moving average of their mean
-        # backlog at each video frame, and when a sending viewer last overflowed.
-        self._backlog = 0.0
-        self._dropped_seen = 0
-        self._last_drop_at: float | None = None
+        # The share of the wall clock spent sending to viewers: a moving average, one sample
+        # per video frame (the time its fan-out and the audio's since the last took).
+        self._busy = 0.0
+        self._busy_since = time.perf_counter()
+        self._busy_spent = 0.0
 
     @property
     def video_frames_encoded(self) -> int:
@@ -229,11 +231,6 @@ class StageHub:
             counts[track.rendition] -= 1
             counts[track.switch_to] += 1
         return counts
-
-    @property
-    def viewer_packets_dropped(self) -> int:
-        """Packets dropped for slow viewers (their queue overflowed) so far."""
-        return sum(t.packets_dropped for tracks in self._viewers.values() for t in tracks)
 
     @property
     def keyframes(self) -> KeyframeGate:
@@ -390,12 +387,12 @@ class StageHub:
 
     def _fan_out_video(self, encoded: list[list[EncodedPacket]]) -> None:
         """One frame, encoded in every rendition: to each viewer its rendition, to the sinks
-        theirs, then how far behind the viewers are."""
+        theirs, then how busy sending keeps the process."""
         self._move_switching(encoded)
         for rendition, packets in enumerate(encoded):
             self._rates[rendition].add(sum(p.size for p in packets))
             self._fan_out("video", packets, rendition)
-        self._measure_backlog(self._viewers["video"])
+        self._measure_busy()
 
     def _move_switching(self, encoded: list[list[EncodedPacket]]) -> None:
         """Viewers waiting to move go over when their new rendition has a key frame in this
@@ -437,40 +434,49 @@ class StageHub:
             self._fan_out("aac", self._aac.encode(frame))
 
     def _fan_out(self, kind: PacketKind, packets: list[EncodedPacket], rendition: int = 0) -> None:
+        """Packets to the viewers (cut into RTP payloads once, whoever many they are) and the
+        sinks. Packet pts are on the RTP clocks already (90 kHz video, 48 kHz Opus)."""
+        started = time.perf_counter()
         if kind == "video":
+            viewers = self._by_rendition[rendition]
             for packet in packets:
-                for track in self._by_rendition[rendition]:
-                    track.push(packet)
+                if viewers:
+                    frame = PreparedFrame.of("video/H264", bytes(packet), int(packet.pts or 0),
+                                             bool(packet.is_keyframe))
+                    for track in viewers:
+                        track.push(frame)
                 self._deliver(kind, packet, rendition)
-            return
-        for packet in packets:
-            if kind == "opus":
-                for track in self._viewers["audio"]:
-                    track.push(packet)
-            else:
+        elif kind == "opus":
+            listeners = self._viewers["audio"]
+            for packet in packets:
+                if listeners:
+                    frame = PreparedFrame.of("audio/opus", bytes(packet), int(packet.pts or 0),
+                                             True)
+                    for track in listeners:
+                        track.push(frame)
+        else:
+            for packet in packets:
                 self._deliver(kind, packet)
+        self._busy_spent += time.perf_counter() - started
 
-    def _measure_backlog(self, viewers: set[PacketTrack]) -> None:
-        sending = [t for t in viewers if t.sending]
-        mean = sum(t.backlog for t in sending) / len(sending) if sending else 0.0
-        self._backlog += BACKLOG_SMOOTHING * (mean - self._backlog)
-        dropped = sum(t.packets_dropped for t in sending)
-        if dropped > self._dropped_seen:
-            self._last_drop_at = time.monotonic()
-        self._dropped_seen = dropped
+    def _measure_busy(self) -> None:
+        now = time.perf_counter()
+        elapsed = now - self._busy_since
+        if elapsed <= 0:
+            return
+        share = min(1.0, self._busy_spent / elapsed)
+        self._busy += BUSY_SMOOTHING * (share - self._busy)
+        self._busy_since, self._busy_spent = now, 0.0
 
     def falling_behind(self) -> bool:
-        """Whether the fan-out no longer keeps up: the viewers' senders are, on average, more
-        than BEHIND_PACKETS video frames behind the encoder, or a sending viewer overflowed in
-        the last DROP_MEMORY_S seconds. A new viewer would make it worse for everyone."""
-        recent_drop = (self._last_drop_at is not None
-                       and time.monotonic() - self._last_drop_at < DROP_MEMORY_S)
-        return self._backlog > BEHIND_PACKETS or recent_drop
+        """Whether the fan-out no longer keeps up: sending to the viewers takes more than
+        BEHIND_SHARE of the process's time. A new viewer would make it worse for everyone."""
+        return self._busy > BEHIND_SHARE
 
     @property
-    def viewer_backlog(self) -> float:
-        """The smoothed mean backlog of the sending viewers, in video packets."""
-        return self._backlog
+    def fan_out_busy(self) -> float:
+        """The smoothed share of the wall clock the fan-out takes (0..1)."""
+        return self._busy
 
     def _deliver(self, kind: PacketKind, packet: EncodedPacket, rendition: int = 0) -> None:
         for sink, wants in self._sinks:

@@ -127,9 +127,11 @@ class MediaRoom:
 
     def __init__(
         self, room_id: str, ice_servers: Callable[[], IceServers],
-        listener: RoomListener | None = None
+        listener: RoomListener | None = None, slot_track: Callable[[str], SlotTrack] = SlotTrack,
     ) -> None:
+        """``slot_track`` makes each receive slot's track (a benchmark's baseline swaps it)."""
         self.room_id = room_id
+        self._slot_track = slot_track
         self._ice_servers = ice_servers
         self._listener = listener
         self._members: dict[str, _Member] = {}
@@ -281,9 +283,10 @@ class MediaRoom:
     # -- subscribing -----------------------------------------------------------------
 
     def _add_slot(self, member: _Member, transceiver: RTCRtpTransceiver) -> None:
-        track = SlotTrack(transceiver.kind)
+        track = self._slot_track(transceiver.kind)
         transceiver.direction = "sendonly"
         transceiver.sender.replaceTrack(track)
+        track.bind(transceiver.sender)
         on_keyframe_request(transceiver.sender, track.request_keyframe)
         member.slots.append(_SlotState(transceiver, track))
 

@@ -407,6 +407,7 @@ class Stage:
         track = self.hub.add_viewer_track(kind)
         transceiver = pc.addTransceiver(track, direction="sendonly")
         prefer_codec(transceiver, _CODEC_FOR_KIND[kind])
+        track.bind(transceiver.sender)  # first: the retransmission budget wraps its NACKs
         if kind == "video":
             on_keyframe_request(transceiver.sender, self.hub.request_keyframe)
             limit_retransmissions(transceiver.sender, lambda: RETRANSMIT_SHARE * max(

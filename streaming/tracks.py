@@ -1,86 +1,44 @@
-"""Viewer tracks that hand already-encoded packets to aiortc senders.
+"""Viewer tracks of a stage: each writes the hub's shared RTP payloads as its viewer's stream.
 
-Every viewer of a stage gets one :class:`PacketTrack` per kind. The hub pushes
-the same ``av.Packet`` objects into all of them; aiortc's sender packetizes them
-without encoding (see :mod:`streaming.aiortc_compat`). Packets are shared, so
-nothing here may modify them.
+Every viewer of a stage gets one :class:`PacketTrack` per kind. The hub cuts each encoded
+packet into RTP payloads once (:class:`streaming.rtp_stream.PreparedFrame`) and hands the same
+object to every track of its rendition; the track's :class:`streaming.rtp_stream.RtpStream`
+adds the viewer's header and encryption and sends it at once. The aiortc sender keeps the
+track parked (:class:`streaming.rtp_stream.ParkedTrack`) and only handles RTCP.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
 from collections.abc import Callable
 
-from aiortc import MediaStreamTrack
-from aiortc.mediastreams import MediaStreamError
+from aiortc import RTCRtpSender
 
-from .encoders import EncodedPacket
+from .rtp_stream import ParkedTrack, PreparedFrame, RtpStream
 
-__all__ = ["PacketTrack"]
+__all__ = ["FrameOutput", "PacketTrack"]
 
-# About two seconds of video: a viewer further behind than that starts again at a key frame.
-_MAX_QUEUED = 64
+FrameOutput = Callable[[PreparedFrame], object]
+"""Where a track's frames go: its stream's ``write`` (tests put a list's ``append`` there)."""
 
 
-class PacketTrack(MediaStreamTrack):
-    """A ``MediaStreamTrack`` whose ``recv()`` returns shared encoded packets.
-
-    A video track starts at a key frame and, if its queue overflows (a slow
-    peer), drops what is queued and waits for the next key frame, asking the
-    hub for one through ``on_keyframe_needed``.
-    """
+class PacketTrack(ParkedTrack):
+    """One viewer's video or audio; video starts at a key frame (its stream waits for one and
+    asks the hub through ``on_keyframe_needed``)."""
 
     def __init__(self, kind: str, on_keyframe_needed: Callable[[], None]) -> None:
-        super().__init__()
-        self.kind = kind
-        self._queue: deque[EncodedPacket] = deque()
-        self._ready = asyncio.Event()
-        self._need_key = kind == "video"
+        super().__init__(kind)
         self._on_keyframe_needed = on_keyframe_needed
-        self.packets_dropped = 0
-        self.sending = False  # its sender has asked for a packet: the connection is up
+        self.stream: RtpStream | None = None
+        self.output: FrameOutput | None = None
         self.rendition = 0  # which of the stage's renditions a video track carries
         self.switch_to: int | None = None  # moving there at its next key frame (StageHub.switch)
 
-    @property
-    def backlog(self) -> int:
-        """Packets waiting for this viewer's sender (0 until it sends: a connecting peer's
-        queue says nothing about the fan-out)."""
-        return len(self._queue) if self.sending else 0
+    def bind(self, sender: RTCRtpSender) -> None:
+        """Write this track's frames as ``sender``'s stream (before the answer is applied)."""
+        self.stream = RtpStream(sender, self.kind, on_key_needed=self._on_keyframe_needed)
+        self.output = self.stream.write
 
-    def push(self, packet: EncodedPacket) -> None:
-        """Queue a packet for this viewer (called by the hub, never blocks)."""
-        if self.readyState != "live":
-            return
-        if self._need_key and not packet.is_keyframe:
-            return
-        self._need_key = False
-        if len(self._queue) >= _MAX_QUEUED:
-            self._overflow()
-            return
-        self._queue.append(packet)
-        self._ready.set()
-
-    def _overflow(self) -> None:
-        self.packets_dropped += len(self._queue)
-        self._queue.clear()
-        if self.kind == "video":
-            self._need_key = True
-            self._on_keyframe_needed()
-
-    async def recv(self) -> EncodedPacket:  # aiortc senders accept packets
-        """Return the next packet; raises ``MediaStreamError`` once the track ended."""
-        self.sending = True
-        while not self._queue:
-            if self.readyState != "live":
-                raise MediaStreamError
-            self._ready.clear()
-            await self._ready.wait()
-        return self._queue.popleft()
-
-    def stop(self) -> None:
-        """End the track; a pending ``recv()`` raises ``MediaStreamError``."""
-        super().stop()
-        self._queue.clear()
-        self._ready.set()
+    def push(self, frame: PreparedFrame) -> None:
+        """Send one frame to this viewer now (called by the hub)."""
+        if self.output is not None and self.readyState == "live":
+            self.output(frame)
