@@ -1,44 +1,54 @@
 """room_media: how many publishers and subscribers one media process carries in breakout rooms.
 
-Run with no arguments (optional: --publishers N --subscribers 3,8 --window 6). The media process
+Run with no arguments (optional: --publishers N --subscribers 2,10 --window 6). The media process
 (a child process, measured with psutil) serves one room. Publishers are aiortc peers sending a
 640x480 VP8 camera and Opus; subscribers receive every publisher and count encoded frames
 without decoding them (decoding is the participant's CPU, not the server's). Both run in this
 process. Two server modes, same load:
 
-- forward: streaming/room.py, each publisher's encoded frames forwarded to every subscriber;
-- relay (baseline): aiortc's receiver decodes, MediaRelay fans the frames out, and every
+- forward: streaming/room.py as it is: each publisher's frame cut into RTP payloads once,
+  each subscriber's stream writing only its header and SRTP (streaming/rtp_stream.py);
+- queued (baseline 1, the forwarding path before issue 22): the same room, but each slot
+  queues the frame and aiortc's sender loop packetizes, serializes, encrypts and sends it
+  per subscriber (QueuedSlotTrack below keeps that path);
+- relay (baseline 2): aiortc's receiver decodes, MediaRelay fans the frames out, and every
   subscriber's sender encodes its own VP8/Opus copy (aiortc's per-viewer encode).
 
 Figures: server CPU (% of one core) per configuration, the cost per forwarded stream
-(publisher x subscriber), the estimated streams and room size one core carries, the ratio.
-Last line: one JSON object.
+(publisher x subscriber), the estimated streams and room size one core carries, the ratios
+(goals of issue 22: forward <= 0.3x queued, relay >= 30x forward). Last line: one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import fractions
 import json
 import multiprocessing as mp
 import os
 import sys
 import time
+from collections import deque
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import av
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 from aiortc.contrib.media import MediaRelay  # noqa: E402
+from aiortc.mediastreams import MediaStreamError  # noqa: E402
 
 from bench._common import ClientCpu  # noqa: E402
 from streaming.aiortc_compat import rtc_configuration  # noqa: E402
+from streaming.forward import ForwardSource, SlotTrack  # noqa: E402
 from streaming.room import MediaRoom, Slot  # noqa: E402
 from streaming.room_peer import RoomPeer  # noqa: E402
+from streaming.rtp_stream import STEP, PreparedFrame  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
 WARMUP_S = 4.0
@@ -46,6 +56,64 @@ CORE_BUDGET = 80.0  # % of one core we would plan to use
 
 
 # -- the media process --------------------------------------------------------------------
+
+MODES = ("forward", "queued", "relay")
+
+
+class QueuedSlotTrack(SlotTrack):
+    """Baseline 1: the slot as it was before forwarding once. Each frame goes on the slot's
+    queue as an ``av.Packet``; aiortc's sender loop takes it from ``recv()``, packetizes it
+    (its own VP8 picture ids) and builds, serializes, encrypts and sends every packet."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self._queue: deque[av.Packet] = deque()
+        self._ready = asyncio.Event()
+        self._need_key = kind == "video"
+        self._offset: int | None = None
+        self._last_out = -STEP[kind]
+        self._time_base = fractions.Fraction(1, 90000 if kind == "video" else 48000)
+
+    def bind(self, sender: Any) -> None:
+        """No stream of our own: aiortc's sender loop sends what recv() returns."""
+
+    def switch(self, source: ForwardSource | None) -> None:
+        self._queue.clear()
+        self._offset = None
+        self._need_key = self.kind == "video"
+        super().switch(source)
+
+    def push(self, source: ForwardSource, frame: PreparedFrame) -> None:
+        if source is not self.source or self.readyState != "live":
+            return
+        if self._need_key and not frame.keyframe:
+            return
+        self._need_key = False
+        if len(self._queue) >= 64:
+            self._queue.clear()
+            self._need_key = self.kind == "video"
+            return
+        if self._offset is None:
+            self._offset = self._last_out + STEP[self.kind] - frame.timestamp
+        packet = av.Packet(frame.data)
+        packet.pts = self._last_out = frame.timestamp + self._offset
+        packet.time_base = self._time_base
+        self._queue.append(packet)
+        self._ready.set()
+
+    async def recv(self) -> Any:
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        return self._queue.popleft()
+
+    def stop(self) -> None:
+        super().stop()
+        self._queue.clear()
+        self._ready.set()
+
 
 
 class RelayRoom:
@@ -96,7 +164,9 @@ async def _serve(mode: str, conn: Connection) -> None:
     lags: list[float] = []
     watch = LoopWatch(lags.append)
     await watch.start()
-    room: Any = MediaRoom("bench", ()) if mode == "forward" else RelayRoom()
+    room: Any = (MediaRoom("bench", lambda: ()) if mode == "forward"
+                 else MediaRoom("bench", lambda: (), slot_track=QueuedSlotTrack) if mode == "queued"
+                 else RelayRoom())
     while True:
         message = await loop.run_in_executor(None, conn.recv)
         if message[0] == "stop":
@@ -107,7 +177,7 @@ async def _serve(mode: str, conn: Connection) -> None:
                        round(1000 * ordered[-1], 1)) if ordered else (0.0, 0.0))
             continue
         _, who, sdp = message
-        if mode == "forward":
+        if mode != "relay":
             answer = await room.offer(who, sdp)
             conn.send((answer.sdp, [vars(s) for s in answer.slots]))
         else:
@@ -133,7 +203,7 @@ async def _exchange(conn: Connection, who: str, offer: str) -> tuple[str, tuple[
 
 async def _measure(mode: str, publishers: int, subscribers: int, window: float) -> dict[str, Any]:
     parent, child = mp.Pipe()
-    process = mp.get_context("spawn").Process(target=_media_process, args=(mode, child))
+    process = mp.get_context("spawn").Process(target=globals()["_media_process"], args=(mode, child))
     process.start()
     peers: list[RoomPeer] = []
     try:
@@ -173,12 +243,14 @@ async def _window(
     used_by_clients = clients.figures()["clients_cores_used"]
     frames = sum(p.video_from(f"pub{i}") for p in subs for i in range(publishers)) - frames_before
     used = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / elapsed
+    kernel = (cpu_after.system - cpu_before.system) / elapsed
     streams = publishers * count
     fps = frames / elapsed / max(1, streams)
     # Normalised to 30 fps: a saturated (or starved) run delivers fewer frames per stream.
     per_stream = 100 * used / max(1e-9, streams * fps / 30)
     return {"mode": mode, "publishers": publishers, "subscribers": count,
             "streams": streams, "server_cpu_pct": round(100 * used, 1),
+            "server_kernel_cpu_pct": round(100 * kernel, 1),
             "video_fps_per_stream": round(fps, 1),
             "cpu_pct_per_stream_at_30fps": round(per_stream, 2),
             "media_loop_lag_ms_p99": lag_p99, "media_loop_lag_ms_max": lag_max,
@@ -191,9 +263,20 @@ def _lag(conn: Connection) -> tuple[float, float]:
 
 
 def _per_stream(rows: list[dict[str, Any]]) -> float:
-    """CPU % of one core per publisher->subscriber stream at 30 fps, fixed costs included:
-    the cheapest configuration of the mode (the fairest to the baseline)."""
-    return float(min(row["cpu_pct_per_stream_at_30fps"] for row in rows))
+    """CPU % of one core per added publisher->subscriber stream at 30 fps: the slope between
+    the fewest and the most subscribers, so the publishers' own cost (receiving, which no
+    subscriber changes) is not spread over the streams. Each added subscriber brings its whole
+    connection (ICE, DTLS, RTCP) into the figure."""
+    first, last = rows[0], rows[-1]
+
+    def at_30fps(row: dict[str, Any]) -> float:
+        fps = max(1e-9, row["video_fps_per_stream"])
+        return float(row["server_cpu_pct"]) * 30 / fps
+
+    added = last["streams"] - first["streams"]
+    if added <= 0:
+        return float(first["cpu_pct_per_stream_at_30fps"])
+    return max(0.01, (at_30fps(last) - at_30fps(first)) / added)
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
@@ -207,20 +290,23 @@ async def measure(
     """The capacity figures (``{"room_media": {...}}``): forward vs the relay baseline, each
     with ``publishers`` publishers and every subscriber count in ``counts``. bench/breakout.py
     calls it with a short form."""
-    counts = counts or [2, 5]
+    counts = sorted(counts or [2, 10])
     results: dict[str, list[dict[str, Any]]] = {}
-    for mode in ("forward", "relay"):
+    for mode in MODES:
         results[mode] = []
         for count in counts:
             row = await _measure(mode, publishers, count, window)
             results[mode].append(row)
             print(json.dumps(row, ensure_ascii=False), flush=True)
     forward, relay = _per_stream(results["forward"]), _per_stream(results["relay"])
+    queued = _per_stream(results["queued"])
     summary = {
         "room_media": {
             "resolution": f"{WIDTH}x{HEIGHT}", "publishers": publishers,
             "forward_cpu_pct_per_stream": round(forward, 2),
+            "queued_cpu_pct_per_stream": round(queued, 2),
             "relay_cpu_pct_per_stream": round(relay, 2),
+            "forward_to_queued": round(forward / queued, 3),
             "forward_streams_per_core": int(CORE_BUDGET / forward),
             "relay_streams_per_core": int(CORE_BUDGET / relay),
             # In a room of n people everyone publishes and receives n-1 streams: n*(n-1) streams.
@@ -244,16 +330,20 @@ def _room_size(streams: float) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--publishers", type=int, default=2)
-    parser.add_argument("--subscribers", default="2,5")
+    parser.add_argument("--subscribers", default="2,10")
     parser.add_argument("--window", type=float, default=6.0)
     summary = asyncio.run(_run(parser.parse_args()))
     room = summary["room_media"]
     print(f"forward: {room['forward_cpu_pct_per_stream']} % of a core per stream, "
           f"about {room['forward_streams_per_core']} streams per core "
           f"(a room of {room['forward_room_size_per_core']} people)")
+    print(f"queued baseline (the path before forwarding once): "
+          f"{room['queued_cpu_pct_per_stream']} % per stream; forward/queued "
+          f"{room['forward_to_queued']} (goal <= 0.3)")
     print(f"relay baseline: {room['relay_cpu_pct_per_stream']} % per stream, "
           f"about {room['relay_streams_per_core']} streams per core "
-          f"(a room of {room['relay_room_size_per_core']} people); ratio {room['ratio']}x")
+          f"(a room of {room['relay_room_size_per_core']} people); "
+          f"ratio {room['ratio']}x (goal >= 30)")
     print(json.dumps(summary, ensure_ascii=False))
 
 

@@ -108,16 +108,19 @@ BENCHES: dict[str, list[Figure]] = {
               ("<", 0.10)),
     ],
     "room_media": [
-        higher("room media: forward vs re-encode per stream", "room_media.ratio", "×"),
-        lower("room media: forwarding CPU per stream", "room_media.forward_cpu_pct_per_stream",
-              "% of a core"),
+        higher("room media: per-viewer encode / forward, per stream", "room_media.ratio", "×",
+               (">=", 30)),
+        lower("room media: forward once / the queued path, per stream",
+              "room_media.forward_to_queued", "×", ("<=", 0.3)),
+        lower("room media: forwarding CPU per added stream",
+              "room_media.forward_cpu_pct_per_stream", "% of a core"),
     ],
     "renditions": [
         lower("stage ladder encode (720p + 360p) at 30 fps", "core_share_ladder_max",
               "% of a core", ("<=", 25)),
     ],
     "webcast_fanout": [
-        higher("webcast viewers: encode once / MediaRelay", "ratio", "×", (">=", 10)),
+        higher("webcast viewers: encode once / MediaRelay", "ratio", "×", (">=", 25)),
         higher("webcast viewers per media process", "encode_once_max_viewers", "viewers"),
         higher("webcast: new viewers sent to HLS from", "encode_once_refuses_from", "viewers"),
         lower("webcast glass-to-glass p50", "webrtc_glass_to_glass_ms_p50", "ms", ("<", 300)),

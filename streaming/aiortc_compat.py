@@ -239,7 +239,8 @@ def packetize(mime_type: str, data: bytes, picture_id: int = 0) -> list[bytes]:
     return [data]
 
 
-_RTP_HEADER = struct.Struct("!BBHII")
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 
 
 class SenderLink:
@@ -256,8 +257,12 @@ class SenderLink:
         self.rtx_ssrc: int = sender._rtx_ssrc
         self.payload_type: int | None = None
         self.rtx_payload_type: int | None = None
-        self._extensions = HeaderExtensionsMap()
-        self._mid: str | None = None
+        # The header extensions of every packet: the bytes before the abs-send-time value and
+        # after it (b"" and None when it is not negotiated).
+        self._before: bytes = b""
+        self._after: bytes | None = None
+        self._dtls: RTCDtlsTransport | None = None
+        self._send: Callable[[bytes], None] | None = None
         send = sender.send
 
         async def negotiated(parameters: RTCRtpSendParameters) -> None:
@@ -278,23 +283,26 @@ class SenderLink:
              if c.mimeType.lower().endswith("/rtx")
              and c.parameters.get("apt") == primary.payloadType),
             None)
-        self._extensions.configure(parameters)
-        self._mid = parameters.muxId
+        ids = {ext.uri: ext.id for ext in parameters.headerExtensions}
+        self._before, self._after = _extension_layout(
+            ids.get(MID_URI), parameters.muxId, ids.get(ABS_SEND_TIME_URI))
         self.payload_type = primary.payloadType
 
-    def extension_block(self, abs_send_time: int) -> bytes:
+    def extension_block(self, abs_send_time: bytes) -> bytes:
         """The header extensions of every packet of one frame (mid, abs-send-time: what the
-        browser's demultiplexer and bandwidth estimate read), with their profile and length
-        words; ``b""`` when none were negotiated."""
-        profile, value = self._extensions.set(
-            HeaderExtensions(mid=self._mid, abs_send_time=abs_send_time))
-        if not value:
-            return b""
-        return struct.pack("!HH", profile, len(value) >> 2) + value
+        browser's demultiplexer and bandwidth estimate read; one-byte form, RFC 8285), with
+        their profile and length words; ``b""`` when none were negotiated. ``abs_send_time``:
+        the value's three bytes."""
+        if self._after is None:
+            return self._before
+        return self._before + abs_send_time + self._after
 
     def output(self) -> Callable[[bytes], None] | None:
         """A function that encrypts one plain RTP packet and sends it to the peer, or ``None``
         while the connection is not up (or no longer is)."""
+        dtls = self._dtls
+        if dtls is not None and dtls._state is DtlsState.CONNECTED:
+            return self._send
         dtls = self._sender.transport
         if dtls is None or dtls._state != DtlsState.CONNECTED or self.payload_type is None:
             return None
@@ -309,6 +317,7 @@ class SenderLink:
         def send(packet: bytes) -> None:
             sendto(protect(packet), address)
 
+        self._dtls, self._send = dtls, send  # the selected pair stays once DTLS is up
         return send
 
     def sent(self, ntp_timestamp: int, rtp_timestamp: int, packets: int, octets: int) -> None:
@@ -320,11 +329,26 @@ class SenderLink:
         sender._RTCRtpSender__octet_count += octets
 
 
-def rtp_header(marker: int, payload_type: int, sequence_number: int, timestamp: int, ssrc: int,
-               extension: bool) -> bytes:
-    """The fixed 12-byte RTP header (version 2, no padding, no CSRC)."""
-    return _RTP_HEADER.pack(0x90 if extension else 0x80, (marker << 7) | payload_type,
-                            sequence_number, timestamp, ssrc)
+def _extension_layout(
+    mid_id: int | None, mid: str | None, abs_id: int | None
+) -> tuple[bytes, bytes | None]:
+    """RFC 8285 one-byte header extensions: ``0xBEDE``, length in words, elements (id and
+    length-1 in one byte, then the value), zero padding; split around the abs-send-time value."""
+    head = b""
+    if mid_id and mid and 1 <= len(mid.encode()) <= 16:
+        value = mid.encode()
+        head = bytes(((mid_id << 4) | (len(value) - 1),)) + value
+    if abs_id:
+        body_length = len(head) + 4
+    elif head:
+        body_length = len(head)
+    else:
+        return b"", None
+    padding = bytes(-body_length % 4)
+    words = struct.pack("!HH", 0xBEDE, (body_length + len(padding)) // 4)
+    if not abs_id:
+        return words + head + padding, None
+    return words + head + bytes(((abs_id << 4) | 2,)), padding
 
 
 def ntp_now() -> int:

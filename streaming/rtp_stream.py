@@ -27,7 +27,7 @@ from typing import Any
 from aiortc import MediaStreamTrack, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError
 
-from .aiortc_compat import VP8_PICTURE_ID, SenderLink, ntp_now, packetize, rtp_header
+from .aiortc_compat import VP8_PICTURE_ID, SenderLink, ntp_now, packetize
 
 __all__ = ["ParkedTrack", "PreparedFrame", "RtpStream", "abs_send_time"]
 
@@ -39,11 +39,14 @@ HISTORY = 128
 # A stream that waits for a key frame asks its source again at most this often.
 KEY_ASK_INTERVAL = 0.5
 _NTP_OFFSET = 2208988800  # seconds from 1900 to 1970
+# The fixed 12-byte RTP header: V=2 and X, M and payload type, sequence, timestamp, SSRC.
+_HEADER = struct.Struct("!BBHII").pack
 
 
-def abs_send_time(now: float | None = None) -> int:
+def abs_send_time(now: float | None = None) -> bytes:
     """The abs-send-time header extension's value: seconds, 6.18 fixed point, 24 bits."""
-    return int(((time.time() if now is None else now) + _NTP_OFFSET) * (1 << 18)) & 0xFFFFFF
+    value = int(((time.time() if now is None else now) + _NTP_OFFSET) * (1 << 18)) & 0xFFFFFF
+    return value.to_bytes(3, "big")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +64,7 @@ class PreparedFrame:
     data: bytes
     octets: int
     picture_id: int = 0
-    abs_send_time: int = 0
+    abs_send_time: bytes = b"\x00\x00\x00"
     ntp: int = 0
 
     @classmethod
@@ -133,9 +136,11 @@ class RtpStream:
             payloads = self._renumber(frame)
         sequence, history, last = self._sequence, self._history, len(payloads) - 1
         assert link.payload_type is not None
+        first = 0x90 if extension else 0x80
+        payload_type, ssrc = link.payload_type, link.ssrc
         for index, payload in enumerate(payloads):
-            header = rtp_header(index == last, link.payload_type, sequence, rtp_timestamp,
-                                link.ssrc, bool(extension)) + extension
+            header = _HEADER(first, payload_type | (0x80 if index == last else 0), sequence,
+                             rtp_timestamp, ssrc) + extension
             history[sequence % HISTORY] = (sequence, header, payload)
             send(header + payload)
             sequence = (sequence + 1) & 0xFFFF
