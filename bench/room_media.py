@@ -203,12 +203,12 @@ async def _exchange(conn: Connection, who: str, offer: str) -> tuple[str, tuple[
 
 async def _measure(mode: str, publishers: int, subscribers: int, window: float) -> dict[str, Any]:
     parent, child = mp.Pipe()
-    process = mp.get_context("spawn").Process(target=globals()["_media_process"], args=(mode, child))
+    process = mp.get_context("spawn").Process(target=_media_process, args=(mode, child))
     process.start()
     peers: list[RoomPeer] = []
     try:
         for i in range(publishers):
-            peer = RoomPeer(width=WIDTH, height=HEIGHT, decode=False)
+            peer = RoomPeer(width=WIDTH, height=HEIGHT, decode=False, tone=True)  # speaking
             await peer.negotiate(lambda o, w=f"pub{i}": _exchange(parent, w, o))
             peers.append(peer)
         for i in range(subscribers):

@@ -13,6 +13,7 @@ key frame from its new source.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -20,11 +21,16 @@ from aiortc import RTCRtpSender
 
 from .rtp_stream import ParkedTrack, PreparedFrame, RtpStream
 
-__all__ = ["ForwardSource", "SlotTrack", "is_vp8_keyframe"]
+__all__ = ["AUDIBLE_HANGOVER", "AUDIBLE_LEVEL", "ForwardSource", "SlotTrack", "is_vp8_keyframe"]
 
 MIME = {"video": "video/VP8", "audio": "audio/opus"}
-# A publisher is asked for a key frame at most this often, however many subscribers ask.
+# A publisher is asked for a key frame at most this often, however many subscribers ask; a
+# request inside the window is kept and sent when it ends.
 _PLI_INTERVAL = 0.5
+# Audio louder than this (-dBov) is forwarded (the gate's "speaking now"), and for
+# AUDIBLE_HANGOVER seconds after, so the ends of words are not cut.
+AUDIBLE_LEVEL = 70
+AUDIBLE_HANGOVER = 1.0
 
 
 def is_vp8_keyframe(data: bytes) -> bool:
@@ -36,7 +42,10 @@ class ForwardSource:
     """One published track (``kind`` ``video`` or ``audio``) of one participant.
 
     ``request_keyframe`` sends a PLI upstream; it is rate limited here.
-    ``level`` is the last ``ssrc-audio-level`` value (0 = 0 dBov, loudest; 127 = silence).
+    ``level`` is the last ``ssrc-audio-level`` value (0 = 0 dBov, loudest; 127 = silence),
+    ``loud_at`` when it was last louder than :data:`AUDIBLE_LEVEL`. ``gate``, when set, says
+    for each frame whether it goes out at all (a room forwards only the audio of those
+    speaking); a frame it holds back costs nothing more.
     """
 
     def __init__(
@@ -47,14 +56,22 @@ class ForwardSource:
         self._request_keyframe = request_keyframe
         self._last_pli = 0.0
         self._tracks: set[SlotTrack] = set()
+        self.closed = False
         self._picture_id = 0
         self.frames_forwarded = 0
         self.keyframes_requested = 0
         self.level = 127
         self.level_at = 0.0
+        self.loud_at = -AUDIBLE_HANGOVER
+        self.gate: Callable[[ForwardSource], bool] | None = None
+        self.frames_held = 0
+        self._pli_pending: asyncio.TimerHandle | None = None
 
     def on_frame(self, data: bytes, timestamp: int) -> None:
         """A complete encoded frame from the publisher's receiver."""
+        if self.gate is not None and not self.gate(self):
+            self.frames_held += 1
+            return
         keyframe = self.kind == "audio" or is_vp8_keyframe(data)
         frame = PreparedFrame.of(MIME[self.kind], data, timestamp, keyframe, self._picture_id)
         self._picture_id = (self._picture_id + 1) & 0x7FFF
@@ -66,15 +83,24 @@ class ForwardSource:
         """The publisher's audio level from the RTP header extension."""
         self.level = level
         self.level_at = time.monotonic()
+        if level < AUDIBLE_LEVEL:
+            self.loud_at = self.level_at
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a key frame (new subscriber, PLI/FIR, overflow)."""
-        if self.kind != "video":
+        if self.kind != "video" or self._pli_pending is not None:
             return
-        now = time.monotonic()
-        if now - self._last_pli < _PLI_INTERVAL:
+        wait = self._last_pli + _PLI_INTERVAL - time.monotonic()
+        if wait > 0:
+            self._pli_pending = asyncio.get_running_loop().call_later(wait, self._send_pli)
             return
-        self._last_pli = now
+        self._send_pli()
+
+    def _send_pli(self) -> None:
+        self._pli_pending = None
+        if self.closed:
+            return
+        self._last_pli = time.monotonic()
         self.keyframes_requested += 1
         self._request_keyframe()
 
@@ -91,6 +117,10 @@ class ForwardSource:
 
     def close(self) -> None:
         """The publisher left: every slot carrying it goes idle."""
+        self.closed = True
+        if self._pli_pending is not None:
+            self._pli_pending.cancel()
+            self._pli_pending = None
         for track in list(self._tracks):
             track.switch(None)
 

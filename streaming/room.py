@@ -40,7 +40,7 @@ from .aiortc_compat import (
 )
 from .config import IceServers
 from .errors import StreamingError
-from .forward import ForwardSource, SlotTrack
+from .forward import AUDIBLE_HANGOVER, ForwardSource, SlotTrack
 from .sdp import Purpose, validate_offer
 
 __all__ = [
@@ -49,6 +49,9 @@ __all__ = [
     "RoomEvent",
     "RoomListener",
     "RoomRegistry",
+    "LAST_N",
+    "MAX_AUDIBLE",
+    "MAX_PINS",
     "Slot",
 ]
 
@@ -59,6 +62,12 @@ ROOM_CODECS = {"video": "video/VP8", "audio": "audio/opus"}
 SPEAKING_LEVEL = 50
 LEVEL_MAX_AGE = 1.0
 SPEAKER_INTERVAL = 0.3
+# Last-N: each participant receives the video of the N people who spoke last (or, before
+# anyone has, the first to join), plus those they pin; everyone else's video is not sent.
+LAST_N = 4
+MAX_PINS = 4
+# The audio of at most this many people speaking at once is forwarded (the loudest).
+MAX_AUDIBLE = 3
 
 RoomEventKind = Literal["room.publishers", "room.slots", "room.speaker", "room.left"]
 
@@ -115,6 +124,9 @@ class _Member:
     slots: list[_SlotState] = field(default_factory=list)
     ssrc: dict[str, int] = field(default_factory=dict)
     ufrag: str | None = None  # the ICE credentials of the browser's connection
+    pins: tuple[str, ...] = ()  # whose video this participant keeps, whoever speaks
+    camera: bool = True  # False: their camera is off, nobody is sent their video
+    last_n: int | None = None  # fewer videos asked for (a small screen, a hidden page)
 
     def slot_map(self) -> tuple[Slot, ...]:
         return tuple(
@@ -136,6 +148,10 @@ class MediaRoom:
         self._listener = listener
         self._members: dict[str, _Member] = {}
         self._speaker: str | None = None
+        self._recent: list[str] = []  # who spoke, the latest first (last-N's order)
+        self._audible: set[str] = set()  # whose audio goes out now (MAX_AUDIBLE at most)
+        self.last_n = LAST_N
+        self.audio_only = False
         self._speaker_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -265,9 +281,23 @@ class MediaRoom:
             if level is not None:
                 source.on_audio_level(level)
 
+        if kind == "audio":
+            source.gate = self._audible_now
         intercept_encoded(receiver, source.on_frame, on_rtp)
         member.sources[kind] = source
         return True
+
+    def _audible_now(self, source: ForwardSource) -> bool:
+        """Whether a publisher's audio frame goes out: they spoke within the hangover, and are
+        among the MAX_AUDIBLE loudest (a new voice takes a free place at once)."""
+        if time.monotonic() - source.loud_at >= AUDIBLE_HANGOVER:
+            return False
+        if source.publisher in self._audible:
+            return True
+        if len(self._audible) < MAX_AUDIBLE:
+            self._audible.add(source.publisher)
+            return True
+        return False
 
     def _send_pli(self, member: _Member, kind: str, receiver: RTCRtpReceiver) -> None:
         ssrc = member.ssrc.get(kind)
@@ -290,26 +320,110 @@ class MediaRoom:
         on_keyframe_request(transceiver.sender, track.request_keyframe)
         member.slots.append(_SlotState(transceiver, track))
 
+    def wanted_video(self, member: _Member) -> list[str]:
+        """Whose video a participant receives: their pins, then the last speakers, then (to
+        fill N) the others in joining order; never their own, nobody's with the camera off,
+        nobody's in an audio-only room."""
+        if self.audio_only:
+            return []
+
+        def shows(publisher: str) -> bool:
+            other = self._members.get(publisher)
+            return (other is not None and other is not member and other.camera
+                    and "video" in other.sources)
+
+        pins = [p for p in member.pins if shows(p)]
+        n = self.last_n if member.last_n is None else min(member.last_n, self.last_n)
+        wanted: list[str] = []
+        for publisher in (*pins, *self._recent, *self._members):
+            if publisher not in wanted and shows(publisher):
+                wanted.append(publisher)
+        return wanted[:len(pins) + n]
+
+    def wanted_audio(self, member: _Member) -> list[str]:
+        """Whose audio a participant's audio slots carry: those speaking now first, then the
+        last speakers, then the others in joining order, as many as they have slots (the gate
+        lets through only voices speaking, so a silent one's slot costs nothing)."""
+        slots = sum(1 for s in member.slots if s.track.kind == "audio")
+        wanted: list[str] = []
+        for publisher in (*sorted(self._audible), *self._recent, *self._members):
+            other = self._members.get(publisher)
+            if (publisher not in wanted and other is not None and other is not member
+                    and "audio" in other.sources):
+                wanted.append(publisher)
+        return wanted[:slots]
+
     def _fill_slots(self, member: _Member, *, notify: bool = False) -> None:
-        """Give every publisher this member does not receive yet a free slot of its kind."""
+        """Point this member's slots at what they should receive: the audio
+        :meth:`wanted_audio` names, the video :meth:`wanted_video` names. A slot keeps its
+        publisher while it stays wanted, so a change moves as few as it can."""
         changed = False
-        carried = {(s.publisher, s.track.kind) for s in member.slots if s.publisher}
-        for other in self._members.values():
-            if other is member:
-                continue
-            for kind, source in other.sources.items():
-                if (other.participant, kind) in carried:
-                    continue
-                slot = next((s for s in member.slots if s.publisher is None
-                             and s.track.kind == kind), None)
-                if slot is None:
-                    continue
-                slot.publisher = other.participant
-                slot.track.switch(source)
+        video = self.wanted_video(member)
+        order = [("video", p) for p in video] + [("audio", p) for p in self.wanted_audio(member)]
+        wanted = set(order)
+        for slot in member.slots:
+            if slot.publisher is not None and (slot.track.kind, slot.publisher) not in wanted:
+                slot.publisher = None
+                slot.track.switch(None)
                 changed = True
+        carried = {(s.track.kind, s.publisher) for s in member.slots if s.publisher}
+        for kind, publisher in order:
+            if (kind, publisher) in carried:
+                continue
+            free = next((s for s in member.slots if s.publisher is None
+                         and s.track.kind == kind), None)
+            if free is None:
+                continue
+            free.publisher = publisher
+            free.track.switch(self._members[publisher].sources[kind])
+            changed = True
         if changed and notify:
             self._emit(RoomEvent(self.room_id, "room.slots", member.participant,
                                  slots=member.slot_map()))
+
+    def _refill(self) -> None:
+        """Who receives whom changed (a speaker, a camera, a pin): everyone's slots follow."""
+        for member in self._members.values():
+            self._fill_slots(member, notify=True)
+
+    # -- what each participant sees ------------------------------------------------------
+
+    def set_pins(self, participant: str, pins: list[str] | tuple[str, ...]) -> None:
+        """Whose video ``participant`` keeps whoever speaks (at most MAX_PINS; unknown people
+        and oneself are ignored)."""
+        member = self._members.get(participant)
+        if member is None:
+            raise StreamingError("room.not_joined", "no media connection in this room")
+        member.pins = tuple(dict.fromkeys(
+            p for p in pins if isinstance(p, str) and p != participant))[:MAX_PINS]
+        self._fill_slots(member, notify=True)
+
+    def pins_of(self, participant: str) -> tuple[str, ...]:
+        member = self._members.get(participant)
+        return () if member is None else member.pins
+
+    def set_view(self, participant: str, last_n: int | None) -> None:
+        """How many speakers' videos ``participant`` shows (0 while their page is hidden,
+        ``None``: the room's N)."""
+        member = self._members.get(participant)
+        if member is None:
+            raise StreamingError("room.not_joined", "no media connection in this room")
+        member.last_n = None if last_n is None else max(0, min(int(last_n), self.last_n))
+        self._fill_slots(member, notify=True)
+
+    def set_camera(self, participant: str, on: bool) -> None:
+        """``participant`` turned their camera on or off: their video goes to nobody while it
+        is off (their browser sends black frames or nothing; either way not forwarded)."""
+        member = self._members.get(participant)
+        if member is not None and member.camera != on:
+            member.camera = on
+            self._refill()
+
+    def set_audio_only(self, on: bool) -> None:
+        """The facilitator makes the room audio-only (no video forwarded) or lifts it."""
+        if self.audio_only != on:
+            self.audio_only = on
+            self._refill()
 
     def _free_slots_of(self, publisher: str) -> None:
         for member in self._members.values():
@@ -359,6 +473,24 @@ class MediaRoom:
         while True:
             await asyncio.sleep(SPEAKER_INTERVAL)
             self._set_speaker(self.loudest())
+            self._note_speakers()
+
+    def _note_speakers(self) -> None:
+        """Everyone speaking now moves to the front of last-N's order (the loudest first);
+        the audible set becomes the loudest MAX_AUDIBLE of those within the hangover."""
+        now = time.monotonic()
+        audio = [s for s in self.sources() if s.kind == "audio"]
+        speaking = sorted((s for s in audio if s.level < SPEAKING_LEVEL
+                           and now - s.level_at < LEVEL_MAX_AGE), key=lambda s: s.level)
+        recent = [s.publisher for s in speaking]
+        recent += [p for p in self._recent if p not in recent and p in self._members]
+        audible = sorted((s for s in audio if now - s.loud_at < AUDIBLE_HANGOVER),
+                         key=lambda s: (s.loud_at < now - LEVEL_MAX_AGE, s.level))
+        was = self._audible
+        self._audible = {s.publisher for s in audible[:MAX_AUDIBLE]}
+        if recent != self._recent or not self._audible <= was:
+            self._recent = recent
+            self._refill()
 
     def loudest(self) -> str | None:
         """The publisher speaking loudest right now (fresh level above the threshold)."""

@@ -41,7 +41,7 @@ from server.platform.node_bus import NodeRequests
 from server.platform.pubsub import Subscription, redis_client
 from streaming import StreamingError
 from streaming.config import IceServers
-from streaming.room import RoomEvent, RoomRegistry, Slot
+from streaming.room import MAX_PINS, RoomEvent, RoomRegistry, Slot
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +152,7 @@ class RoomMedia:
         self._leave_room = leave_room
         self._bus: MediaBus = bus or LocalMediaBus()
         self._peers: dict[int, dict[str, PeerState]] = {}
+        self._audio_only: dict[int, bool] = {}
         self._pending: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -196,7 +197,9 @@ class RoomMedia:
         if key not in self._peers.get(room_id, {}):
             raise DomainError("room_media.not_joined", "Anslut till rummets ljud och bild först.")
         try:
-            answer = await self.registry.room(str(room_id)).offer(key, sdp)
+            media_room = self.registry.room(str(room_id))
+            media_room.set_audio_only(self._audio_only.get(room_id, False))
+            answer = await media_room.offer(key, sdp)
         except StreamingError as exc:
             raise DomainError(exc.code, exc.message, reason=exc.message) from exc
         return {"room_id": room_id, "sdp": answer.sdp, "slots": slots_view(answer.slots)}
@@ -206,7 +209,34 @@ class RoomMedia:
         if peer is None:
             raise DomainError("room_media.not_joined", "Anslut till rummets ljud och bild först.")
         peer.audio, peer.video = audio, video
+        room = self.registry.get(str(room_id))
+        if room is not None:  # camera off: nobody is sent their (black) video
+            room.set_camera(peer.key, video)
         await self.announce(room_id)
+
+    async def set_view(self, principal: Principal, room_id: int, pins: list[str],
+                       last_n: int | None) -> dict[str, Any]:
+        """What a person's page shows: whom they pin and how many speakers (0: hidden)."""
+        room = self.registry.get(str(room_id))
+        key = person_key(principal)
+        if room is None or key not in self._peers.get(room_id, {}):
+            raise DomainError("room_media.not_joined", "Anslut till rummets ljud och bild först.")
+        try:
+            room.set_pins(key, pins)
+            room.set_view(key, last_n)
+        except StreamingError as exc:
+            raise DomainError("room_media.not_joined",
+                              "Anslut till rummets ljud och bild först.") from exc
+        return {"room_id": room_id, "pins": list(room.pins_of(key)), "last_n": room.last_n}
+
+    async def set_audio_only(self, room_id: int, on: bool) -> dict[str, Any]:
+        """The facilitator's switch (checked by the caller): sound only, no video forwarded."""
+        self._audio_only[room_id] = on
+        room = self.registry.get(str(room_id))
+        if room is not None:
+            room.set_audio_only(on)
+        await self.announce(room_id)
+        return {"room_id": room_id, "audio_only": on}
 
     def participants(self, room_id: int) -> list[dict[str, Any]]:
         room = self.registry.get(str(room_id))
@@ -217,7 +247,8 @@ class RoomMedia:
 
     async def announce(self, room_id: int) -> None:
         await self._emit("room_media.participants",
-                         {"room_id": room_id, "participants": self.participants(room_id)},
+                         {"room_id": room_id, "participants": self.participants(room_id),
+                          "audio_only": self._audio_only.get(room_id, False)},
                          self._room_of(room_id))
 
     # -- leaving ------------------------------------------------------------------------------
@@ -499,6 +530,14 @@ class RoomMediaRouter:
         else:
             await self._ask(host, "state", principal, room_id, audio=audio, video=video)
 
+    async def set_view(self, principal: Principal, room_id: int, pins: list[str],
+                       last_n: int | None) -> dict[str, Any]:
+        return await self._on_host(room_id, "view", principal, pins=pins, last_n=last_n)
+
+    async def set_audio_only(self, principal: Principal, room_id: int, on: bool) -> dict[str, Any]:
+        """``principal`` leads the room (checked by the caller)."""
+        return await self._on_host(room_id, "audio_only", principal, on=on)
+
     async def leave(self, principal: Principal, room_id: int) -> None:
         host = await self._remote(room_id)
         if host is None:
@@ -538,6 +577,13 @@ class RoomMediaRouter:
         if kind == "leave":
             await self.local.leave(room_id, person_key(principal))
             return {}
+        if kind == "view":
+            last_n = data.get("last_n")
+            return await self.local.set_view(
+                principal, room_id, [str(p) for p in data.get("pins") or []][:MAX_PINS],
+                None if last_n is None else int(last_n))
+        if kind == "audio_only":
+            return await self.local.set_audio_only(room_id, bool(data["on"]))
         raise DomainError("server.error", f"unknown room media request {kind!r}",
                           key="server.error.room_media_request", kind=kind)
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from server.breakout.membership import room_access
 from server.platform import keys
+from server.platform.errors import DomainError
 from server.platform.node import Platform
 from server.platform.sockets import Id, Router, SocketContext
 from server.room_media.service import ROUTER, RoomMedia, RoomMediaRouter
+from streaming.room import LAST_N, MAX_PINS
 
 router = Router()
 MAX_SDP_CHARS = 64 * 1024
@@ -32,6 +35,15 @@ class OfferIn(RoomIn):
 class StateIn(RoomIn):
     audio: StrictBool
     video: StrictBool
+
+
+class ViewIn(RoomIn):
+    pins: list[str] = Field(default_factory=list, max_length=MAX_PINS)
+    last_n: StrictInt | None = Field(default=None, ge=0, le=LAST_N)
+
+
+class AudioOnlyIn(RoomIn):
+    on: StrictBool
 
 
 def service_of(platform: Platform) -> RoomMediaRouter:
@@ -68,3 +80,23 @@ async def leave(ctx: SocketContext, data: RoomIn) -> dict[str, Any]:
     await ctx.platform.sio.leave_room(ctx.sid, keys.room_media(data.room_id))
     await service_of(ctx.platform).leave(ctx.principal, data.room_id)
     return {"room_id": data.room_id}
+
+
+@router.on("room_media.view", ViewIn)
+async def view(ctx: SocketContext, data: ViewIn) -> dict[str, Any]:
+    pins = [p[:64] for p in data.pins]
+    return await service_of(ctx.platform).set_view(ctx.principal, data.room_id, pins, data.last_n)
+
+
+@router.on("room_media.audio_only", AudioOnlyIn)
+async def audio_only(ctx: SocketContext, data: AudioOnlyIn) -> dict[str, Any]:
+    """The room's facilitator (or a moderator) makes the room sound only, or lifts it."""
+    async with ctx.platform.db.session() as db:
+        await RoomMedia.check(db, ctx.principal, ctx.event_id, data.room_id)
+        room = await room_access(db, ctx.principal, ctx.event_id, data.room_id, write=True)
+    leads = ctx.principal.is_moderator or (
+        ctx.principal.kind == "participant" and room.facilitator_id == ctx.principal.id)
+    if not leads:
+        raise DomainError("room_media.not_facilitator",
+                          "Bara rummets samtalsledare kan göra rummet till enbart ljud.")
+    return await service_of(ctx.platform).set_audio_only(ctx.principal, data.room_id, data.on)

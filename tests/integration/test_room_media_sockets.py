@@ -108,3 +108,43 @@ async def test_closing_the_round_hangs_up_and_media_cannot_be_rebuilt(
         assert refused["error"]["code"] == "room.closed", event
     history = await a.call("chat.history", {"room_id": skane})
     assert history["ok"], "chat stays readable after the round"
+
+
+async def test_pins_camera_off_and_audio_only_over_sockets(
+    day: Day, peers: list[RoomPeer]  # noqa: F811
+) -> None:
+    """What each person sees (pins, how many speakers), a camera switched off, and the
+    facilitator's audio-only switch, which a participant cannot use."""
+    skane = (await _rooms(day))["Skåne"]
+    a, b = day.skane
+    keys = []
+    for client in (a, b):
+        joined = await client.call("room_media.join", {"room_id": skane})
+        keys.append(joined["me"])
+        peer = RoomPeer(width=160, height=120)
+        peer.add_slots(1)
+        await peer.negotiate(_exchange(client, skane))
+        peers.append(peer)
+    await a.wait_for("room_media.slots", lambda d: any(
+        s["publisher"] == keys[1] and s["kind"] == "video" for s in d["slots"]))
+
+    seen = await a.call("room_media.view", {"room_id": skane, "pins": [keys[1], "x"],
+                                            "last_n": 0})
+    assert seen["ok"] and seen["pins"] == [keys[1], "x"], seen
+    too_many = await a.call("room_media.view", {"room_id": skane, "pins": ["p"] * 9})
+    assert too_many["error"]["code"] == "payload.invalid", too_many
+
+    await b.call("room_media.state", {"room_id": skane, "audio": True, "video": False})
+    await a.wait_for("room_media.slots", lambda d: not any(
+        s["publisher"] and s["kind"] == "video" for s in d["slots"]))  # b's video: to nobody
+    await b.call("room_media.state", {"room_id": skane, "audio": True, "video": True})
+    await a.wait_for("room_media.slots", lambda d: any(
+        s["publisher"] == keys[1] and s["kind"] == "video" for s in d["slots"]))
+
+    refused = await b.call("room_media.audio_only", {"room_id": skane, "on": True})
+    assert refused["error"]["code"] == "room_media.not_facilitator", refused
+    done = await day.mod.call("room_media.audio_only", {"room_id": skane, "on": True})
+    assert done["ok"] and done["audio_only"], done
+    await a.wait_for("room_media.participants", lambda d: d["audio_only"])
+    await a.wait_for("room_media.slots", lambda d: not any(
+        s["publisher"] and s["kind"] == "video" for s in d["slots"]))

@@ -49,7 +49,8 @@ async def test_three_peers_receive_each_other_without_server_codecs(
         monkeypatch.setattr(cls, "encode", _counting(encode, encoding))
 
     room = registry.room("r1")
-    peers = {name: await _join(room, name, 2) for name in ("anna", "bo", "cecilia")}
+    peers = {name: await _join(room, name, 2, tone=True)  # speaking: their audio is sent
+             for name in ("anna", "bo", "cecilia")}
     # Everyone joined before the others published: later joiners filled earlier slots.
     for name, peer in peers.items():
         peer.set_slots(room.slots_of(name))
