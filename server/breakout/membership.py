@@ -45,3 +45,9 @@ async def current_room_of(db: AsyncSession, registration_id: int, round_id: int)
         BreakoutAssignment.round_id == round_id,
         BreakoutAssignment.registration_id == registration_id,
     ))
+
+
+def leads_room(principal: Principal, room: BreakoutRoom) -> bool:
+    """Who runs a room (its audio-only switch): its facilitator, or a moderator."""
+    return principal.is_moderator or (
+        principal.kind == "participant" and room.facilitator_id == principal.id)

@@ -6,7 +6,7 @@ from quart import Blueprint, redirect, url_for
 from werkzeug.wrappers.response import Response
 
 from server.breakout import service as breakout
-from server.breakout.membership import room_access
+from server.breakout.membership import leads_room, room_access
 from server.platform import programme
 from server.platform.web import current_principal, platform, render, with_devices
 
@@ -23,4 +23,5 @@ async def room_page(slug: str, room_id: int) -> tuple[str, int, dict[str, str]] 
             return redirect(url_for("pages.register_page", slug=slug))
         room = await room_access(db, principal, event.id, room_id, write=False)
         page = await breakout.room_page(db, room)
+        page["leads"] = leads_room(principal, room)
     return with_devices(await render("breakout/room.html", event=event, room=room, page=page))

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from server.breakout.membership import room_access
+from server.breakout.membership import leads_room, room_access
 from server.platform import keys
 from server.platform.errors import DomainError
 from server.platform.node import Platform
@@ -94,9 +94,7 @@ async def audio_only(ctx: SocketContext, data: AudioOnlyIn) -> dict[str, Any]:
     async with ctx.platform.db.session() as db:
         await RoomMedia.check(db, ctx.principal, ctx.event_id, data.room_id)
         room = await room_access(db, ctx.principal, ctx.event_id, data.room_id, write=True)
-    leads = ctx.principal.is_moderator or (
-        ctx.principal.kind == "participant" and room.facilitator_id == ctx.principal.id)
-    if not leads:
+    if not leads_room(ctx.principal, room):
         raise DomainError("room_media.not_facilitator",
                           "Bara rummets samtalsledare kan göra rummet till enbart ljud.")
     return await service_of(ctx.platform).set_audio_only(ctx.principal, data.room_id, data.on)

@@ -2,8 +2,12 @@
 /**
  * The audio and video of a breakout room (UI). Starts when the room page has entered the room
  * (`room:entered`), hangs up on `room:left` or when the server closes the room's media.
- * The server forwards each person's VP8 and Opus to the others without decoding; mute and
- * camera-off switch the local track off (track.enabled) and tell the others with `room_media.state`.
+ * The server forwards each person's VP8 and Opus to the others without decoding, and only
+ * what this page shows: the video of the last speakers (N, or 1 on a phone, 0 while the page
+ * is hidden) plus those pinned here (`room_media.view`), the audio of those speaking. The one
+ * speaking is shown large, others small, initials where no video comes. Mute and camera-off
+ * switch the local track off (track.enabled) and tell the others with `room_media.state`; a
+ * facilitator can make the room sound only (`room_media.audio_only`).
  * The active speaker (`room_media.speaker`) is highlighted here and in the participant list
  * (`room:speaking` for breakout_room.js).
  * A connection that stops receiving anything for 2 s (the network changed under the laptop, the
@@ -18,7 +22,7 @@ import { errorMessage } from './errors.js';
 import { socketAlive } from './protocol.js';
 import { strings } from './i18n.js';
 import {
-  addSlots, joinMedia, leaveMedia, negotiate, preferVp8, sendState,
+  addSlots, joinMedia, leaveMedia, negotiate, preferVp8, sendState, sendView, setAudioOnly,
 } from './room_media_protocol.js';
 import { h } from './ui.js';
 import { socket } from './session.js';
@@ -33,6 +37,13 @@ const tiles = /** @type {HTMLElement} */ (document.getElementById('media-tiles')
 const status = /** @type {HTMLElement} */ (document.getElementById('media-status'));
 const micButton = /** @type {HTMLButtonElement} */ (document.getElementById('media-mic'));
 const camButton = /** @type {HTMLButtonElement} */ (document.getElementById('media-camera'));
+const audioOnlyButton = /** @type {HTMLButtonElement|null} */ (document.getElementById('media-audio-only'));
+/** Whose video this page keeps whoever speaks (the server sends the last speakers' besides). */
+let pins = /** @type {string[]} */ ([]);
+let audioOnly = false;
+/** A phone shows the speaker alone; a hidden page shows nothing: the server sends no more. */
+const narrow = window.matchMedia('(max-width: 40rem)');
+const viewSize = () => (document.hidden ? 0 : narrow.matches ? 1 : null);
 
 /** @type {RTCPeerConnection|null} */
 let pc = null;
@@ -125,8 +136,16 @@ async function start() {
   addSlots(pc, remotePublishers());
   await serially(async () => { slots = await negotiate(socket, roomId, /** @type {RTCPeerConnection} */ (pc)); });
   await sendState(socket, roomId, enabled.audio && hasTrack('audio'), enabled.video && hasTrack('video'));
+  await sendView(socket, roomId, pins, viewSize()).catch(() => {});
   attachStreams();
 }
+
+/** Tell the server what this page shows now (pins, a phone's or a hidden page's size). */
+function showChanged() {
+  if (pc && inRoomMedia) sendView(socket, roomId, pins, viewSize()).catch(() => {});
+}
+document.addEventListener('visibilitychange', showChanged);
+narrow.addEventListener('change', showChanged);
 
 /** Bytes this page has received on the connection: media, RTCP and STUN alike. @param {RTCPeerConnection} conn */
 async function receivedBytes(conn) {
@@ -194,39 +213,80 @@ function attachStreams() {
 /** @type {Map<string, HTMLElement>} */
 const shown = new Map();
 
-/** The tile of one person, created once and updated in place (a playing video keeps playing). @param {MediaPeer} peer */
+/** Whether a person's video reaches this page now (the server sends the last speakers' and the pinned). @param {string} key */
+const hasVideo = (key) => Boolean(key === me ? local?.getVideoTracks().length && enabled.video && !audioOnly
+  : streams.get(key)?.getVideoTracks().length);
+
+/** @param {string} key */
+function togglePin(key) {
+  pins = pins.includes(key) ? pins.filter((p) => p !== key) : [...pins, key].slice(-4);
+  showChanged();
+  render();
+}
+
+/** The tile of one person, created once and updated in place (a playing video keeps playing):
+ * their video, or their initials when none comes (camera off, not among the speakers shown),
+ * their name and flags, and a pin button for the others. @param {MediaPeer} peer */
 function tile(peer) {
   const self = peer.key === me;
   let figure = shown.get(peer.key);
   if (!figure) {
     const element = /** @type {HTMLVideoElement} */ (h('video', { autoplay: '', playsinline: '' }));
     element.muted = self;
-    figure = h('figure', { class: 'media-tile', 'data-person-key': peer.key }, [element, h('figcaption')]);
+    const initials = h('span', { class: 'media-initials', 'aria-hidden': 'true' });
+    const children = [element, initials, h('figcaption')];
+    if (!self) {
+      const pin = h('button', { type: 'button', class: 'media-pin', 'aria-pressed': 'false' });
+      pin.addEventListener('click', () => togglePin(peer.key));
+      children.push(pin);
+    }
+    figure = h('figure', { class: 'media-tile', 'data-person-key': peer.key }, children);
     shown.set(peer.key, figure);
   }
   const video = /** @type {HTMLVideoElement} */ (figure.querySelector('video'));
   const source = self ? local : streams.get(peer.key) ?? null;
   if (video.srcObject !== source) video.srcObject = source;
+  /** @type {HTMLElement} */ (figure.querySelector('.media-initials')).textContent =
+    peer.name.split(/\s+/).map((w) => w.slice(0, 1)).join('').slice(0, 2).toUpperCase();
   const flags = [];
   if (!peer.audio) flags.push(s.mic_off);
   if (!peer.video) flags.push(s.camera_off);
   /** @type {HTMLElement} */ (figure.querySelector('figcaption')).textContent =
     `${peer.name}${self ? ` (${s.you})` : ''}${flags.length ? ` – ${flags.join(', ')}` : ''}`;
+  const pin = /** @type {HTMLButtonElement|null} */ (figure.querySelector('.media-pin'));
+  if (pin) {
+    const pinned = pins.includes(peer.key);
+    pin.setAttribute('aria-pressed', String(pinned));
+    pin.textContent = pinned ? s.unpin : s.pin;
+    pin.setAttribute('aria-label', `${pinned ? s.unpin : s.pin}: ${peer.name}`);
+  }
   figure.classList.toggle('speaking', peer.key === speaker);
+  figure.classList.toggle('no-video', !hasVideo(peer.key));
   return figure;
 }
 
-/** Redraw the tiles: yourself first, then the others in joining order. */
+/** The person shown large: the one speaking, else the last pinned, else the last speaker. */
+let featured = /** @type {string|null} */ (null);
+
+/** Redraw the tiles: the featured person large first, then yourself, then the others in
+ * joining order, those with video before those without. */
 function render() {
-  const order = [...peers].sort((a, b) => Number(b.key === me) - Number(a.key === me));
+  if (speaker && speaker !== me) featured = speaker;
+  if (featured && !peers.some((p) => p.key === featured)) featured = null;
+  const large = featured ?? pins.at(-1) ?? null;
+  const rank = (/** @type {MediaPeer} */ p) => (p.key === large ? 0 : p.key === me ? 1 : hasVideo(p.key) ? 2 : 3);
+  const order = [...peers].sort((a, b) => rank(a) - rank(b));
   for (const key of [...shown.keys()]) if (!peers.some((p) => p.key === key)) shown.delete(key);
   tiles.replaceChildren(...order.map(tile));
+  for (const [key, figure] of shown) figure.classList.toggle('featured', key === large && peers.length > 2);
 }
 
 /** @param {'audio'|'video'} kind @param {HTMLButtonElement} button */
 async function toggle(kind, button) {
   enabled[kind] = !enabled[kind];
-  for (const track of local?.getTracks() ?? []) if (track.kind === kind) track.enabled = enabled[kind];
+  for (const track of local?.getTracks() ?? []) {
+    if (track.kind === kind) track.enabled = enabled[kind] && !(kind === 'video' && audioOnly);
+  }
   button.textContent = enabled[kind] ? s[`${kind}_off_button`] : s[`${kind}_on_button`];
   say(enabled[kind] ? s[`${kind}_is_on`] : s[`${kind}_is_off`]);
   await sendState(socket, roomId, enabled.audio && hasTrack('audio'), enabled.video && hasTrack('video'));
@@ -246,12 +306,29 @@ function hangUp() {
 }
 
 micButton?.addEventListener('click', () => toggle('audio', micButton));
+audioOnlyButton?.addEventListener('click', () => {
+  setAudioOnly(socket, roomId, !audioOnly).catch((err) => say(`${s.failed} ${errorMessage(err)}`));
+});
+
+/** The room became sound only (or stopped being): our camera stops sending too. @param {boolean} on */
+function setRoomAudioOnly(on) {
+  if (on === audioOnly) return;
+  audioOnly = on;
+  for (const track of local?.getVideoTracks() ?? []) track.enabled = enabled.video && !on;
+  if (camButton) camButton.disabled = on;
+  if (audioOnlyButton) {
+    audioOnlyButton.setAttribute('aria-pressed', String(on));
+    audioOnlyButton.textContent = on ? s.video_back : s.audio_only;
+  }
+  say(on ? s.audio_only_is_on : s.audio_only_is_off);
+}
 camButton?.addEventListener('click', () => toggle('video', camButton));
 document.addEventListener('room:entered', () => { start().catch((err) => say(`${s.failed} ${errorMessage(err)}`)); });
 document.addEventListener('room:left', () => { leaveMedia(socket, roomId).catch(() => {}); hangUp(); });
-socket.on('room_media.participants', (/** @type {{room_id: number, participants: MediaPeer[]}} */ data) => {
+socket.on('room_media.participants', (/** @type {{room_id: number, participants: MediaPeer[], audio_only?: boolean}} */ data) => {
   if (data.room_id !== roomId) return;
   peers = data.participants;
+  setRoomAudioOnly(Boolean(data.audio_only));
   render();
   ensureSlots();
 });

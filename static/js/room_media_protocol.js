@@ -18,6 +18,13 @@ export const VIDEO_CODEC = 'video/VP8';
 export const joinMedia = (socket, roomId) => request(socket, 'room_media.join', { room_id: roomId });
 /** @param {any} socket @param {number} roomId */
 export const leaveMedia = (socket, roomId) => request(socket, 'room_media.leave', { room_id: roomId });
+/** Whom this page pins and how many speakers' videos it shows (null: the room's N, 0: hidden).
+ * @param {any} socket @param {number} roomId @param {string[]} pins @param {number|null} lastN */
+export const sendView = (socket, roomId, pins, lastN) =>
+  request(socket, 'room_media.view', { room_id: roomId, pins, last_n: lastN });
+/** The facilitator's switch: sound only. @param {any} socket @param {number} roomId @param {boolean} on */
+export const setAudioOnly = (socket, roomId, on) =>
+  request(socket, 'room_media.audio_only', { room_id: roomId, on });
 /** @param {any} socket @param {number} roomId @param {boolean} audio @param {boolean} video */
 export const sendState = (socket, roomId, audio, video) =>
   request(socket, 'room_media.state', { room_id: roomId, audio, video });

@@ -189,3 +189,47 @@ async def test_room_video_comes_back_by_itself_after_the_server_restarts(
         await expect(asa.locator("#media-status")).to_have_text("Ljud och bild är anslutna.")
     finally:
         restarted.stop()
+
+
+async def test_pin_with_the_keyboard_and_an_audio_only_room(browser, demo_server) -> None:
+    """Issue 22, point 1 in the browser: a tile's pin button works from the keyboard and says
+    its state; the moderator (a room's leader) makes the room sound only: the video stops
+    reaching the others (their tiles show initials), the camera button is disabled, and the
+    video comes back when it is lifted."""
+    mod = await new_page(browser, demo_server.url)
+    await login(mod, *MODERATOR)
+    asa, per = [await new_page(browser, demo_server.url) for _ in range(2)]
+    await register(asa, *PEOPLE[0])
+    await register(per, *PEOPLE[1])
+    await mod.goto("/e/hosten-2020/moderate")
+    await expect(mod.locator("#connection-state")).to_have_text("Ansluten")
+    await mod.get_by_role("button", name="Förhandsgranska").click()
+    await mod.get_by_role("button", name="Öppna grupprummen").click()
+    for page in (asa, per):
+        await page.wait_for_url("**/e/hosten-2020/rooms/*", timeout=30_000)
+    per_key = (await receiving(per, 1))["me"]
+    await receiving(asa, 1)
+
+    pin = asa.get_by_role("button", name="Fäst: Per Andersson")
+    await pin.focus()
+    await asa.keyboard.press("Enter")
+    await expect(asa.get_by_role("button", name="Lossa: Per Andersson")).to_have_attribute(
+        "aria-pressed", "true")
+    tile = asa.locator(f'figure[data-person-key="{per_key}"]')
+    await expect(tile).not_to_have_class(re.compile(r"\bno-video\b"))
+    await axe_check(asa)
+
+    await mod.goto(asa.url)  # the moderator visits the room, and leads it
+    switch = mod.get_by_role("button", name="Bara ljud i rummet")
+    await switch.click()
+    await expect(asa.locator("#media-status")).to_have_text(
+        "Rummet har bara ljud: ingen bild skickas.")
+    await expect(tile).to_have_class(re.compile(r"\bno-video\b"))
+    await expect(tile.locator(".media-initials")).to_have_text("PA")
+    await expect(asa.get_by_role("button", name="Stäng av kameran")).to_be_disabled()
+    await expect(per.get_by_role("button", name="Bara ljud i rummet")).to_have_count(0)
+
+    await mod.get_by_role("button", name="Bild i rummet igen").click()
+    await expect(tile).not_to_have_class(re.compile(r"\bno-video\b"))
+    await receiving(asa, 1)
+    await expect(asa.get_by_role("button", name="Stäng av kameran")).to_be_enabled()
