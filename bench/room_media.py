@@ -1,6 +1,7 @@
 """room_media: how many publishers and subscribers one media process carries in breakout rooms.
 
-Run with no arguments (optional: --publishers N --subscribers 2,10 --window 6). The media process
+Run with no arguments (optional: --publishers N --subscribers 2,10 --window 6; --event runs
+bench/room_event.py: 21 rooms of 10 with last-N 4, scaled from the rooms this machine drives). The media process
 (a child process, measured with psutil) serves one room. Publishers are aiortc peers sending a
 640x480 VP8 camera and Opus; subscribers receive every publisher and count encoded frames
 without decoding them (decoding is the participant's CPU, not the server's). Both run in this
@@ -328,6 +329,11 @@ def _room_size(streams: float) -> int:
 
 
 def main() -> None:
+    if "--event" in sys.argv[1:]:  # 21 rooms of 10 with last-N: bench/room_event.py
+        from bench.room_event import main as event
+
+        event([a for a in sys.argv[1:] if a != "--event"])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--publishers", type=int, default=2)
     parser.add_argument("--subscribers", default="2,10")

@@ -115,6 +115,12 @@ BENCHES: dict[str, list[Figure]] = {
         lower("room media: forwarding CPU per added stream",
               "room_media.forward_cpu_pct_per_stream", "% of a core"),
     ],
+    "room_event": [
+        higher("21 rooms x 10, last-N 4: frames on time", "room_event.frames_on_time", "",
+               (">=", 0.95)),
+        lower("21 rooms x 10, last-N 4: cores the media needs", "room_event.event_cores_needed",
+              "cores", ("<=", 2)),
+    ],
     "renditions": [
         lower("stage ladder encode (720p + 360p) at 30 fps", "core_share_ladder_max",
               "% of a core", ("<=", 25)),
@@ -122,6 +128,8 @@ BENCHES: dict[str, list[Figure]] = {
     "webcast_fanout": [
         higher("webcast viewers: encode once / MediaRelay", "ratio", "×", (">=", 25)),
         higher("webcast viewers per media process", "encode_once_max_viewers", "viewers"),
+        lower("webcast media CPU per added viewer", "media_cpu_pct_per_viewer_encode_once",
+              "% of a core"),
         higher("webcast: new viewers sent to HLS from", "encode_once_refuses_from", "viewers"),
         lower("webcast glass-to-glass p50", "webrtc_glass_to_glass_ms_p50", "ms", ("<", 300)),
         lower("HLS player latency", "hls_player_latency_s", "s", ("<=", 8)),

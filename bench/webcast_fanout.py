@@ -104,7 +104,9 @@ def _count_at_the_socket(peer: Any, registry: list[_Arrivals]) -> None:
     on to aiortc as before.
     """
     answer = peer.pc.remoteDescription.sdp
-    video_types = {int(pt) for pt in re.findall(r"a=rtpmap:(\d+) H264/", answer)}
+    video = next((m for m in answer.split("m=")[1:] if m.startswith("video")), "")
+    video_types = {int(pt) for pt, codec in re.findall(r"a=rtpmap:(\d+) ([\w-]+)/", video)
+                   if codec.lower() not in ("rtx", "red", "ulpfec")}
     arrivals = _Arrivals()
     registry.append(arrivals)
     connections = {t.receiver.transport.transport._connection for t in peer.pc.getTransceivers()}
@@ -593,7 +595,7 @@ async def main() -> None:
                 "encode_once_refuses_from": once["refuses_from"],
                 "relay_max_viewers": relay["max_viewers"],
                 "ratio": round(ratio, 1),
-                "goal_ratio": 10,
+                "goal_ratio": 25,
                 "media_cpu_pct_per_viewer_encode_once": cost_once,
                 "media_cpu_pct_per_viewer_relay": cost_relay,
                 "per_viewer_cpu_ratio": cost_ratio,
