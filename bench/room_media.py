@@ -1,11 +1,12 @@
 """room_media: how many publishers and subscribers one media process carries in breakout rooms.
 
 Run with no arguments (optional: --publishers N --subscribers 2,10 --window 6; --event runs
-bench/room_event.py: 21 rooms of 10 with last-N 4, scaled from the rooms this machine drives). The media process
-(a child process, measured with psutil) serves one room. Publishers are aiortc peers sending a
-640x480 VP8 camera and Opus; subscribers receive every publisher and count encoded frames
-without decoding them (decoding is the participant's CPU, not the server's). Both run in this
-process. Two server modes, same load:
+bench/room_event.py: 21 rooms of 10 with last-N 4, scaled from the rooms this machine drives).
+The media process (a child process, measured with psutil) serves one room. Publishers are
+aiortc peers sending a 640x480 VP8 camera and a tone (they speak, so their audio is forwarded);
+subscribers receive every publisher and count encoded frames without decoding them (decoding is
+the participant's CPU, not the server's). Both run in this process. Three server modes, same
+load:
 
 - forward: streaming/room.py as it is: each publisher's frame cut into RTP payloads once,
   each subscriber's stream writing only its header and SRTP (streaming/rtp_stream.py);
