@@ -50,6 +50,7 @@ __all__ = [
     "RoomListener",
     "RoomRegistry",
     "LAST_N",
+    "MAX_LAST_N",
     "MAX_AUDIBLE",
     "MAX_PINS",
     "Slot",
@@ -65,6 +66,7 @@ SPEAKER_INTERVAL = 0.3
 # Last-N: each participant receives the video of the N people who spoke last (or, before
 # anyone has, the first to join), plus those they pin; everyone else's video is not sent.
 LAST_N = 4
+MAX_LAST_N = 9
 MAX_PINS = 4
 # The audio of at most this many people speaking at once is forwarded (the loudest).
 MAX_AUDIBLE = 3
@@ -565,10 +567,11 @@ class RoomRegistry:
 
     def __init__(
         self, ice_servers: IceServers | Callable[[], IceServers] = (),
-        listener: RoomListener | None = None
+        listener: RoomListener | None = None, last_n: int = LAST_N,
     ) -> None:
         """``ice_servers``: fixed, or asked for each new peer connection (TURN credentials
-        expire)."""
+        expire); ``last_n``: how many speakers' videos each participant receives."""
+        self.last_n = max(1, min(last_n, MAX_LAST_N))
         if callable(ice_servers):
             self._ice_servers = ice_servers
         else:
@@ -605,6 +608,7 @@ class RoomRegistry:
         room = self._rooms.get(room_id)
         if room is None:
             room = self._rooms[room_id] = MediaRoom(room_id, self._ice_servers, self._listener)
+            room.last_n = self.last_n
         return room
 
     def get(self, room_id: str) -> MediaRoom | None:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # The stage's renditions, best first: WIDTHxHEIGHT@KBIT/S, comma-separated (each encoded
     # once; HLS lists them all, WebRTC viewers move between them by their line).
     stage_renditions: str = "1280x720@2500,640x360@600"
+    # Breakout rooms: each person receives the video of this many people who spoke last (plus
+    # those they pin); the others' video is not sent to them (last-N).
+    room_last_n: int = Field(4, ge=1, le=9)
     # Where browsers reach WHIP/WHEP/HLS: "" is this origin (one process, or nginx routing
     # /whip/ /whep/ /media/hls/ to the media nodes); set it when the media node has its own host.
     media_public_url: str = ""

@@ -47,7 +47,7 @@ def build(platform: Platform) -> RoomMediaRouter:
     settings = platform.settings
     ice = platform.media.engine.config.current_ice_servers
     bus = service.make_media_bus(settings.redis_url, settings.node_id)
-    local = RoomMedia(ice, emit, keys.room_media, leave_room, bus)
+    local = RoomMedia(ice, emit, keys.room_media, leave_room, bus, last_n=settings.room_last_n)
     if not settings.redis_url:
         return RoomMediaRouter(local)
     serves = platform.media.enabled

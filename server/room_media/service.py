@@ -41,7 +41,7 @@ from server.platform.node_bus import NodeRequests
 from server.platform.pubsub import Subscription, redis_client
 from streaming import StreamingError
 from streaming.config import IceServers
-from streaming.room import MAX_PINS, RoomEvent, RoomRegistry, Slot
+from streaming.room import LAST_N, MAX_PINS, RoomEvent, RoomRegistry, Slot
 
 logger = logging.getLogger(__name__)
 
@@ -144,9 +144,9 @@ class RoomMedia:
 
     def __init__(
         self, ice_servers: IceServers | Callable[[], IceServers], emit: Emit, room_of: RoomOf,
-        leave_room: LeaveRoom | None = None, bus: MediaBus | None = None,
+        leave_room: LeaveRoom | None = None, bus: MediaBus | None = None, last_n: int = LAST_N,
     ) -> None:
-        self.registry = RoomRegistry(ice_servers, listener=self._on_room_event)
+        self.registry = RoomRegistry(ice_servers, listener=self._on_room_event, last_n=last_n)
         self._emit = emit
         self._room_of = room_of
         self._leave_room = leave_room

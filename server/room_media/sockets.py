@@ -14,7 +14,7 @@ from server.platform.errors import DomainError
 from server.platform.node import Platform
 from server.platform.sockets import Id, Router, SocketContext
 from server.room_media.service import ROUTER, RoomMedia, RoomMediaRouter
-from streaming.room import LAST_N, MAX_PINS
+from streaming.room import MAX_LAST_N, MAX_PINS
 
 router = Router()
 MAX_SDP_CHARS = 64 * 1024
@@ -39,7 +39,7 @@ class StateIn(RoomIn):
 
 class ViewIn(RoomIn):
     pins: list[str] = Field(default_factory=list, max_length=MAX_PINS)
-    last_n: StrictInt | None = Field(default=None, ge=0, le=LAST_N)
+    last_n: StrictInt | None = Field(default=None, ge=0, le=MAX_LAST_N)
 
 
 class AudioOnlyIn(RoomIn):
