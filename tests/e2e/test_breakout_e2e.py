@@ -56,6 +56,23 @@ async def receiving(page: Page, people: int, timeout: float = 60) -> dict[str, A
             await asyncio.sleep(0.1)  # a poll, not a wait: returns as soon as frames advance
 
 
+async def two_in_skane(browser, demo_server) -> tuple[Page, Page, Page]:  # type: ignore[no-untyped-def]
+    """A moderator opens the rooms (after the preview) with Åsa and Per, both from Skåne, in
+    theirs; returns the moderator's page and theirs, in the room."""
+    mod = await new_page(browser, demo_server.url)
+    await login(mod, *MODERATOR)
+    asa, per = [await new_page(browser, demo_server.url) for _ in range(2)]
+    await register(asa, *PEOPLE[0])
+    await register(per, *PEOPLE[1])
+    await mod.goto("/e/hosten-2020/moderate")
+    await expect(mod.locator("#connection-state")).to_have_text("Ansluten")
+    await mod.get_by_role("button", name="Förhandsgranska").click()  # the plan before opening
+    await mod.get_by_role("button", name="Öppna grupprummen").click()
+    for page in (asa, per):
+        await page.wait_for_url("**/e/hosten-2020/rooms/*", timeout=30_000)
+    return mod, asa, per
+
+
 async def test_three_participants_two_rooms_media_timer_broadcast_close(
     browser, demo_server
 ) -> None:
@@ -162,17 +179,7 @@ async def test_room_video_comes_back_by_itself_after_the_server_restarts(
     """The node hosting a room's media restarts mid-call: the pages reconnect their socket,
     find that the new process does not know their connection, and build a new one; video
     flows both ways again without anyone reloading."""
-    mod = await new_page(browser, demo_server.url)
-    await login(mod, *MODERATOR)
-    asa, per = [await new_page(browser, demo_server.url) for _ in range(2)]
-    await register(asa, *PEOPLE[0])
-    await register(per, *PEOPLE[1])
-    await mod.goto("/e/hosten-2020/moderate")
-    await expect(mod.locator("#connection-state")).to_have_text("Ansluten")
-    await mod.get_by_role("button", name="Förhandsgranska").click()  # the plan before opening
-    await mod.get_by_role("button", name="Öppna grupprummen").click()
-    for page in (asa, per):
-        await page.wait_for_url("**/e/hosten-2020/rooms/*", timeout=30_000)
+    mod, asa, per = await two_in_skane(browser, demo_server)
     before = await receiving(asa, 1)
     await receiving(per, 1)
 
@@ -196,17 +203,7 @@ async def test_pin_with_the_keyboard_and_an_audio_only_room(browser, demo_server
     its state; the moderator (a room's leader) makes the room sound only: the video stops
     reaching the others (their tiles show initials), the camera button is disabled, and the
     video comes back when it is lifted."""
-    mod = await new_page(browser, demo_server.url)
-    await login(mod, *MODERATOR)
-    asa, per = [await new_page(browser, demo_server.url) for _ in range(2)]
-    await register(asa, *PEOPLE[0])
-    await register(per, *PEOPLE[1])
-    await mod.goto("/e/hosten-2020/moderate")
-    await expect(mod.locator("#connection-state")).to_have_text("Ansluten")
-    await mod.get_by_role("button", name="Förhandsgranska").click()
-    await mod.get_by_role("button", name="Öppna grupprummen").click()
-    for page in (asa, per):
-        await page.wait_for_url("**/e/hosten-2020/rooms/*", timeout=30_000)
+    mod, asa, per = await two_in_skane(browser, demo_server)
     per_key = (await receiving(per, 1))["me"]
     await receiving(asa, 1)
 
