@@ -273,8 +273,21 @@ class SenderLink:
         async def retransmit(sequence_number: int) -> None:
             on_nack(sequence_number)
 
+        send_rtcp = sender._send_rtcp
+        self._reported = 0
+
+        async def report(packets: list[Any]) -> None:
+            """The sender's report each second, only when the stream sent something since the
+            last: a room of 25 has 48 slots per person, most of them idle under last-N."""
+            sent = getattr(sender, "_RTCRtpSender__packet_count", 0)
+            if sent == self._reported:
+                return
+            self._reported = sent
+            await send_rtcp(packets)
+
         setattr(sender, "send", negotiated)  # noqa: B010 - instance override on purpose
         setattr(sender, "_retransmit", retransmit)  # noqa: B010 - instance override on purpose
+        setattr(sender, "_send_rtcp", report)  # noqa: B010 - instance override on purpose
 
     def _negotiated(self, parameters: RTCRtpSendParameters) -> None:
         primary = parameters.codecs[0]
@@ -641,6 +654,8 @@ def _check_writing() -> None:
     run_rtcp = inspect.getsource(RTCRtpSender._run_rtcp)
     _require("packet_count=self.__packet_count" in run_rtcp,
              "sender reports no longer read RTCRtpSender.__packet_count")
+    _require("await self._send_rtcp(packets)" in run_rtcp,
+             "sender reports no longer go out through RTCRtpSender._send_rtcp")
     send_rtp = inspect.getsource(RTCDtlsTransport._send_rtp)
     _require("self._tx_srtp.protect(data)" in send_rtp and "State.CONNECTED" in send_rtp,
              "the DTLS transport no longer protects RTP with _tx_srtp once connected")

@@ -162,3 +162,23 @@ async def test_packets_carry_the_negotiated_mid_and_abs_send_time(sender: Any) -
     assert all(p.extensions.abs_send_time == int.from_bytes(frame.abs_send_time, "big")
                for p in packets)
     assert [p.payload for p in packets] == list(frame.payloads)
+
+
+async def test_an_idle_slot_sends_no_sender_reports(sender: Any) -> None:
+    """Under last-N most slots carry nobody: their sender's once-a-second report is skipped
+    until the stream has sent something new."""
+    reports: list[object] = []
+
+    async def record(packets: list[object]) -> None:
+        reports.append(packets)
+
+    sender._send_rtcp = record  # what aiortc's report loop calls (captured by the stream)
+    stream = RtpStream(sender, "video", vp8=True)
+    wire: list[bytes] = []
+    connected(stream, wire)
+    await sender._send_rtcp(["report"])  # the loop's tick on an idle slot
+    assert reports == []
+    stream.write(vp8(KEY, 0, 1))
+    await sender._send_rtcp(["report"])
+    await sender._send_rtcp(["report"])  # nothing new since
+    assert reports == [["report"]]
