@@ -12,7 +12,8 @@ the clear) instead of decoding: a video frame is on time when all its packets ar
 came within 200 ms of the stream's best delay. Expected: each participant receives N videos.
 
 Figures: media CPU, streams forwarded, frames on time (goal >= 95 %), the media CPU one room
-needs, and the cores the full event needs (21 rooms; goal <= 2). Last line: one JSON object.
+needs, and the cores the full event needs (21 rooms; goal <= 2); then the same rooms with
+everyone's video to everyone (the baseline, in the same run). Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -53,11 +54,11 @@ GOAL_ON_TIME, GOAL_CORES = 0.95, 2.0
 # -- the media process ------------------------------------------------------------------------
 
 
-async def _serve(conn: Connection) -> None:
+async def _serve(conn: Connection, last_n: int) -> None:
     from streaming.room import RoomRegistry
 
     loop = asyncio.get_running_loop()
-    async with RoomRegistry(lambda: ()) as registry:
+    async with RoomRegistry(lambda: (), last_n=last_n) as registry:
         while True:
             message = await loop.run_in_executor(None, conn.recv)
             if message[0] == "stop":
@@ -73,8 +74,8 @@ async def _serve(conn: Connection) -> None:
     conn.send("stopped")
 
 
-def _media_process(conn: Connection) -> None:
-    asyncio.run(_serve(conn))
+def _media_process(conn: Connection, last_n: int) -> None:
+    asyncio.run(_serve(conn, last_n))
 
 
 # -- the synthetic participants -------------------------------------------------------------
@@ -189,12 +190,12 @@ class Participant:
 
         connection.data_received = received
 
-    def on_time(self, start: float, end: float, expected: int) -> int:
-        """Frames on time in the window, at most ``expected`` per stream, from the LAST_N
+    def on_time(self, start: float, end: float, expected: int, streams: int) -> int:
+        """Frames on time in the window, at most ``expected`` per stream, from the ``streams``
         streams that delivered most (a slot moved by last-N counts from its new publisher)."""
         counts = sorted((min(_on_time(a, start, end), expected) for a in self.streams.values()),
                         reverse=True)
-        return sum(counts[:LAST_N])
+        return sum(counts[:streams])
 
 
 async def _speakers(rooms: list[list[Participant]]) -> None:
@@ -212,9 +213,24 @@ async def _speakers(rooms: list[list[Participant]]) -> None:
 async def measure(
     rooms: int = 3, people: int = EVENT_PEOPLE, window: float = 10.0
 ) -> dict[str, Any]:
+    """Last-N 4, then the baseline in the same run: everyone's video to everyone (the rooms
+    before last-N), with the same rooms, participants and speakers."""
     video, audio = _clip()
+    summary = await _measure(video, audio, rooms, people, window, LAST_N)
+    everyone = await _measure(video, audio, rooms, people, window, people - 1)
+    event, base = summary["room_event"], everyone["room_event"]
+    event["baseline_all_video"] = {k: base[k] for k in (
+        "video_streams_forwarded", "media_cpu_pct", "media_cpu_pct_per_room", "frames_on_time",
+        "event_cores_needed")}
+    event["cores_last_n_to_all_video"] = round(
+        event["event_cores_needed"] / max(0.01, base["event_cores_needed"]), 2)
+    return summary
+
+
+async def _measure(video: list[bytes], audio: list[bytes], rooms: int, people: int,
+                   window: float, last_n: int) -> dict[str, Any]:
     parent, child = mp.Pipe()
-    process = mp.get_context("spawn").Process(target=_media_process, args=(child,))
+    process = mp.get_context("spawn").Process(target=_media_process, args=(child, last_n))
     process.start()
     media = psutil.Process(process.pid)
     everyone: list[list[Participant]] = []
@@ -252,8 +268,8 @@ async def measure(
     clients_pct = 100 * (ours1.user + ours1.system - ours0.user - ours0.system) / elapsed
     participants = [p for room in everyone for p in room]
     expected = int(FPS * elapsed)
-    per_person = min(LAST_N, people - 1)
-    on_time = sum(p.on_time(start, end, expected) for p in participants)
+    per_person = min(last_n, people - 1)
+    on_time = sum(p.on_time(start, end, expected, per_person) for p in participants)
     ratio = on_time / max(1, len(participants) * per_person * expected)
     per_room = media_pct / rooms
     cores = per_room * EVENT_ROOMS / 100
@@ -261,7 +277,7 @@ async def measure(
     audio_sent = forwarded_after - forwarded_before
     return {
         "room_event": {
-            "rooms": rooms, "people_per_room": people, "last_n": LAST_N,
+            "rooms": rooms, "people_per_room": people, "last_n": last_n,
             "video_streams_forwarded": len(participants) * per_person,
             "media_cpu_pct": round(media_pct, 1), "media_cpu_pct_per_room": round(per_room, 1),
             "frames_on_time": round(ratio, 3),
@@ -290,7 +306,12 @@ def main(argv: list[str] | None = None) -> None:
           f"of a core ({event['media_cpu_pct_per_room']} % per room), frames on time "
           f"{event['frames_on_time']:.1%} (goal >= 95 %), audio held back by the gate "
           f"{event['audio_frames_held_share']:.0%}, participants' CPU {event['clients_cpu_pct']} %")
-    print(f"the full event ({EVENT_ROOMS} rooms): {event['event_cores_needed']} cores (goal <= 2)")
+    base = event["baseline_all_video"]
+    print(f"baseline, everyone's video to everyone: {base['video_streams_forwarded']} video "
+          f"streams, media CPU {base['media_cpu_pct']} %, frames on time "
+          f"{base['frames_on_time']:.1%}, {base['event_cores_needed']} cores for the event")
+    print(f"the full event ({EVENT_ROOMS} rooms): {event['event_cores_needed']} cores (goal <= 2), "
+          f"{event['cores_last_n_to_all_video']}x the baseline's")
     print(json.dumps(summary, ensure_ascii=False))
 
 

@@ -120,6 +120,8 @@ BENCHES: dict[str, list[Figure]] = {
                (">=", 0.95)),
         lower("21 rooms x 10, last-N 4: cores the media needs", "room_event.event_cores_needed",
               "cores", ("<=", 2)),
+        lower("21 rooms x 10: last-N 4 / everyone's video, cores",
+              "room_event.cores_last_n_to_all_video", "×"),
     ],
     "renditions": [
         lower("stage ladder encode (720p + 360p) at 30 fps", "core_share_ladder_max",
