@@ -34,8 +34,10 @@ __all__ = ["ParkedTrack", "PreparedFrame", "RtpStream", "abs_send_time"]
 CLOCK = {"video": 90000, "audio": 48000}
 # One frame at 30 fps, one 20 ms Opus packet: the gap left when a stream changes source.
 STEP = {"video": 3000, "audio": 960}
-# Packets kept for NACKs (aiortc keeps 128): about half a second of 720p.
-HISTORY = 128
+# Packets kept for NACKs: about two seconds of 720p (a noisy picture's key frame alone can
+# be a few hundred packets; libwebrtc keeps at least 600). An entry holds the shared payload,
+# not a copy, so this costs little per subscriber.
+HISTORY = 512
 # A stream that waits for a key frame asks its source again at most this often.
 KEY_ASK_INTERVAL = 0.5
 _NTP_OFFSET = 2208988800  # seconds from 1900 to 1970
@@ -98,7 +100,7 @@ class RtpStream:
         self._last_out = -STEP[kind]
         self._picture_offset: int | None = 0
         self._last_picture = -1
-        self._history: list[tuple[int, bytes, bytes] | None] = [None] * HISTORY
+        self._history: list[tuple[int, bytes, bytes, bytes] | None] = [None] * HISTORY
         self.frames_sent = 0
         self.packets_sent = 0
         self.packets_resent = 0
@@ -132,8 +134,7 @@ class RtpStream:
         rtp_timestamp = (self._origin + timestamp) & 0xFFFFFFFF
         extension = link.extension_block(frame.abs_send_time)
         payloads = frame.payloads
-        if self._vp8:
-            payloads = self._renumber(frame)
+        picture = self._renumber(frame) if self._vp8 else b""
         sequence, history, last = self._sequence, self._history, len(payloads) - 1
         assert link.payload_type is not None
         first = 0x90 if extension else 0x80
@@ -141,8 +142,8 @@ class RtpStream:
         for index, payload in enumerate(payloads):
             header = _HEADER(first, payload_type | (0x80 if index == last else 0), sequence,
                              rtp_timestamp, ssrc) + extension
-            history[sequence % HISTORY] = (sequence, header, payload)
-            send(header + payload)
+            history[sequence % HISTORY] = (sequence, header, payload, picture)
+            send(header + _with_picture(payload, picture) if picture else header + payload)
             sequence = (sequence + 1) & 0xFFFF
         self._sequence = sequence
         self.frames_sent += 1
@@ -150,18 +151,17 @@ class RtpStream:
         link.sent(frame.ntp, rtp_timestamp, len(payloads), frame.octets)
         return True
 
-    def _renumber(self, frame: PreparedFrame) -> tuple[bytes, ...]:
+    def _renumber(self, frame: PreparedFrame) -> bytes:
         """VP8 picture ids continue this stream's own count across sources (as an SFU's
-        layer switch does), so the browser's reference finder never sees a jump."""
+        layer switch does), so the browser's reference finder never sees a jump: the picture-id
+        field this stream writes into the frame's payloads, ``b""`` when theirs is ours."""
         if self._picture_offset is None:
             self._picture_offset = self._last_picture + 1 - frame.picture_id
         picture = (frame.picture_id + self._picture_offset) & 0x7FFF
         self._last_picture = picture
         if picture == frame.picture_id:
-            return frame.payloads
-        field = struct.pack("!H", 0x8000 | picture)
-        start, stop = VP8_PICTURE_ID.start, VP8_PICTURE_ID.stop
-        return tuple(p[:start] + field + p[stop:] for p in frame.payloads)
+            return b""
+        return struct.pack("!H", 0x8000 | picture)
 
     def _ask_key(self) -> None:
         now = time.monotonic()
@@ -175,7 +175,9 @@ class RtpStream:
         send = self._link.output()
         if entry is None or entry[0] != sequence_number or send is None:
             return
-        _, header, payload = entry
+        _, header, payload, picture = entry
+        if picture:
+            payload = _with_picture(payload, picture)
         link = self._link
         if link.rtx_payload_type is not None:
             header = (bytes((header[0], (header[1] & 0x80) | link.rtx_payload_type))
@@ -185,6 +187,11 @@ class RtpStream:
             self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
         self.packets_resent += 1
         send(header + payload)
+
+
+def _with_picture(payload: bytes, picture: bytes) -> bytes:
+    """A VP8 payload with another picture-id field."""
+    return payload[:VP8_PICTURE_ID.start] + picture + payload[VP8_PICTURE_ID.stop:]
 
 
 class ParkedTrack(MediaStreamTrack):

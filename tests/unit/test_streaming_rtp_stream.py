@@ -182,3 +182,25 @@ async def test_an_idle_slot_sends_no_sender_reports(sender: Any) -> None:
     await sender._send_rtcp(["report"])
     await sender._send_rtcp(["report"])  # nothing new since
     assert reports == [["report"]]
+
+
+async def test_a_resent_packet_is_the_one_sent_even_long_after_and_renumbered(
+    sender: Any,
+) -> None:
+    """A noisy key frame can be hundreds of packets: a NACK for one 300 packets back is still
+    answered, and a VP8 packet goes out again with the picture id this stream gave it."""
+    stream = RtpStream(sender, "video", vp8=True)
+    wire: list[bytes] = []
+    connected(stream, wire)
+    stream.write(vp8(KEY, 0, 50))
+    stream.restart()
+    stream.write(vp8(KEY, 1_000_000, 7000))  # renumbered to 51
+    renumbered = parsed(wire)[-1]
+    assert picture(renumbered) == 51
+    for n in range(150):  # 300 packets later
+        stream.write(vp8(KEY, 1_003_000 + 3000 * n, 7001 + n))
+    wire.clear()
+    await sender._retransmit(renumbered.sequence_number)
+    [rtx] = parsed(wire)
+    assert rtx.payload[2:] == renumbered.payload  # after the original sequence number
+    assert int.from_bytes(rtx.payload[2 + 2:2 + 4], "big") & 0x7FFF == 51
