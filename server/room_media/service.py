@@ -32,7 +32,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.breakout.membership import room_access
-from server.breakout.models import BreakoutRound
+from server.breakout.models import BreakoutRoom, BreakoutRound
 from server.platform import keys
 from server.platform.auth import Principal
 from server.platform.errors import DomainError, log_unexpected
@@ -167,15 +167,19 @@ class RoomMedia:
     # -- the membership rule ---------------------------------------------------------------
 
     @staticmethod
-    async def check(db: AsyncSession, principal: Principal, event_id: int, room_id: int) -> None:
+    async def check(
+        db: AsyncSession, principal: Principal, event_id: int, room_id: int
+    ) -> BreakoutRoom:
         """`room.not_member` / `room.not_found` from the one rule; `room.no_media` on site;
-        `room.closed` once the round is closed (its notes and chat stay readable, media ends)."""
+        `room.closed` once the round is closed (its notes and chat stay readable, media ends).
+        Returns the room."""
         room = await room_access(db, principal, event_id, room_id, write=True)
         if not room.media:
             raise DomainError("room.no_media", "Det här rummet har inget ljud eller bild.")
         rnd = await db.get(BreakoutRound, room.round_id)
         if rnd is None or rnd.status != "open":
             raise DomainError("room.closed", "Grupprummen är stängda; ljud och bild är avslutade.")
+        return room
 
     # -- joining and negotiating ----------------------------------------------------------------
 

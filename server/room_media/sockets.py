@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from server.breakout.membership import leads_room, room_access
+from server.breakout.membership import leads_room
 from server.platform import keys
 from server.platform.errors import DomainError
 from server.platform.node import Platform
@@ -92,8 +92,7 @@ async def view(ctx: SocketContext, data: ViewIn) -> dict[str, Any]:
 async def audio_only(ctx: SocketContext, data: AudioOnlyIn) -> dict[str, Any]:
     """The room's facilitator (or a moderator) makes the room sound only, or lifts it."""
     async with ctx.platform.db.session() as db:
-        await RoomMedia.check(db, ctx.principal, ctx.event_id, data.room_id)
-        room = await room_access(db, ctx.principal, ctx.event_id, data.room_id, write=True)
+        room = await RoomMedia.check(db, ctx.principal, ctx.event_id, data.room_id)
     if not leads_room(ctx.principal, room):
         raise DomainError("room_media.not_facilitator",
                           "Bara rummets samtalsledare kan göra rummet till enbart ljud.")
