@@ -72,9 +72,11 @@ class ForwardSource:
         if self.gate is not None and not self.gate(self):
             self.frames_held += 1
             return
+        picture_id, self._picture_id = self._picture_id, (self._picture_id + 1) & 0x7FFF
+        if not self._tracks:  # nobody receives it now (last-N): not even cut into packets
+            return
         keyframe = self.kind == "audio" or is_vp8_keyframe(data)
-        frame = PreparedFrame.of(MIME[self.kind], data, timestamp, keyframe, self._picture_id)
-        self._picture_id = (self._picture_id + 1) & 0x7FFF
+        frame = PreparedFrame.of(MIME[self.kind], data, timestamp, keyframe, picture_id)
         self.frames_forwarded += 1
         for track in tuple(self._tracks):
             track.push(self, frame)
