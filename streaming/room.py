@@ -474,19 +474,25 @@ class MediaRoom:
     async def _watch_speaker(self) -> None:
         while True:
             await asyncio.sleep(SPEAKER_INTERVAL)
-            self._set_speaker(self.loudest())
-            self._note_speakers()
+            speaking = self._speaking()
+            self._set_speaker(self._loudest_of(speaking))
+            self._note_speakers(speaking)
 
-    def _note_speakers(self) -> None:
+    def _speaking(self) -> list[ForwardSource]:
+        """The audio of those speaking now (fresh level above the threshold), loudest first."""
+        now = time.monotonic()
+        return sorted((s for s in self.sources() if s.kind == "audio"
+                       and s.level < SPEAKING_LEVEL and now - s.level_at < LEVEL_MAX_AGE),
+                      key=lambda s: s.level)
+
+    def _note_speakers(self, speaking: list[ForwardSource]) -> None:
         """Everyone speaking now moves to the front of last-N's order (the loudest first);
         the audible set becomes the loudest MAX_AUDIBLE of those within the hangover."""
         now = time.monotonic()
-        audio = [s for s in self.sources() if s.kind == "audio"]
-        speaking = sorted((s for s in audio if s.level < SPEAKING_LEVEL
-                           and now - s.level_at < LEVEL_MAX_AGE), key=lambda s: s.level)
         recent = [s.publisher for s in speaking]
         recent += [p for p in self._recent if p not in recent and p in self._members]
-        audible = sorted((s for s in audio if now - s.loud_at < AUDIBLE_HANGOVER),
+        audible = sorted((s for s in self.sources()
+                          if s.kind == "audio" and now - s.loud_at < AUDIBLE_HANGOVER),
                          key=lambda s: (s.loud_at < now - LEVEL_MAX_AGE, s.level))
         was = self._audible
         self._audible = {s.publisher for s in audible[:MAX_AUDIBLE]}
@@ -495,15 +501,14 @@ class MediaRoom:
             self._refill()
 
     def loudest(self) -> str | None:
-        """The publisher speaking loudest right now (fresh level above the threshold)."""
-        now = time.monotonic()
-        audible = [
-            s for s in self.sources()
-            if s.kind == "audio" and s.level < SPEAKING_LEVEL and now - s.level_at < LEVEL_MAX_AGE
-        ]
-        if not audible:
+        """The publisher speaking loudest right now (fresh level above the threshold); during
+        silence the previous speaker holds while they are in the room."""
+        return self._loudest_of(self._speaking())
+
+    def _loudest_of(self, speaking: list[ForwardSource]) -> str | None:
+        if not speaking:
             return self._speaker if self._speaker in self._members else None
-        return min(audible, key=lambda s: s.level).publisher
+        return speaking[0].publisher
 
     def _set_speaker(self, speaker: str | None) -> None:
         if speaker != self._speaker:
