@@ -139,6 +139,11 @@ def slots_view(slots: tuple[Slot, ...]) -> list[dict[str, Any]]:
     return [asdict(slot) for slot in slots]
 
 
+def not_joined() -> DomainError:
+    """The person has not joined the room's media (or their connection is gone)."""
+    return DomainError("room_media.not_joined", "Anslut till rummets ljud och bild först.")
+
+
 class RoomMedia:
     """The room-media service of one node; owner of its streaming rooms (``stop()`` closes them)."""
 
@@ -199,7 +204,7 @@ class RoomMedia:
         """Answer a checked person's offer; `room_media.not_joined` before `room_media.join`."""
         key = person_key(principal)
         if key not in self._peers.get(room_id, {}):
-            raise DomainError("room_media.not_joined", "Anslut till rummets ljud och bild först.")
+            raise not_joined()
         try:
             media_room = self.registry.room(str(room_id))
             media_room.set_audio_only(self._audio_only.get(room_id, False))
@@ -211,7 +216,7 @@ class RoomMedia:
     async def set_state(self, principal: Principal, room_id: int, audio: bool, video: bool) -> None:
         peer = self._peers.get(room_id, {}).get(person_key(principal))
         if peer is None:
-            raise DomainError("room_media.not_joined", "Anslut till rummets ljud och bild först.")
+            raise not_joined()
         peer.audio, peer.video = audio, video
         room = self.registry.get(str(room_id))
         if room is not None:  # camera off: nobody is sent their (black) video
@@ -224,13 +229,12 @@ class RoomMedia:
         room = self.registry.get(str(room_id))
         key = person_key(principal)
         if room is None or key not in self._peers.get(room_id, {}):
-            raise DomainError("room_media.not_joined", "Anslut till rummets ljud och bild först.")
+            raise not_joined()
         try:
             room.set_pins(key, pins)
             room.set_view(key, last_n)
         except StreamingError as exc:
-            raise DomainError("room_media.not_joined",
-                              "Anslut till rummets ljud och bild först.") from exc
+            raise not_joined() from exc
         return {"room_id": room_id, "pins": list(room.pins_of(key)), "last_n": room.last_n}
 
     async def set_audio_only(self, room_id: int, on: bool) -> dict[str, Any]:
