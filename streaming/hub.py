@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
@@ -35,6 +35,9 @@ from .encoders import AudioEncoder, EncodedPacket, VideoEncoder
 from .ladder import RateMeter
 from .rtp_stream import PreparedFrame
 from .tracks import PacketTrack
+
+if TYPE_CHECKING:
+    from .workers import StageRelay
 
 __all__ = [
     "BEHIND_SHARE", "KEYFRAME_MIN_INTERVAL", "KeyframeGate", "PacketKind", "PacketSink", "StageHub",
@@ -199,6 +202,10 @@ class StageHub:
         self._busy = 0.0
         self._busy_since = time.perf_counter()
         self._busy_spent = 0.0
+        # Forwarding processes with viewers of this stage (streaming/workers.py): each gets
+        # every frame once. In a forwarding process, key-frame needs go to the origin instead.
+        self.relays: set[StageRelay] = set()
+        self.upstream_keyframe: Callable[[], None] | None = None
 
     @property
     def video_frames_encoded(self) -> int:
@@ -249,7 +256,11 @@ class StageHub:
         return self._stalled
 
     def request_keyframe(self) -> None:
-        """Ask for an IDR soon (new viewer, PLI/FIR, segment cut); rate limited and coalesced."""
+        """Ask for an IDR soon (new viewer, PLI/FIR, segment cut); rate limited and coalesced
+        (in a forwarding process: by the origin, which encodes)."""
+        if self.upstream_keyframe is not None:
+            self.upstream_keyframe()
+            return
         self._keyframes.request()
 
     def now_seconds(self) -> float:
@@ -392,7 +403,18 @@ class StageHub:
         for rendition, packets in enumerate(encoded):
             self._rates[rendition].add(sum(p.size for p in packets))
             self._fan_out("video", packets, rendition)
+        for relay in self.relays:
+            relay.video(encoded)
         self._measure_busy()
+
+    def relay_video(self, encoded: list[list[Any]]) -> None:
+        """A forwarding process: one frame in every rendition, as the origin encoded it."""
+        self._last_frame_at = time.monotonic()
+        self._fan_out_video(encoded)
+
+    def relay_audio(self, packets: list[Any]) -> None:
+        """A forwarding process: the origin's Opus packets."""
+        self._fan_out("opus", packets)
 
     def _move_switching(self, encoded: list[list[EncodedPacket]]) -> None:
         """Viewers waiting to move go over when their new rendition has a key frame in this
@@ -429,7 +451,10 @@ class StageHub:
                 if encoder is not None:
                     encoder.anchor(anchor)
             self._audio_anchored = True
-        self._fan_out("opus", self._opus.encode(frame))
+        opus = self._opus.encode(frame)
+        self._fan_out("opus", opus)
+        for relay in self.relays:
+            relay.audio(opus)
         if self._aac is not None:
             self._fan_out("aac", self._aac.encode(frame))
 

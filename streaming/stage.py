@@ -22,6 +22,7 @@ The viewer count is WebRTC sessions plus HLS players that reported within
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -48,6 +49,7 @@ from .ladder import RenditionChooser
 from .recorder import Recorder
 from .sdp import validate_offer
 from .tracks import PacketTrack
+from .workers import StageRelay, Worker, WorkerLink, WorkerPool
 
 __all__ = ["Stage", "StageEvent", "StageListener"]
 
@@ -111,7 +113,8 @@ class Stage:
 
     def __init__(
         self, stage_id: str, config: StreamingConfig, listener: StageListener | None = None,
-        loop_lag: LoopLag | None = None,
+        loop_lag: LoopLag | None = None, workers: WorkerPool | None = None,
+        mirror: WorkerLink | None = None,
     ) -> None:
         self.stage_id = stage_id
         self._loop_lag = loop_lag
@@ -119,6 +122,13 @@ class Stage:
         self._listener = listener
         self.hub = StageHub(config)
         self.hub.on_resumed = self._publisher_resumed
+        # The origin of a node with forwarding processes places viewers on them too
+        # (streaming/workers.py); a forwarding process's stage mirrors the origin's.
+        self._workers = workers
+        self._mirror = mirror
+        if mirror is not None:
+            self.hub.upstream_keyframe = lambda: mirror.keyframe(stage_id)
+        self._remote: dict[str, tuple[Worker, str]] = {}  # session -> (process, owner)
         self._publisher: _Session | None = None
         self._publishing = False
         self._viewers: dict[str, _Session] = {}
@@ -146,8 +156,9 @@ class Stage:
 
     @property
     def webrtc_viewer_count(self) -> int:
-        """Number of WebRTC (WHEP) viewer sessions."""
-        return len(self._viewers)
+        """Number of WebRTC (WHEP) viewer sessions, on this process and the node's forwarding
+        processes."""
+        return len(self._viewers) + len(self._remote)
 
     @property
     def hls_viewer_count(self) -> int:
@@ -176,7 +187,7 @@ class Stage:
         return None if self._recorder is None else self._recorder.position
 
     def _emit(self, kind: Literal["stage.live", "stage.offline", "stage.viewers"]) -> None:
-        if self._listener is not None:
+        if self._listener is not None and self._mirror is None:  # the origin speaks for it
             webrtc, hls = self.webrtc_viewer_count, self.hls_viewer_count
             event = StageEvent(self.stage_id, kind, self.live, webrtc + hls, webrtc, hls)
             self._listener(event)
@@ -365,18 +376,50 @@ class Stage:
 
         ``owner`` names who asked (opaque here; :meth:`viewer_sessions` lists theirs).
         Raises ``stage.viewer_cap`` when the WebRTC viewer cap is reached (the
-        server should point such viewers at HLS) and ``sdp.invalid``.
+        server should point such viewers at HLS) and ``sdp.invalid``. With forwarding
+        processes the viewer goes to the process with the fewest viewers that takes them.
         """
         self._check_open()
         parsed = validate_offer(offer_sdp, "view", require_stage_codecs=self._relay is None)
+        refused = StreamingError("stage.viewer_cap", "the stage has reached its viewer cap")
+        for worker in self._placements():
+            if worker is None:
+                reason = self.refuses_viewers()
+                if reason is None:
+                    return await self._view_here(offer_sdp, owner, parsed)
+                refused = StreamingError("stage.viewer_cap", reason)
+                continue
+            try:
+                return await self._view_on(worker, offer_sdp, owner)
+            except StreamingError as exc:
+                if exc.code != "stage.viewer_cap":
+                    raise
+                refused = exc
+        raise refused
+
+    def refuses_viewers(self) -> str | None:
+        """Why this process takes no new WebRTC viewer of the stage now (``None``: it does):
+        the cap is an upper bound; what the process carries rules."""
         if len(self._viewers) + self._pending_views >= self._config.viewer_cap:
-            raise StreamingError("stage.viewer_cap", "the stage has reached its viewer cap")
+            return "the stage has reached its viewer cap"
         adaptive = self._config.viewer_lag_limit > 0
         if adaptive and (self.hub.falling_behind()
                          or (self._loop_lag is not None and self._loop_lag.behind())):
-            # the cap is an upper bound; what the process carries rules
-            raise StreamingError("stage.viewer_cap",
-                                 "the stage's fan-out is falling behind: new viewers get HLS")
+            return "the stage's fan-out is falling behind: new viewers get HLS"
+        return None
+
+    def _placements(self) -> list[Worker | None]:
+        """Where a new viewer may go, best first: the process with the fewest WebRTC viewers
+        (this one is ``None``; on a tie a forwarding process goes first, since this one also
+        encodes), forwarding processes that say they are behind left out."""
+        here = len(self._viewers) + self._pending_views
+        ranked: list[tuple[int, int, Worker | None]] = [(here, 1, None)]
+        if self._workers is not None and self._relay is None:
+            ranked += [(w.viewers, 0, w) for w in self._workers.live() if not w.behind]
+        ranked.sort(key=lambda r: (r[0], r[1]))
+        return [where for _, _, where in ranked]
+
+    async def _view_here(self, offer_sdp: str, owner: str, parsed: Any) -> tuple[str, str]:
         kinds = sorted({m.kind for m in parsed.media if m.port != 0})
         self._pending_views += 1
         try:
@@ -388,6 +431,41 @@ class Stage:
         self._emit("stage.viewers")
         assert session.pc is not None
         return session.session_id, session.pc.localDescription.sdp
+
+    async def _view_on(self, worker: Worker, offer_sdp: str, owner: str) -> tuple[str, str]:
+        relay = next((r for r in self.hub.relays if r.worker is worker), None)
+        if relay is None:  # frames flow to the process before its viewer's DTLS completes
+            relay = StageRelay(worker, self.stage_id)
+            self.hub.relays.add(relay)
+        try:
+            session_id, answer = await worker.view(self.stage_id, offer_sdp, owner)
+        except BaseException:
+            self._forget_relay(worker)
+            raise
+        self._remote[session_id] = (worker, owner)
+        self._emit("stage.viewers")
+        return session_id, answer
+
+    def _forget_relay(self, worker: Worker) -> None:
+        """No more frames to a process none of whose sessions watch this stage."""
+        if not any(w is worker for w, _ in self._remote.values()):
+            self.hub.relays = {r for r in self.hub.relays if r.worker is not worker}
+
+    def remote_session_gone(self, session_id: str) -> None:
+        """A forwarding process's viewer ended by itself (left, ICE failed, never connected)."""
+        held = self._remote.pop(session_id, None)
+        if held is not None:
+            self._forget_relay(held[0])
+            self._emit("stage.viewers")
+
+    def worker_lost(self, worker: Worker) -> None:
+        """A forwarding process went away: its viewers reconnect and are placed again."""
+        gone = [s for s, (w, _) in self._remote.items() if w is worker]
+        for session_id in gone:
+            del self._remote[session_id]
+        self._forget_relay(worker)
+        if gone:
+            self._emit("stage.viewers")
 
     async def _start_viewer(self, offer_sdp: str, kinds: list[str]) -> _Session:
         session = self._new_session(self._viewer_gone)
@@ -445,14 +523,24 @@ class Stage:
                 track.stop()
 
     def viewer_sessions(self, owner: str) -> list[str]:
-        """The viewer sessions of ``owner``, oldest first."""
-        return [s.session_id for s in self._viewers.values() if s.owner == owner]
+        """The viewer sessions of ``owner``, oldest first (those on this process first)."""
+        return ([s.session_id for s in self._viewers.values() if s.owner == owner]
+                + [s for s, (_, o) in self._remote.items() if o == owner])
 
     async def stop_view(self, session_id: str) -> None:
         """End a viewer session (WHEP DELETE)."""
+        remote = self._remote.pop(session_id, None)
+        if remote is not None:
+            self._forget_relay(remote[0])
+            self._emit("stage.viewers")
+            with contextlib.suppress(StreamingError):  # it may have ended there meanwhile
+                await remote[0].stop_view(self.stage_id, session_id)
+            return
         session = self._viewers.pop(session_id, None)
         if session is None:
             raise StreamingError("session.not_found", "no such viewer session")
+        if self._mirror is not None:
+            self._mirror.session_gone(self.stage_id, session_id)
         session.cancel_deadline()
         self._drop_tracks(session)
         if session.pc is not None:
@@ -539,6 +627,10 @@ class Stage:
         self._viewers.clear()
         for session in sessions:
             self._drop_tracks(session)
+        remote, self._remote = list(self._remote.items()), {}
+        self.hub.relays = set()
+        await asyncio.gather(*(worker.stop_view(self.stage_id, session_id)
+                               for session_id, (worker, _) in remote), return_exceptions=True)
         if self._publisher is not None:
             sessions.append(self._publisher)
             self._publisher = None

@@ -1,0 +1,146 @@
+"""A media node's origin and a forwarding process (streaming/workers.py), as two engines over a
+real Unix socket: viewers are placed on either, all see the one encode, sessions end on both
+sides, and a lost process is forgotten."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+import streaming.workers as workers_module
+from streaming import MediaEngine, StreamingConfig
+from streaming.peers import SyntheticPublisher, ViewerPeer
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[tuple[MediaEngine, MediaEngine]]:
+    """(origin, forwarding process), linked."""
+    address = f"\0traffpunkt-test-{secrets.token_hex(4)}"
+    origin = MediaEngine(StreamingConfig(media_root=tmp_path / "o", viewer_cap=5,
+                                         hls_enabled=False))
+    forwarder = MediaEngine(StreamingConfig(media_root=tmp_path / "f", viewer_cap=5,
+                                            hls_enabled=False))
+    await origin.start()
+    await origin.serve_workers(address)
+    await forwarder.start()
+    await forwarder.follow(address, "f1")
+    assert origin.workers is not None
+    async with asyncio.timeout(5):
+        while not origin.workers.live() or origin.workers.live()[0].name != "f1":
+            await asyncio.sleep(0.02)
+    yield origin, forwarder
+    await forwarder.stop()
+    await origin.stop()
+
+
+async def _publish(engine: MediaEngine) -> SyntheticPublisher:
+    publisher = SyntheticPublisher(320, 240)
+
+    async def exchange(offer: str) -> str:
+        return (await engine.stage("main").publish(offer))[1]
+
+    await publisher.connect(exchange)
+    return publisher
+
+
+async def _view(engine: MediaEngine) -> tuple[ViewerPeer, str]:
+    viewer = ViewerPeer()
+    held: dict[str, str] = {}
+
+    async def exchange(offer: str) -> str:
+        held["id"], answer = await engine.stage("main").view(offer, "owner-1")
+        return answer
+
+    await viewer.connect(exchange)
+    return viewer, held["id"]
+
+
+async def _until(condition: object, seconds: float = 10) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0.05)
+
+
+async def test_viewers_on_both_processes_see_the_one_encode(
+    node: tuple[MediaEngine, MediaEngine],
+) -> None:
+    origin, forwarder = node
+    publisher = await _publish(origin)
+    first, first_id = await _view(origin)  # a tie: the forwarding process goes first
+    second, second_id = await _view(origin)  # now the origin has fewer
+    mirror = forwarder.existing_stage("main")
+    assert mirror is not None and mirror.webrtc_viewer_count == 1
+    stage = origin.stage("main")
+    assert stage.webrtc_viewer_count == 2
+    assert stage.viewer_sessions("owner-1") == [second_id, first_id]
+    for viewer in (first, second):
+        await viewer.wait_video_frames(10)
+        assert await viewer.wait_audio_frames(5) >= 5
+    assert first.frame_size == (320, 240)
+    # the forwarding process encodes nothing: the origin's packets reach its viewer
+    assert mirror.hub.video_frames_encoded == 0 and stage.hub.video_frames_encoded > 0
+    for peer in (first, second, publisher):
+        await peer.close()
+
+
+async def test_sessions_end_on_both_sides(node: tuple[MediaEngine, MediaEngine]) -> None:
+    origin, forwarder = node
+    publisher = await _publish(origin)
+    stage = origin.stage("main")
+    placed, placed_id = await _view(origin)
+    mirror = forwarder.existing_stage("main")
+    assert mirror is not None and mirror.webrtc_viewer_count == 1
+    await placed.wait_video_frames(3)
+    await stage.stop_view(placed_id)  # WHEP DELETE at the origin ends it where it runs
+    await _until(lambda: mirror.webrtc_viewer_count == 0)
+    assert stage.webrtc_viewer_count == 0 and not stage.hub.relays
+    await placed.close()
+
+    leaving, _ = await _view(origin)
+    assert mirror.webrtc_viewer_count == 1 and stage.webrtc_viewer_count == 1
+    await leaving.wait_video_frames(3)
+    await leaving.close()  # the browser goes away: the origin hears it from the process
+    await _until(lambda: stage.webrtc_viewer_count == 0, 40)
+    await publisher.close()
+
+
+async def test_a_lost_process_is_forgotten_and_viewers_stay_here(
+    node: tuple[MediaEngine, MediaEngine],
+) -> None:
+    origin, forwarder = node
+    stage = origin.stage("main")
+    remote, _ = await _view(origin)
+    assert stage.webrtc_viewer_count == 1
+    assert origin.workers is not None
+    await forwarder.stop()
+    await _until(lambda: not origin.workers.live() and stage.webrtc_viewer_count == 0)
+    local, local_id = await _view(origin)
+    assert local_id in stage.viewer_sessions("owner-1") and stage.webrtc_viewer_count == 1
+    for peer in (remote, local):
+        await peer.close()
+
+
+async def test_a_process_that_falls_behind_resumes_at_a_key_frame(
+    node: tuple[MediaEngine, MediaEngine], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the send buffer limit the origin skips the process's frames instead of growing;
+    afterwards it sends again from a key frame, which it asks for, and pictures continue."""
+    origin, _ = node
+    publisher = await _publish(origin)
+    viewer, _ = await _view(origin)
+    await viewer.wait_video_frames(5)
+    assert origin.workers is not None
+    [worker] = origin.workers.live()
+    monkeypatch.setattr(workers_module, "SEND_BUFFER_LIMIT", -1)
+    await _until(lambda: worker.frames_skipped >= 10)
+    asked = origin.stage("main").hub.keyframes.requests
+    monkeypatch.setattr(workers_module, "SEND_BUFFER_LIMIT", 4 * 1024 * 1024)
+    seen = viewer.video_frames
+    await viewer.wait_video_frames(seen + 10)
+    assert origin.stage("main").hub.keyframes.requests > asked
+    for peer in (viewer, publisher):
+        await peer.close()
