@@ -46,7 +46,7 @@ class MediaEngine:
 
     async def serve_workers(self, address: str) -> WorkerPool:
         """Be a node's origin: forwarding processes connect at ``address`` (a Unix socket path,
-        or ``\\0name`` in Linux's abstract namespace) and serve viewers of its stages."""
+        or ``@name`` in Linux's abstract namespace) and serve viewers of its stages."""
         self.workers = WorkerPool(self)
         await self.workers.start(address)
         return self.workers

@@ -161,6 +161,11 @@ class Stage:
         return len(self._viewers) + len(self._remote)
 
     @property
+    def local_viewer_count(self) -> int:
+        """WebRTC viewer sessions this process sends to."""
+        return len(self._viewers)
+
+    @property
     def hls_viewer_count(self) -> int:
         """HLS players whose last report is younger than :data:`HLS_VIEWER_TTL`."""
         now = time.monotonic()

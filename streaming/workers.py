@@ -122,6 +122,12 @@ def _control(message: dict[str, Any]) -> bytes:
     return _HEAD.pack(len(body) + 1, _CONTROL) + body
 
 
+def socket_path(address: str) -> str:
+    """``@name`` is ``name`` in Linux's abstract socket namespace (no file to clean up, and
+    writable in an environment variable, which a NUL byte is not); anything else a path."""
+    return "\0" + address[1:] if address.startswith("@") else address
+
+
 async def _read(reader: asyncio.StreamReader) -> tuple[int, memoryview]:
     size, kind = _HEAD.unpack(await reader.readexactly(_HEAD.size))
     if not 1 <= size <= MAX_MESSAGE:
@@ -273,8 +279,8 @@ class WorkerPool:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, address: str) -> None:
-        """Listen on ``address`` (a path, or ``\\0name`` for Linux's abstract namespace)."""
-        self._server = await asyncio.start_unix_server(self._accept, path=address)
+        """Listen on ``address`` (a path, or ``@name`` in Linux's abstract namespace)."""
+        self._server = await asyncio.start_unix_server(self._accept, path=socket_path(address))
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         worker = Worker(self, reader, writer)
@@ -331,7 +337,7 @@ class WorkerLink:
         deadline = time.monotonic() + CONNECT_ATTEMPTS_S
         while True:
             try:
-                reader, writer = await asyncio.open_unix_connection(self._address)
+                reader, writer = await asyncio.open_unix_connection(socket_path(self._address))
                 break
             except OSError:
                 if time.monotonic() > deadline:

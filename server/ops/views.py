@@ -21,7 +21,10 @@ async def healthz() -> tuple[dict[str, Any], int]:
     checks = {"database": await _check("database", p.db.ping)}
     checks["redis"] = await _check("redis", p.store.ping) if p.settings.redis_url else "not used"
     healthy = all(v in (True, "not used") for v in checks.values())
-    return {"ok": healthy, "node": p.settings.node_id, "checks": checks}, 200 if healthy else 503
+    body: dict[str, Any] = {"ok": healthy, "node": p.settings.node_id, "checks": checks}
+    if p.media.enabled:  # a forwarding process down is less capacity, not an unhealthy node
+        body["media_processes"] = p.media.processes()
+    return body, 200 if healthy else 503
 
 
 async def _check(name: str, probe: Any) -> bool | str:

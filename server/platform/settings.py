@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -52,6 +53,12 @@ class Settings(BaseSettings):
     # "all": web and media in one process; "web": no media engine (--no-media); "media": only
     # WHIP/WHEP/HLS and health (--media-only).
     node_role: Literal["all", "web", "media"] = "all"
+    # A media node (--media-only, with Redis) runs this many processes, one per core by
+    # default (0): the origin takes WHIP, encodes and writes HLS; the others serve WebRTC
+    # viewers of its stages and host breakout rooms (streaming/workers.py). 1: one process.
+    media_processes: int = Field(0, ge=0, le=64)
+    # Set by a media node's origin on the processes it starts: where they reach it.
+    media_origin: str = ""
     ice_servers: str = ""  # STUN URLs, comma-separated: the media node's and every browser's
     # TURN (server/platform/turn.py): URLs, comma-separated, e.g. "turn:turn.example.se:3478,
     # turn:turn.example.se:3478?transport=tcp,turns:turn.example.se:443?transport=tcp"; the
@@ -106,6 +113,14 @@ class Settings(BaseSettings):
         if self.redis_url == "":
             self.redis_url = None
         return self
+
+    @property
+    def media_process_count(self) -> int:
+        """How many processes this media node runs (1 unless it is a media-only node with
+        Redis, which its processes need to share rooms; a forwarding process starts none)."""
+        if self.node_role != "media" or not self.redis_url or self.media_origin:
+            return 1
+        return self.media_processes or os.cpu_count() or 1
 
     @property
     def production(self) -> bool:

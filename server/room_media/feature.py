@@ -51,7 +51,8 @@ def build(platform: Platform) -> RoomMediaRouter:
     if not settings.redis_url:
         return RoomMediaRouter(local)
     serves = platform.media.enabled
-    hosts = service.RoomMediaHosts(settings.redis_url, settings.node_id, serves)
+    hosts = service.RoomMediaHosts(settings.redis_url, settings.node_id, serves,
+                                   platform.media.local_viewers)
     requests = NodeRequests(
         settings.redis_url, settings.node_id, serves=serves,
         channel=keys.ROOM_MEDIA_RPC_CHANNEL, no_listener=service.NO_HOST,

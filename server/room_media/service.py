@@ -384,12 +384,16 @@ NO_HOST = ("room_media.no_host", "Ingen medienod är igång för grupprummens lj
 
 class RoomMediaHosts:
     """The Redis registry of room hosts: `keys.room_media_host_key(room)` -> node id, and each
-    media-serving node's load in the hash `keys.ROOM_MEDIA_LOAD` (people it hosts)."""
+    media-serving node's load in the hash `keys.ROOM_MEDIA_LOAD`: the people it hosts, plus
+    the stage's WebRTC viewers it sends to (`viewers`). Each process of a media node is a node
+    here, so rooms spread over a node's processes as over nodes."""
 
-    def __init__(self, url: str, node_id: str, serves: bool) -> None:
+    def __init__(self, url: str, node_id: str, serves: bool,
+                 viewers: Callable[[], int] = lambda: 0) -> None:
         self._redis = redis_client(url, decode=True)
         self._node = node_id
         self._serves = serves
+        self._viewers = viewers
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -414,7 +418,8 @@ class RoomMediaHosts:
         """A serving node says it is here, with its load, and keeps the rooms it hosts."""
         if not self._serves:
             return
-        await self._redis.hset(keys.ROOM_MEDIA_LOAD, self._node, sum(hosted.values()))
+        load = sum(hosted.values()) + self._viewers()
+        await self._redis.hset(keys.ROOM_MEDIA_LOAD, self._node, load)
         for room_id in hosted:
             key = keys.room_media_host_key(room_id)
             if await self._redis.get(key) == self._node:

@@ -19,7 +19,7 @@ from streaming.peers import SyntheticPublisher, ViewerPeer
 @pytest.fixture
 async def node(tmp_path: Path) -> AsyncIterator[tuple[MediaEngine, MediaEngine]]:
     """(origin, forwarding process), linked."""
-    address = f"\0traffpunkt-test-{secrets.token_hex(4)}"
+    address = f"@traffpunkt-test-{secrets.token_hex(4)}"
     origin = MediaEngine(StreamingConfig(media_root=tmp_path / "o", viewer_cap=5,
                                          hls_enabled=False))
     forwarder = MediaEngine(StreamingConfig(media_root=tmp_path / "f", viewer_cap=5,
