@@ -13,19 +13,33 @@ WebRTC publisher feeds a stage watched by a decoding WebRTC viewer
 (glass-to-glass latency, capture time stamped in the picture) and by an HLS
 player that follows the live playlist like hls.js and reads the stamp of each
 frame as it presents it (HLS live latency).
+Then the same search on a media node of several processes (`--processes`, default
+the machine's cores; streaming/workers.py): the origin encodes and forwarding processes
+serve viewers too; the figure is how many viewers the node carries against the one process
+of the same run (issue 22 point 3: goal >= 1.8x on 2 processes).
+
+Cheap viewers (all modes alike): one viewer in PROBE_EVERY counts frames at its socket (a
+probe); the kernel drops the others' RTP on arrival (an nftables rule on their ports) and
+counts it per port, so the media processes' work per viewer is unchanged while the viewers'
+side costs almost nothing (on this 2-core machine it cost as much as the media side, so two
+media processes could not have been measured). Sinks' packets are reported against the
+probes'.
 Last line: one JSON object.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import json
 import multiprocessing as mp
+import os
 import re
 import shutil
 import statistics
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +63,10 @@ WARMUP_S, WINDOW_S = 2.0, 5.0
 ON_TIME_S = 0.2
 GOAL = 0.95
 STEPS = {"encode_once": [20, 40, 80, 120, 160, 200, 250, 300, 350, 400, 500, 600],
-         "relay": [1, 2, 3, 4, 5, 6, 7, 8, 10]}
+         "relay": [1, 2, 3, 4, 5, 6, 7, 8, 10],
+         "spread": [*range(100, 1001, 50)]}
+PROBE_EVERY = 5  # one viewer in five counts frames at its socket; the kernel counts the rest
+NFT_TABLE = f"traffpunkt_bench_{os.getpid()}"
 HLS_JOIN_S, HLS_PLAY_S = 10, 16  # the HLS players join a stream this old, then watch
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,6 +93,7 @@ class _Arrivals:
     """Complete video frames one viewer received: RTP timestamp -> arrival of its last packet."""
 
     times: dict[int, float] = field(default_factory=dict)
+    packets: int = 0  # every RTP and RTCP datagram (what the kernel counts for a sink)
     next_seq: int | None = None
     frame_intact: bool = False  # every packet of the frame in progress arrived, in order
 
@@ -114,6 +132,8 @@ def _count_at_the_socket(peer: Any, registry: list[_Arrivals]) -> None:
         queue_put = connection._queue.put_nowait
 
         def received(data: bytes, component: int, put: Any = queue_put) -> None:
+            if data and 128 <= data[0] < 192:
+                arrivals.packets += 1
             if len(data) > 12 and 128 <= data[0] < 192 and not 192 <= data[1] <= 223:
                 if data[1] & 0x7F in video_types:
                     seq, timestamp = struct.unpack_from("!HI", data, 2)
@@ -122,6 +142,58 @@ def _count_at_the_socket(peer: Any, registry: list[_Arrivals]) -> None:
             put((data, component))
 
         connection.data_received = received
+
+
+def _sink_ports(peer: Any) -> list[int]:
+    """The UDP ports of a viewer that is a sink: the kernel drops and counts its RTP there
+    (KernelSinks); DTLS and STUN (consent) still reach aiortc."""
+    connections = {t.receiver.transport.transport._connection for t in peer.pc.getTransceivers()}
+    return [protocol.transport.get_extra_info("sockname")[1]
+            for connection in connections for protocol in connection._protocols]
+
+
+class KernelSinks:
+    """An nftables table whose rule drops RTP/RTCP (version 2) arriving at the sink viewers'
+    ports, before any process sees it, counting packets per port."""
+
+    def __init__(self) -> None:
+        self.table = NFT_TABLE
+        commands = [
+            f"add table inet {self.table}",
+            f"add set inet {self.table} sinks {{ type inet_service; counter; }}",
+            f"add chain inet {self.table} input {{ type filter hook input priority -300; }}",
+            f"add rule inet {self.table} input @th,64,2 2 udp dport @sinks drop",
+        ]
+        self._nft("\n".join(commands))
+
+    @staticmethod
+    def _nft(script: str, *args: str) -> str:
+        command = ["nft", *args, *script.split()] if args else ["nft", "-f", "-"]
+        done = subprocess.run(command, input=None if args else script, text=True,
+                              capture_output=True, check=False)
+        if done.returncode:
+            raise SystemExit(f"nft failed: {done.stderr.strip()} (the bench needs root)")
+        return done.stdout
+
+    def add(self, ports: list[int]) -> None:
+        if ports:
+            listed = ", ".join(str(p) for p in sorted(set(ports)))
+            self._nft(f"add element inet {self.table} sinks {{ {listed} }}")
+
+    def counts(self) -> dict[int, int]:
+        listing = json.loads(self._nft(f"list set inet {self.table} sinks", "-j"))  # argv
+        found: dict[int, int] = {}
+        for item in listing["nftables"]:
+            for elem in item.get("set", {}).get("elem", []):
+                found[int(elem["elem"]["val"])] = int(elem["elem"]["counter"]["packets"])
+        return found
+
+    def clear(self) -> None:
+        self._nft(f"flush set inet {self.table} sinks")
+
+    def close(self) -> None:
+        subprocess.run(["nft", "delete", "table", "inet", self.table], capture_output=True,
+                       check=False)
 
 
 def _on_time(arrivals: _Arrivals, start: float, end: float) -> int:
@@ -138,6 +210,8 @@ async def _client(conn: Connection) -> None:
 
     registry: list[_Arrivals] = []
     peers: list[ViewerPeer] = []
+    sink_ports: list[list[int]] = []  # each sink viewer's ports
+    joined = 0
     async with ClientSession() as http:
         while True:
             cmd, arg = await asyncio.to_thread(conn.recv)
@@ -155,30 +229,39 @@ async def _client(conn: Connection) -> None:
                             resp.raise_for_status()
                             return await resp.text()
 
+                    nonlocal joined
                     try:
                         await peer.connect(exchange)
                     except _Refused:
                         await peer.close()
                         return None
-                    _count_at_the_socket(peer, registry)
+                    if joined % PROBE_EVERY == 0:
+                        _count_at_the_socket(peer, registry)
+                    else:
+                        sink_ports.append(_sink_ports(peer))
+                    joined += 1
                     return peer
 
                 refused = 0
+                sink_ports.clear()
                 for start in range(0, count, 10):
                     batch = min(10, count - start)
                     got = await asyncio.gather(*(one() for _ in range(batch)))
                     peers += [p for p in got if p is not None]
                     refused += sum(p is None for p in got)
-                conn.send(refused)
+                conn.send((refused, list(sink_ports)))
             elif cmd == "measure":
                 start = time.monotonic()
+                before = [a.packets for a in registry]
                 await asyncio.sleep(arg)
                 end = time.monotonic()
-                conn.send([_on_time(a, start, end) for a in registry])
+                conn.send([(_on_time(a, start, end), a.packets - n)
+                           for a, n in zip(registry, before, strict=True)])
             elif cmd == "reset":
                 await asyncio.gather(*(p.close() for p in peers))
                 peers.clear()
                 registry.clear()
+                joined = 0
                 conn.send("ok")
             elif cmd == "latency":
                 conn.send(await _latency_client(http, *arg))
@@ -338,6 +421,8 @@ class ViewerPool:
 
     def __init__(self, count: int) -> None:
         ctx = mp.get_context("spawn")
+        self.sinks = KernelSinks()
+        self.sink_viewers: list[list[int]] = []
         self.pipes: list[Connection] = []
         self.procs: list[psutil.Process] = []
         self._workers = []
@@ -356,16 +441,27 @@ class ViewerPool:
         for _ in range(count):
             shares[self._next] += 1
             self._next = (self._next + 1) % len(self.pipes)
-        refused = await asyncio.gather(*(_ask(pipe, "add", (url, n))
+        answers = await asyncio.gather(*(_ask(pipe, "add", (url, n))
                                          for pipe, n in zip(self.pipes, shares, strict=True) if n))
-        return int(sum(refused))
+        for _, groups in answers:
+            self.sinks.add([port for ports in groups for port in ports])
+            self.sink_viewers += groups
+        return int(sum(refused for refused, _ in answers))
 
-    async def measure(self, seconds: float) -> list[int]:
+    async def measure(self, seconds: float) -> tuple[list[int], list[int], list[int]]:
+        """Frames on time and packets of each probe, and packets of each sink, in the window."""
+        before = self.sinks.counts()
         answers = await asyncio.gather(*(_ask(pipe, "measure", seconds) for pipe in self.pipes))
-        return [n for answer in answers for n in answer]
+        after = self.sinks.counts()
+        probes = [pair for answer in answers for pair in answer]
+        sinks = [sum(after.get(port, 0) - before.get(port, 0) for port in ports)
+                 for ports in self.sink_viewers]
+        return [f for f, _ in probes], [p for _, p in probes], sinks
 
     async def reset(self) -> None:
         await asyncio.gather(*(_ask(pipe, "reset") for pipe in self.pipes))
+        self.sinks.clear()
+        self.sink_viewers.clear()
         self._next = 0
 
     async def latency(self, arg: Any) -> Any:
@@ -386,14 +482,51 @@ class ViewerPool:
 # --------------------------------------------------------------------------- media process
 
 
-class Media:
-    """The media process: an engine per fan-out mode behind tiny WHIP/WHEP-like routes."""
+def _config(mode: str, root: Path) -> StreamingConfig:
+    from server.platform.settings import Settings
 
-    def __init__(self, root: Path) -> None:
+    lag_limit_ms = Settings.model_fields["webrtc_lag_limit_ms"].default
+    return StreamingConfig(
+        media_root=root / mode,
+        fanout="relay" if mode == "relay" else "encode_once",
+        viewer_cap=1000,  # type: ignore[arg-type]
+        viewer_lag_limit=lag_limit_ms / 1000,  # as the server runs it by default
+        renditions=(Rendition(1280, 720, BITRATE), *DEFAULT_LADDER[1:]),
+        fps=FPS,
+        hls_enabled=mode == "encode_once",
+    )
+
+
+def _forwarder_main(address: str, root: Path) -> None:
+    asyncio.run(_forwarder(address, root))
+
+
+async def _forwarder(address: str, root: Path) -> None:
+    """A forwarding process of the media node, as `serve --media-only` runs it."""
+    engine = MediaEngine(_config("spread", root))
+    await engine.start()
+    lost = asyncio.Event()
+    await engine.follow(address, f"forwarder-{os.getpid()}", lost.set)
+    await lost.wait()
+    await engine.stop()
+
+
+class Media:
+    """The media process: an engine per fan-out mode behind tiny WHIP/WHEP-like routes; the
+    "spread" engine is a node's origin with forwarding processes."""
+
+    def __init__(self, root: Path, processes: int) -> None:
         self.root = root
         self.engines: dict[str, MediaEngine] = {}
         self.proc = psutil.Process()
+        self.processes = processes
+        self.forwarders: list[psutil.Process] = []
+        self._forwarder_jobs: list[Any] = []
         self.lags: list[float] = []  # the media process's event-loop lag (runtime.LoopWatch)
+        self.refusals: dict[str, int] = {}  # why the stage answered 503, and how often
+
+    def media_procs(self, mode: str) -> list[psutil.Process]:
+        return [self.proc, *self.forwarders] if mode == "spread" else [self.proc]
 
     def lag_ms(self) -> dict[str, float]:
         """p99 and max of the loop's lag since the last call, in ms."""
@@ -405,24 +538,22 @@ class Media:
 
     async def start(self) -> str:
         from server.platform.runtime import LoopWatch
-        from server.platform.settings import Settings
-
-        LAG_LIMIT_MS = Settings.model_fields["webrtc_lag_limit_ms"].default
 
         self.watch = LoopWatch(self.lags.append)
         await self.watch.start()
-        for mode in ("encode_once", "relay"):
-            config = StreamingConfig(
-                media_root=self.root / mode,
-                fanout=mode,
-                viewer_cap=1000,  # type: ignore[arg-type]
-                viewer_lag_limit=LAG_LIMIT_MS / 1000,  # as the server runs it by default
-                renditions=(Rendition(1280, 720, BITRATE), *DEFAULT_LADDER[1:]),
-                fps=FPS,
-                hls_enabled=mode == "encode_once",
-            )
-            self.engines[mode] = MediaEngine(config)
+        for mode in ("encode_once", "relay", "spread"):
+            self.engines[mode] = MediaEngine(_config(mode, self.root))
             await self.engines[mode].start()
+        address = f"@traffpunkt-bench-{os.getpid()}"
+        workers = await self.engines["spread"].serve_workers(address)
+        ctx = mp.get_context("spawn")
+        for _ in range(self.processes - 1):
+            job = ctx.Process(target=_forwarder_main, args=(address, self.root), daemon=True)
+            job.start()
+            self._forwarder_jobs.append(job)
+            self.forwarders.append(psutil.Process(job.pid))
+        while len(workers.live()) < self.processes - 1:
+            await asyncio.sleep(0.1)
         app = web.Application()
         app.router.add_post("/{mode}/{stage}/view", self._view)
         app.router.add_post("/{mode}/{stage}/publish", self._publish)
@@ -441,6 +572,7 @@ class Media:
         except StreamingError as exc:  # as the server answers WHEP: 503 and HLS instead
             if exc.code != "stage.viewer_cap":
                 raise
+            self.refusals[str(exc)] = self.refusals.get(str(exc), 0) + 1
             return web.Response(status=503, text=exc.code)
         return web.Response(text=answer)
 
@@ -453,7 +585,9 @@ class Media:
         await self.watch.stop()
         await self.runner.cleanup()
         for engine in self.engines.values():
-            await engine.stop()
+            await engine.stop()  # the origin's link closes: its forwarders end
+        for job in self._forwarder_jobs:
+            job.join(timeout=10)
 
 
 async def _ask(conn: Connection, cmd: str, arg: Any = None) -> Any:
@@ -467,6 +601,7 @@ async def _search(media: Media, viewers: ViewerPool, base: str, mode: str) -> di
     stage = media.engines[mode].stage("fanout")
     stage.attach_source(StampedVideoTrack(WIDTH, HEIGHT, FPS), AudioStreamTrack())
     await asyncio.sleep(1.0)
+    procs = media.media_procs(mode)
     best, best_cpu, have, steps = 0, 0.0, 0, []
     refuses_from: int | None = None
     for target in STEPS[mode]:
@@ -475,29 +610,44 @@ async def _search(media: Media, viewers: ViewerPool, base: str, mode: str) -> di
         if refused:  # the stage says its fan-out is falling behind: new viewers go to HLS
             refuses_from = refuses_from or have + 1
         await asyncio.sleep(WARMUP_S)
-        media.proc.cpu_percent(None)
+        for proc in procs:
+            proc.cpu_percent(None)
         viewers.cpu_percent()
         media.lag_ms()
-        on_time = await viewers.measure(WINDOW_S)
-        cpu = media.proc.cpu_percent(None)
+        on_time, probe_packets, sink_packets = await viewers.measure(WINDOW_S)
+        cpu = sum(proc.cpu_percent(None) for proc in procs)
         client_cpu = viewers.cpu_percent()
         lag = media.lag_ms()
         busy = stage.hub.fan_out_busy
         expected = FPS * WINDOW_S  # a window edge can catch a frame more: count at most this
-        ratio = sum(min(n, expected) for n in on_time) / (target * expected)
+        ratio = sum(min(n, expected) for n in on_time) / (max(1, len(on_time)) * expected)
+        reference = statistics.median(probe_packets) if probe_packets else 0
+        sinks = (min(sink_packets) / reference if sink_packets and reference else None)
+        if sink_packets and reference:
+            ordered = sorted(sink_packets)
+            print(f"    sinks' packets vs a probe's: min {ordered[0] / reference:.2f},"
+                  f" 5th percentile {ordered[len(ordered) // 20] / reference:.2f},"
+                  f" median {ordered[len(ordered) // 2] / reference:.2f}", flush=True)
+        here = stage.local_viewer_count
         steps.append(
             {
                 "viewers": target,
+                "probes": len(on_time),
                 "on_time": round(ratio, 3),
+                "sink_packets_min_vs_probes": None if sinks is None else round(sinks, 3),
                 "media_cpu_pct": round(cpu),
                 "viewer_processes_cpu_pct": round(client_cpu),
                 "media_loop_lag_ms": lag,
+                "origin_viewers": here,
             }
         )
+        where = f", origin {here} / forwarding {target - here}" if mode == "spread" else ""
         print(
-            f"  {mode:11s} {target:4d} viewers: {ratio:6.1%} frames on time,"
+            f"  {mode:11s} {target:4d} viewers{where}: {ratio:6.1%} frames on time"
+            f" ({len(on_time)} probes; sinks' packets at least"
+            f" {'-' if sinks is None else f'{sinks:.0%}'} of a probe's),"
             f" media CPU {cpu:4.0f}%, viewer processes CPU {client_cpu:4.0f}%,"
-            f" media loop lag p99 {lag['p99']} ms, max {lag['max']} ms, fan-out {busy:.0%} busy",
+            f" origin loop lag p99 {lag['p99']} ms, fan-out {busy:.0%} busy",
             flush=True,
         )
         if ratio < GOAL or refused:
@@ -508,8 +658,9 @@ async def _search(media: Media, viewers: ViewerPool, base: str, mode: str) -> di
     await viewers.reset()
     await media.engines[mode].close_stage("fanout")
     if refuses_from:
-        print(f"  {mode:11s} the stage refused new viewers from viewer {refuses_from} on",
-              flush=True)
+        print(f"  {mode:11s} the stage refused new viewers from viewer {refuses_from} on:"
+              f" {media.refusals}", flush=True)
+    media.refusals.clear()
     return {"max_viewers": best, "media_cpu_pct_at_max": round(best_cpu), "steps": steps,
             "refuses_from": refuses_from}
 
@@ -558,21 +709,33 @@ async def _latency(media: Media, viewers: ViewerPool, base: str) -> dict[str, An
 
 
 async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 2,
+                        help="processes of the media node in the last search (default: cores)")
+    parser.add_argument("--only", choices=["spread"], help="only this search (to look closer)")
+    args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
     viewers = ViewerPool(VIEWER_PROCESSES)
-    media = Media(root)
+    media = Media(root, max(2, args.processes))
     base = await media.start()
     try:
-        print(f"media pid {media.proc.pid}, viewer pids {[p.pid for p in viewers.procs]},"
-              f" {WIDTH}x{HEIGHT}@{FPS}")
+        print(f"media pid {media.proc.pid}, forwarding pids {[p.pid for p in media.forwarders]},"
+              f" viewer pids {[p.pid for p in viewers.procs]}, {WIDTH}x{HEIGHT}@{FPS}")
+        if args.only:
+            await _search(media, viewers, base, args.only)
+            await viewers.quit()
+            return
         relay = await _search(media, viewers, base, "relay")
         once = await _search(media, viewers, base, "encode_once")
+        spread = await _search(media, viewers, base, "spread")
         latency = await _latency(media, viewers, base)
         await viewers.quit()
     finally:
         await media.stop()
+        viewers.sinks.close()
         shutil.rmtree(root, ignore_errors=True)
     ratio = once["max_viewers"] / max(1, relay["max_viewers"])
+    scaling = spread["max_viewers"] / max(1, once["max_viewers"])
     cost_once, cost_relay = per_viewer_cpu(once["steps"]), per_viewer_cpu(relay["steps"])
     cost_ratio = round(cost_relay / cost_once, 1) if cost_once and cost_relay else None
     capped = once["max_viewers"] == STEPS["encode_once"][-1]
@@ -582,6 +745,9 @@ async def main() -> None:
     )
     print(f"media CPU per added viewer: encode once {cost_once}%, per-viewer encode"
           f" {cost_relay}% of a core (ratio {cost_ratio}x)")
+    print(f"a media node of {media.processes} processes: {spread['max_viewers']}"
+          f"{'+' if spread['max_viewers'] == STEPS['spread'][-1] else ''} viewers,"
+          f" {scaling:.2f}x one process (goal >= 1.8x on 2)")
     print(f"latency: {latency}")
     print(f"the stage started refusing new WebRTC viewers (fan-out falling behind) at: "
           f"{once['refuses_from'] or 'never, up to ' + str(STEPS['encode_once'][-1])}")
@@ -600,6 +766,13 @@ async def main() -> None:
                 "media_cpu_pct_per_viewer_relay": cost_relay,
                 "per_viewer_cpu_ratio": cost_ratio,
                 "viewer_processes": VIEWER_PROCESSES,
+                "probe_every": PROBE_EVERY,
+                "media_processes": media.processes,
+                "node_max_viewers": spread["max_viewers"],
+                "node_capped": spread["max_viewers"] == STEPS["spread"][-1],
+                "process_scaling": round(scaling, 2),
+                "goal_process_scaling": 1.8,
+                "node_steps": spread["steps"],
                 "encode_once_steps": once["steps"],
                 "relay_steps": relay["steps"],
                 **latency,

@@ -414,15 +414,11 @@ class Stage:
         return None
 
     def _placements(self) -> list[Worker | None]:
-        """Where a new viewer may go, best first: the process with the fewest WebRTC viewers
-        (this one is ``None``; on a tie a forwarding process goes first, since this one also
-        encodes), forwarding processes that say they are behind left out."""
-        here = len(self._viewers) + self._pending_views
-        ranked: list[tuple[int, int, Worker | None]] = [(here, 1, None)]
-        if self._workers is not None and self._relay is None:
-            ranked += [(w.viewers, 0, w) for w in self._workers.live() if not w.behind]
-        ranked.sort(key=lambda r: (r[0], r[1]))
-        return [where for _, _, where in ranked]
+        """Where a new viewer may go, best first (``None``: this process; the only place
+        without forwarding processes)."""
+        if self._workers is None or self._relay is not None or not self._workers.live():
+            return [None]
+        return self._workers.placements(self._pending_views)
 
     async def _view_here(self, offer_sdp: str, owner: str, parsed: Any) -> tuple[str, str]:
         kinds = sorted({m.kind for m in parsed.media if m.port != 0})
@@ -431,6 +427,8 @@ class Stage:
             session = await self._start_viewer(offer_sdp, kinds)
         finally:
             self._pending_views -= 1
+        if self._workers is not None:
+            self._workers.here.add()
         session.owner = owner
         self._viewers[session.session_id] = session
         self._emit("stage.viewers")

@@ -50,6 +50,10 @@ logger = logging.getLogger(__name__)
 SEND_BUFFER_LIMIT = 4 * 1024 * 1024
 MAX_MESSAGE = 16 * 1024 * 1024
 REPORT_INTERVAL = 0.5
+# What one more WebRTC viewer is taken to cost a process (share of a core) between two load
+# reports, so that a burst of offers is spread instead of all going to the process that was
+# idlest half a second ago (bench/webcast_fanout.py measures about 0.002).
+VIEWER_COST = 0.004
 REQUEST_TIMEOUT = 20.0
 CONNECT_ATTEMPTS_S = 10.0
 
@@ -135,6 +139,39 @@ async def _read(reader: asyncio.StreamReader) -> tuple[int, memoryview]:
     return kind, memoryview(await reader.readexactly(size - 1))
 
 
+class CpuMeter:
+    """The share of a core this process used lately: process time (all its threads) over wall
+    time, sampled at most every REPORT_INTERVAL and smoothed."""
+
+    def __init__(self) -> None:
+        self._at = time.monotonic()
+        self._cpu = time.process_time()
+        self.share = 0.0
+
+    def sample(self) -> float:
+        now, cpu = time.monotonic(), time.process_time()
+        elapsed = now - self._at
+        if elapsed >= REPORT_INTERVAL:
+            self.share = 0.5 * self.share + 0.5 * (cpu - self._cpu) / elapsed
+            self._at, self._cpu = now, cpu
+        return self.share
+
+
+class _Recent:
+    """Viewers placed on a process within the last REPORT_INTERVAL: not in its load yet."""
+
+    def __init__(self) -> None:
+        self._times: list[float] = []
+
+    def add(self) -> None:
+        self._times.append(time.monotonic())
+
+    def count(self) -> int:
+        cutoff = time.monotonic() - REPORT_INTERVAL
+        self._times = [t for t in self._times if t > cutoff]
+        return len(self._times)
+
+
 class _Requests:
     """Numbered requests over a link and the futures that wait for their replies."""
 
@@ -177,6 +214,9 @@ class Worker:
         self._requests = _Requests()
         self.name = "?"
         self.viewers = 0  # WebRTC viewers it serves (its reports, plus those placed since)
+        self.pending = 0  # offers sent to it and not answered yet
+        self.cpu = 0.0  # the share of a core it used lately (its reports)
+        self.recent = _Recent()
         self.behind = False  # it says new viewers would make it worse
         self.connected = True
         self._skipping: set[str] = set()  # stages whose frames wait for the buffer to drain
@@ -196,13 +236,20 @@ class Worker:
         finally:
             self._requests.forget(number)
         if "error" in reply:
-            raise StreamingError(str(reply["error"]), str(reply.get("message", "")))
+            raise StreamingError(str(reply["error"]),
+                                 f"{self.name}: {reply.get('message', '')}")
         return reply
 
     async def view(self, stage_id: str, offer: str, owner: str) -> tuple[str, str]:
         """A WHEP offer answered by this process; ``(session_id, answer)``."""
-        reply = await self._ask({"t": "view", "stage": stage_id, "offer": offer, "owner": owner})
+        self.pending += 1
+        try:
+            reply = await self._ask({"t": "view", "stage": stage_id, "offer": offer,
+                                     "owner": owner})
+        finally:
+            self.pending -= 1
         self.viewers = int(reply.get("viewers", self.viewers + 1))
+        self.recent.add()
         return str(reply["session"]), str(reply["answer"])
 
     async def stop_view(self, stage_id: str, session_id: str) -> None:
@@ -257,6 +304,7 @@ class Worker:
             self.name = str(message.get("name", self.name))
             self.viewers = int(message.get("viewers", 0))
             self.behind = bool(message.get("behind", False))
+            self.cpu = float(message.get("cpu", 0.0))
         elif kind == "key":
             self._pool.keyframe_needed(str(message.get("stage", "")))
         elif kind == "gone":  # (also the answer to our own stop, sent before its reply)
@@ -275,6 +323,8 @@ class WorkerPool:
     def __init__(self, engine: MediaEngine) -> None:
         self._engine = engine
         self.workers: list[Worker] = []
+        self.cpu = CpuMeter()  # the origin's own load
+        self.here = _Recent()  # viewers the origin placed on itself lately
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -289,6 +339,18 @@ class WorkerPool:
 
     def live(self) -> list[Worker]:
         return [w for w in self.workers if w.connected]
+
+    def placements(self, pending_here: int) -> list[Worker | None]:
+        """Where a new viewer may go, best first (``None`` is this process): the least loaded,
+        by the share of a core each used lately plus what was placed on it since, so that the
+        origin, which also encodes, takes fewer; forwarding processes that say they are behind
+        are left out. On a tie a forwarding process goes first."""
+        here = self.cpu.sample() + (pending_here + self.here.count()) * VIEWER_COST
+        ranked: list[tuple[float, int, Worker | None]] = [(here, 1, None)]
+        ranked += [(w.cpu + (w.pending + w.recent.count()) * VIEWER_COST, 0, w)
+                   for w in self.live() if not w.behind]
+        ranked.sort(key=lambda r: (r[0], r[1]))
+        return [where for _, _, where in ranked]
 
     def keyframe_needed(self, stage_id: str) -> None:
         stage = self._engine.existing_stage(stage_id)
@@ -331,6 +393,7 @@ class WorkerLink:
         self._writer: asyncio.StreamWriter | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self._cpu = CpuMeter()
 
     async def start(self) -> None:
         """Connect (the origin may still be starting: retried for a few seconds)."""
@@ -368,6 +431,7 @@ class WorkerLink:
 
     def _report(self) -> None:
         self.send({"t": "load", "name": self.name, "viewers": self._viewers(),
+                   "cpu": round(self._cpu.sample(), 3),
                    "behind": any(s.refuses_viewers() for s in self._engine.stages)
                    or self._engine.loop_lag.behind()})
 

@@ -14,6 +14,7 @@ import pytest
 import streaming.workers as workers_module
 from streaming import MediaEngine, StreamingConfig
 from streaming.peers import SyntheticPublisher, ViewerPeer
+from streaming.workers import Worker, WorkerPool
 
 
 @pytest.fixture
@@ -32,7 +33,13 @@ async def node(tmp_path: Path) -> AsyncIterator[tuple[MediaEngine, MediaEngine]]
     async with asyncio.timeout(5):
         while not origin.workers.live() or origin.workers.live()[0].name != "f1":
             await asyncio.sleep(0.02)
+    # Placement by load is tested on its own below; here the burst rule alone decides: one
+    # viewer placed counts for more than any process's CPU.
+    workers = origin.workers
+    workers.cpu.sample = lambda: 0.0  # type: ignore[method-assign]
+    workers_module.VIEWER_COST, cost = 10.0, workers_module.VIEWER_COST
     yield origin, forwarder
+    workers_module.VIEWER_COST = cost
     await forwarder.stop()
     await origin.stop()
 
@@ -63,6 +70,27 @@ async def _until(condition: object, seconds: float = 10) -> None:
     async with asyncio.timeout(seconds):
         while not condition():  # type: ignore[operator]
             await asyncio.sleep(0.05)
+
+
+def test_placement_follows_load_and_spreads_a_burst() -> None:
+    """The least loaded process first (the share of a core each used lately); viewers placed
+    since the last report count, so a burst is spread; a process that says it is behind is
+    left out; on a tie a forwarding process goes first (the origin also encodes)."""
+    pool = WorkerPool(None)  # type: ignore[arg-type]
+    busy, idle = Worker(pool, None, None), Worker(pool, None, None)  # type: ignore[arg-type]
+    pool.workers = [busy, idle]
+    busy.cpu, idle.cpu = 0.6, 0.2
+    pool.cpu.sample = lambda: 0.4  # type: ignore[method-assign]
+    assert pool.placements(0) == [idle, None, busy]
+    for _ in range(110):  # a burst lands on the idle one until it is the most loaded
+        idle.recent.add()
+    assert pool.placements(0) == [None, busy, idle]
+    busy.behind = True
+    assert pool.placements(0) == [None, idle]
+    busy.behind, busy.cpu, idle.cpu = False, 0.0, 0.0
+    pool.cpu.sample = lambda: 0.0  # type: ignore[method-assign]
+    idle.recent = workers_module._Recent()
+    assert pool.placements(0)[-1] is None
 
 
 async def test_viewers_on_both_processes_see_the_one_encode(
@@ -100,6 +128,9 @@ async def test_sessions_end_on_both_sides(node: tuple[MediaEngine, MediaEngine])
     assert stage.webrtc_viewer_count == 0 and not stage.hub.relays
     await placed.close()
 
+    assert origin.workers is not None
+    [worker] = origin.workers.live()
+    worker.recent = workers_module._Recent()  # the first placement no longer counts
     leaving, _ = await _view(origin)
     assert mirror.webrtc_viewer_count == 1 and stage.webrtc_viewer_count == 1
     await leaving.wait_video_frames(3)
