@@ -650,6 +650,13 @@ async def _search(media: Media, viewers: ViewerPool, base: str, mode: str) -> di
             f" origin loop lag p99 {lag['p99']} ms, fan-out {busy:.0%} busy",
             flush=True,
         )
+        if refused and mode == "spread":
+            engine = media.engines[mode]
+            assert engine.workers is not None
+            others = [(w.name, w.behind, w.busy, w.viewers) for w in engine.workers.live()]
+            print(f"    after the refusal: origin loop behind {engine.loop_lag.behind()}, fan-out"
+                  f" behind {stage.hub.falling_behind()}; forwarding (behind, busy, viewers)"
+                  f" {others}", flush=True)
         if ratio < GOAL or refused:
             if ratio >= GOAL:
                 best, best_cpu = target, cpu

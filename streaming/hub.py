@@ -54,10 +54,21 @@ KEYFRAME_MIN_INTERVAL = 0.4
 
 
 # The fan-out is behind when sending every viewer's packets took more than this share of the
-# wall clock, smoothed over about 20 frames: the rest of the process (RTCP, ICE, the
+# wall clock, smoothed over about 0.7 s: the rest of the process (RTCP, ICE, the
 # publisher, new viewers) would starve first.
 BEHIND_SHARE = 0.5
-BUSY_SMOOTHING = 0.05
+# One sample per BUSY_WINDOW of wall clock, not per frame: frames that arrive together (from
+# a forwarding process's link, or after a stall) would each count a tiny elapsed time and
+# read as fully busy. Smoothed over about 0.7 s.
+BUSY_WINDOW = 0.1
+BUSY_SMOOTHING = 0.15
+# The fan-out sends for at most this long before the event loop runs other work.
+SEND_SLICE = 0.005
+# Packets (of every rendition and the audio) waiting to be sent beyond which the fan-out is
+# behind (new viewers go elsewhere), and beyond which the oldest are dropped: a second or so
+# of the stage, where a viewer would rather skip to a new key frame than fall further back.
+BACKLOG_BEHIND = 100
+BACKLOG_LIMIT = 400
 
 
 class LoopLag:
@@ -202,6 +213,10 @@ class StageHub:
         self._busy = 0.0
         self._busy_since = time.perf_counter()
         self._busy_spent = 0.0
+        # Frames waiting to be sent, each with the tracks still to get it (see _drain).
+        self._sends: deque[tuple[PreparedFrame, list[PacketTrack]]] = deque()
+        self._draining = False
+        self.packets_dropped = 0
         # Forwarding processes with viewers of this stage (streaming/workers.py): each gets
         # every frame once. In a forwarding process, key-frame needs go to the origin instead.
         self.relays: set[StageRelay] = set()
@@ -461,15 +476,13 @@ class StageHub:
     def _fan_out(self, kind: PacketKind, packets: list[EncodedPacket], rendition: int = 0) -> None:
         """Packets to the viewers (cut into RTP payloads once, whoever many they are) and the
         sinks. Packet pts are on the RTP clocks already (90 kHz video, 48 kHz Opus)."""
-        started = time.perf_counter()
         if kind == "video":
             viewers = self._by_rendition[rendition]
             for packet in packets:
                 if viewers:
                     frame = PreparedFrame.of("video/H264", bytes(packet), int(packet.pts or 0),
                                              bool(packet.is_keyframe))
-                    for track in viewers:
-                        track.push(frame)
+                    self._sends.append((frame, list(viewers)))
                 self._deliver(kind, packet, rendition)
         elif kind == "opus":
             listeners = self._viewers["audio"]
@@ -477,17 +490,46 @@ class StageHub:
                 if listeners:
                     frame = PreparedFrame.of("audio/opus", bytes(packet), int(packet.pts or 0),
                                              True)
-                    for track in listeners:
-                        track.push(frame)
+                    self._sends.append((frame, list(listeners)))
         else:
             for packet in packets:
                 self._deliver(kind, packet)
+        if len(self._sends) > BACKLOG_LIMIT:
+            dropped = len(self._sends) - BACKLOG_LIMIT
+            for _ in range(dropped):
+                self._sends.popleft()
+            self.packets_dropped += dropped
+            self.request_keyframe()  # the pictures continue from the next one
+        if self._sends and not self._draining:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Send what is queued, in order, for at most SEND_SLICE seconds, then let the event
+        loop run (RTCP, ICE, joining viewers, the link) before going on. A key frame to
+        hundreds of viewers is thousands of packets: sent in one go it held the loop for
+        50-100 ms, every time a joining viewer asked for one."""
+        started = time.perf_counter()
+        deadline = started + SEND_SLICE
+        sends = self._sends
+        while sends:
+            frame, tracks = sends[0]
+            while tracks:
+                tracks.pop().push(frame)
+                if time.perf_counter() > deadline:
+                    break
+            if not tracks:
+                sends.popleft()
+            if time.perf_counter() > deadline:
+                break
         self._busy_spent += time.perf_counter() - started
+        self._draining = bool(sends)
+        if sends:
+            asyncio.get_running_loop().call_soon(self._drain)
 
     def _measure_busy(self) -> None:
         now = time.perf_counter()
         elapsed = now - self._busy_since
-        if elapsed <= 0:
+        if elapsed < BUSY_WINDOW:
             return
         share = min(1.0, self._busy_spent / elapsed)
         self._busy += BUSY_SMOOTHING * (share - self._busy)
@@ -495,8 +537,9 @@ class StageHub:
 
     def falling_behind(self) -> bool:
         """Whether the fan-out no longer keeps up: sending to the viewers takes more than
-        BEHIND_SHARE of the process's time. A new viewer would make it worse for everyone."""
-        return self._busy > BEHIND_SHARE
+        BEHIND_SHARE of the process's time, or more than BACKLOG_BEHIND packets wait. A new
+        viewer would make it worse for everyone."""
+        return self._busy > BEHIND_SHARE or len(self._sends) > BACKLOG_BEHIND
 
     @property
     def fan_out_busy(self) -> float:
@@ -517,6 +560,7 @@ class StageHub:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._sends.clear()
         for tracks in self._viewers.values():
             for track in list(tracks):
                 self.remove_viewer_track(track)

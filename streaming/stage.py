@@ -418,7 +418,7 @@ class Stage:
         without forwarding processes)."""
         if self._workers is None or self._relay is not None or not self._workers.live():
             return [None]
-        return self._workers.placements(self._pending_views)
+        return self._workers.placements(self.hub.fan_out_busy, self._pending_views)
 
     async def _view_here(self, offer_sdp: str, owner: str, parsed: Any) -> tuple[str, str]:
         kinds = sorted({m.kind for m in parsed.media if m.port != 0})

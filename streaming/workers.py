@@ -50,10 +50,10 @@ logger = logging.getLogger(__name__)
 SEND_BUFFER_LIMIT = 4 * 1024 * 1024
 MAX_MESSAGE = 16 * 1024 * 1024
 REPORT_INTERVAL = 0.5
-# What one more WebRTC viewer is taken to cost a process (share of a core) between two load
-# reports, so that a burst of offers is spread instead of all going to the process that was
-# idlest half a second ago (bench/webcast_fanout.py measures about 0.002).
-VIEWER_COST = 0.004
+# What one more WebRTC viewer is taken to add to a process's fan-out busy share between two
+# load reports, so that a burst of offers is spread instead of all going to the process that
+# was idlest half a second ago (bench/webcast_fanout.py: about 0.002 per viewer).
+VIEWER_COST = 0.003
 REQUEST_TIMEOUT = 20.0
 CONNECT_ATTEMPTS_S = 10.0
 
@@ -139,24 +139,6 @@ async def _read(reader: asyncio.StreamReader) -> tuple[int, memoryview]:
     return kind, memoryview(await reader.readexactly(size - 1))
 
 
-class CpuMeter:
-    """The share of a core this process used lately: process time (all its threads) over wall
-    time, sampled at most every REPORT_INTERVAL and smoothed."""
-
-    def __init__(self) -> None:
-        self._at = time.monotonic()
-        self._cpu = time.process_time()
-        self.share = 0.0
-
-    def sample(self) -> float:
-        now, cpu = time.monotonic(), time.process_time()
-        elapsed = now - self._at
-        if elapsed >= REPORT_INTERVAL:
-            self.share = 0.5 * self.share + 0.5 * (cpu - self._cpu) / elapsed
-            self._at, self._cpu = now, cpu
-        return self.share
-
-
 class _Recent:
     """Viewers placed on a process within the last REPORT_INTERVAL: not in its load yet."""
 
@@ -215,7 +197,7 @@ class Worker:
         self.name = "?"
         self.viewers = 0  # WebRTC viewers it serves (its reports, plus those placed since)
         self.pending = 0  # offers sent to it and not answered yet
-        self.cpu = 0.0  # the share of a core it used lately (its reports)
+        self.busy = 0.0  # the share of its time its fan-out takes (its reports)
         self.recent = _Recent()
         self.behind = False  # it says new viewers would make it worse
         self.connected = True
@@ -304,7 +286,7 @@ class Worker:
             self.name = str(message.get("name", self.name))
             self.viewers = int(message.get("viewers", 0))
             self.behind = bool(message.get("behind", False))
-            self.cpu = float(message.get("cpu", 0.0))
+            self.busy = float(message.get("busy", 0.0))
         elif kind == "key":
             self._pool.keyframe_needed(str(message.get("stage", "")))
         elif kind == "gone":  # (also the answer to our own stop, sent before its reply)
@@ -323,7 +305,6 @@ class WorkerPool:
     def __init__(self, engine: MediaEngine) -> None:
         self._engine = engine
         self.workers: list[Worker] = []
-        self.cpu = CpuMeter()  # the origin's own load
         self.here = _Recent()  # viewers the origin placed on itself lately
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -340,14 +321,15 @@ class WorkerPool:
     def live(self) -> list[Worker]:
         return [w for w in self.workers if w.connected]
 
-    def placements(self, pending_here: int) -> list[Worker | None]:
-        """Where a new viewer may go, best first (``None`` is this process): the least loaded,
-        by the share of a core each used lately plus what was placed on it since, so that the
-        origin, which also encodes, takes fewer; forwarding processes that say they are behind
-        are left out. On a tie a forwarding process goes first."""
-        here = self.cpu.sample() + (pending_here + self.here.count()) * VIEWER_COST
+    def placements(self, busy_here: float, pending_here: int) -> list[Worker | None]:
+        """Where a new viewer may go, best first (``None`` is this process): the least loaded
+        by the measure admission uses (the share of its time a process's fan-out takes, which
+        the origin's encoder thread does not count in), plus what was placed on it since its
+        last report; forwarding processes that say they are behind are left out. On a tie a
+        forwarding process goes first (the origin also encodes and answers every offer)."""
+        here = busy_here + (pending_here + self.here.count()) * VIEWER_COST
         ranked: list[tuple[float, int, Worker | None]] = [(here, 1, None)]
-        ranked += [(w.cpu + (w.pending + w.recent.count()) * VIEWER_COST, 0, w)
+        ranked += [(w.busy + (w.pending + w.recent.count()) * VIEWER_COST, 0, w)
                    for w in self.live() if not w.behind]
         ranked.sort(key=lambda r: (r[0], r[1]))
         return [where for _, _, where in ranked]
@@ -393,7 +375,6 @@ class WorkerLink:
         self._writer: asyncio.StreamWriter | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
-        self._cpu = CpuMeter()
 
     async def start(self) -> None:
         """Connect (the origin may still be starting: retried for a few seconds)."""
@@ -431,7 +412,8 @@ class WorkerLink:
 
     def _report(self) -> None:
         self.send({"t": "load", "name": self.name, "viewers": self._viewers(),
-                   "cpu": round(self._cpu.sample(), 3),
+                   "busy": round(max((s.hub.fan_out_busy for s in self._engine.stages),
+                                     default=0.0), 3),
                    "behind": any(s.refuses_viewers() for s in self._engine.stages)
                    or self._engine.loop_lag.behind()})
 

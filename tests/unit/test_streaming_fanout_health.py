@@ -98,3 +98,38 @@ async def test_a_lagging_media_process_sends_new_viewers_to_hls(engine: MediaEng
     for n in range(200, 500):  # keeping up again, and the late ones out of the window
         lag.note(now + n * 0.02, 0.001)
     assert not lag.behind()
+
+
+async def test_a_big_fan_out_lets_the_loop_breathe_and_keeps_each_viewers_order(
+    engine: MediaEngine,
+) -> None:
+    """A key frame to hundreds of viewers is sent in slices of SEND_SLICE, with the event loop
+    running between them (a timer due meanwhile fires before the fan-out ends); every viewer
+    still gets the frames whole and in order, and a backlog past BACKLOG_BEHIND says behind."""
+    from streaming import hub as hub_module
+
+    hub = engine.stage("main").hub
+    tracks = [hub.add_viewer_track("video") for _ in range(200)]
+    got: dict[int, list[int]] = {i: [] for i in range(len(tracks))}
+    for i, track in enumerate(tracks):
+        track.output = lambda frame, i=i: (slow_a_little(), got[i].append(frame.timestamp))
+    ticks: list[float] = []
+    asyncio.get_running_loop().call_soon(lambda: ticks.append(time.perf_counter()))
+    started = time.perf_counter()
+    first, second = packet(True), packet(False)
+    first.pts, second.pts = 3000, 6000
+    hub._fan_out_video([[first], [first]])
+    hub._fan_out_video([[second], [second]])  # queued behind the first, not beside it
+    assert hub._sends, "the fan-out goes on after the loop ran"
+    assert hub.falling_behind() is (len(hub._sends) > hub_module.BACKLOG_BEHIND)
+    async with asyncio.timeout(10):
+        while hub._sends:
+            await asyncio.sleep(0.001)
+    assert ticks and ticks[0] - started < 0.05, "the loop ran while the fan-out went on"
+    assert all(stamps == [3000, 6000] for stamps in got.values())
+
+
+def slow_a_little() -> None:
+    until = time.perf_counter() + 0.0002  # 200 viewers: 40 ms a frame
+    while time.perf_counter() < until:
+        pass

@@ -35,8 +35,6 @@ async def node(tmp_path: Path) -> AsyncIterator[tuple[MediaEngine, MediaEngine]]
             await asyncio.sleep(0.02)
     # Placement by load is tested on its own below; here the burst rule alone decides: one
     # viewer placed counts for more than any process's CPU.
-    workers = origin.workers
-    workers.cpu.sample = lambda: 0.0  # type: ignore[method-assign]
     workers_module.VIEWER_COST, cost = 10.0, workers_module.VIEWER_COST
     yield origin, forwarder
     workers_module.VIEWER_COST = cost
@@ -73,24 +71,23 @@ async def _until(condition: object, seconds: float = 10) -> None:
 
 
 def test_placement_follows_load_and_spreads_a_burst() -> None:
-    """The least loaded process first (the share of a core each used lately); viewers placed
-    since the last report count, so a burst is spread; a process that says it is behind is
-    left out; on a tie a forwarding process goes first (the origin also encodes)."""
+    """The least loaded process first (the share of its time its fan-out takes); viewers
+    placed since the last report count, so a burst is spread; a process that says it is behind
+    is left out; on a tie a forwarding process goes first (the origin also encodes)."""
     pool = WorkerPool(None)  # type: ignore[arg-type]
     busy, idle = Worker(pool, None, None), Worker(pool, None, None)  # type: ignore[arg-type]
     pool.workers = [busy, idle]
-    busy.cpu, idle.cpu = 0.6, 0.2
-    pool.cpu.sample = lambda: 0.4  # type: ignore[method-assign]
-    assert pool.placements(0) == [idle, None, busy]
+    busy.busy, idle.busy = 0.45, 0.15
+    assert pool.placements(0.3, 0) == [idle, None, busy]
     for _ in range(110):  # a burst lands on the idle one until it is the most loaded
         idle.recent.add()
-    assert pool.placements(0) == [None, busy, idle]
+    assert pool.placements(0.3, 0) == [None, busy, idle]
+    assert pool.placements(0.3, 60) == [busy, idle, None]  # offers answered here meanwhile
     busy.behind = True
-    assert pool.placements(0) == [None, idle]
-    busy.behind, busy.cpu, idle.cpu = False, 0.0, 0.0
-    pool.cpu.sample = lambda: 0.0  # type: ignore[method-assign]
+    assert pool.placements(0.3, 0) == [None, idle]
+    busy.behind, busy.busy, idle.busy = False, 0.0, 0.0
     idle.recent = workers_module._Recent()
-    assert pool.placements(0)[-1] is None
+    assert pool.placements(0.0, 0)[-1] is None
 
 
 async def test_viewers_on_both_processes_see_the_one_encode(
