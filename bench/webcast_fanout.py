@@ -64,7 +64,11 @@ ON_TIME_S = 0.2
 GOAL = 0.95
 STEPS = {"encode_once": [20, 40, 80, 120, 160, 200, 250, 300, 350, 400, 500, 600],
          "relay": [1, 2, 3, 4, 5, 6, 7, 8, 10],
-         "spread": [*range(100, 1001, 50)]}
+         "spread": [*range(100, 1001, 50)],
+         # without admission control: until frames stop arriving on time (the capacity)
+         "one_capacity": [200, 300, 350, 400, 450, 500, 550, 600, 700, 800],
+         "node_capacity": [300, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200]}
+NODES = ("spread", "node_capacity")  # the modes served by an origin with forwarding processes
 PROBE_EVERY = 5  # one viewer in five counts frames at its socket; the kernel counts the rest
 NFT_TABLE = f"traffpunkt_bench_{os.getpid()}"
 HLS_JOIN_S, HLS_PLAY_S = 10, 16  # the HLS players join a stream this old, then watch
@@ -146,8 +150,19 @@ def _count_at_the_socket(peer: Any, registry: list[_Arrivals]) -> None:
 
 def _sink_ports(peer: Any) -> list[int]:
     """The UDP ports of a viewer that is a sink: the kernel drops and counts its RTP there
-    (KernelSinks); DTLS and STUN (consent) still reach aiortc."""
+    (KernelSinks); DTLS and STUN (consent) still reach aiortc. Until its ports are in the
+    kernel's set (after the whole step has joined), RTP that reaches it is dropped here:
+    aiortc would decode it, and a step of hundreds of viewers then buried the viewer
+    processes in decoding for seconds."""
     connections = {t.receiver.transport.transport._connection for t in peer.pc.getTransceivers()}
+    for connection in connections:
+        queue_put = connection._queue.put_nowait
+
+        def received(data: bytes, component: int, put: Any = queue_put) -> None:
+            if not (data and 128 <= data[0] < 192):
+                put((data, component))
+
+        connection.data_received = received
     return [protocol.transport.get_extra_info("sockname")[1]
             for connection in connections for protocol in connection._protocols]
 
@@ -486,6 +501,8 @@ def _config(mode: str, root: Path) -> StreamingConfig:
     from server.platform.settings import Settings
 
     lag_limit_ms = Settings.model_fields["webrtc_lag_limit_ms"].default
+    if mode.endswith("_capacity"):
+        lag_limit_ms = 0  # WEBRTC_LAG_LIMIT_MS=0: only the cap (1000 here) refuses viewers
     return StreamingConfig(
         media_root=root / mode,
         fanout="relay" if mode == "relay" else "encode_once",
@@ -497,18 +514,23 @@ def _config(mode: str, root: Path) -> StreamingConfig:
     )
 
 
-def _forwarder_main(address: str, root: Path) -> None:
-    asyncio.run(_forwarder(address, root))
+def _forwarder_main(addresses: dict[str, str], root: Path) -> None:
+    asyncio.run(_forwarder(addresses, root))
 
 
-async def _forwarder(address: str, root: Path) -> None:
-    """A forwarding process of the media node, as `serve --media-only` runs it."""
-    engine = MediaEngine(_config("spread", root))
-    await engine.start()
+async def _forwarder(addresses: dict[str, str], root: Path) -> None:
+    """A forwarding process of each media node (one per mode), as `serve --media-only` runs
+    it."""
     lost = asyncio.Event()
-    await engine.follow(address, f"forwarder-{os.getpid()}", lost.set)
+    engines = []
+    for mode, address in addresses.items():
+        engine = MediaEngine(_config(mode, root))
+        await engine.start()
+        await engine.follow(address, f"forwarder-{os.getpid()}", lost.set)
+        engines.append(engine)
     await lost.wait()
-    await engine.stop()
+    for engine in engines:
+        await engine.stop()
 
 
 class Media:
@@ -526,7 +548,7 @@ class Media:
         self.refusals: dict[str, int] = {}  # why the stage answered 503, and how often
 
     def media_procs(self, mode: str) -> list[psutil.Process]:
-        return [self.proc, *self.forwarders] if mode == "spread" else [self.proc]
+        return [self.proc, *self.forwarders] if mode in NODES else [self.proc]
 
     def lag_ms(self) -> dict[str, float]:
         """p99 and max of the loop's lag since the last call, in ms."""
@@ -541,18 +563,18 @@ class Media:
 
         self.watch = LoopWatch(self.lags.append)
         await self.watch.start()
-        for mode in ("encode_once", "relay", "spread"):
+        for mode in STEPS:
             self.engines[mode] = MediaEngine(_config(mode, self.root))
             await self.engines[mode].start()
-        address = f"@traffpunkt-bench-{os.getpid()}"
-        workers = await self.engines["spread"].serve_workers(address)
+        addresses = {mode: f"@traffpunkt-bench-{os.getpid()}-{mode}" for mode in NODES}
+        pools = [await self.engines[mode].serve_workers(addresses[mode]) for mode in NODES]
         ctx = mp.get_context("spawn")
         for _ in range(self.processes - 1):
-            job = ctx.Process(target=_forwarder_main, args=(address, self.root), daemon=True)
+            job = ctx.Process(target=_forwarder_main, args=(addresses, self.root), daemon=True)
             job.start()
             self._forwarder_jobs.append(job)
             self.forwarders.append(psutil.Process(job.pid))
-        while len(workers.live()) < self.processes - 1:
+        while any(len(pool.live()) < self.processes - 1 for pool in pools):
             await asyncio.sleep(0.1)
         app = web.Application()
         app.router.add_post("/{mode}/{stage}/view", self._view)
@@ -641,7 +663,7 @@ async def _search(media: Media, viewers: ViewerPool, base: str, mode: str) -> di
                 "origin_viewers": here,
             }
         )
-        where = f", origin {here} / forwarding {target - here}" if mode == "spread" else ""
+        where = f", origin {here} / forwarding {target - here}" if mode in NODES else ""
         print(
             f"  {mode:11s} {target:4d} viewers{where}: {ratio:6.1%} frames on time"
             f" ({len(on_time)} probes; sinks' packets at least"
@@ -650,7 +672,7 @@ async def _search(media: Media, viewers: ViewerPool, base: str, mode: str) -> di
             f" origin loop lag p99 {lag['p99']} ms, fan-out {busy:.0%} busy",
             flush=True,
         )
-        if refused and mode == "spread":
+        if refused and mode in NODES:
             engine = media.engines[mode]
             assert engine.workers is not None
             others = [(w.name, w.behind, w.busy, w.viewers) for w in engine.workers.live()]
@@ -719,7 +741,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 2,
                         help="processes of the media node in the last search (default: cores)")
-    parser.add_argument("--only", choices=["spread"], help="only this search (to look closer)")
+    parser.add_argument("--only", choices=list(STEPS), help="only this search (to look closer)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
     viewers = ViewerPool(VIEWER_PROCESSES)
@@ -735,6 +757,8 @@ async def main() -> None:
         relay = await _search(media, viewers, base, "relay")
         once = await _search(media, viewers, base, "encode_once")
         spread = await _search(media, viewers, base, "spread")
+        one = await _search(media, viewers, base, "one_capacity")
+        node = await _search(media, viewers, base, "node_capacity")
         latency = await _latency(media, viewers, base)
         await viewers.quit()
     finally:
@@ -743,6 +767,7 @@ async def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
     ratio = once["max_viewers"] / max(1, relay["max_viewers"])
     scaling = spread["max_viewers"] / max(1, once["max_viewers"])
+    capacity_scaling = node["max_viewers"] / max(1, one["max_viewers"])
     cost_once, cost_relay = per_viewer_cpu(once["steps"]), per_viewer_cpu(relay["steps"])
     cost_ratio = round(cost_relay / cost_once, 1) if cost_once and cost_relay else None
     capped = once["max_viewers"] == STEPS["encode_once"][-1]
@@ -754,7 +779,11 @@ async def main() -> None:
           f" {cost_relay}% of a core (ratio {cost_ratio}x)")
     print(f"a media node of {media.processes} processes: {spread['max_viewers']}"
           f"{'+' if spread['max_viewers'] == STEPS['spread'][-1] else ''} viewers,"
-          f" {scaling:.2f}x one process (goal >= 1.8x on 2)")
+          f" {scaling:.2f}x one process, both with the server's admission control")
+    print(f"capacity (no admission control: until fewer than {GOAL:.0%} of frames are on time):"
+          f" one process {one['max_viewers']}, a node of {media.processes}"
+          f" {node['max_viewers']}{'+' if node['max_viewers'] == STEPS[NODES[1]][-1] else ''}"
+          f" viewers, {capacity_scaling:.2f}x (goal >= 1.8x on 2)")
     print(f"latency: {latency}")
     print(f"the stage started refusing new WebRTC viewers (fan-out falling behind) at: "
           f"{once['refuses_from'] or 'never, up to ' + str(STEPS['encode_once'][-1])}")
@@ -777,8 +806,14 @@ async def main() -> None:
                 "media_processes": media.processes,
                 "node_max_viewers": spread["max_viewers"],
                 "node_capped": spread["max_viewers"] == STEPS["spread"][-1],
-                "process_scaling": round(scaling, 2),
+                "process_scaling_admitted": round(scaling, 2),
+                "one_process_capacity": one["max_viewers"],
+                "node_capacity": node["max_viewers"],
+                "node_capacity_capped": node["max_viewers"] == STEPS["node_capacity"][-1],
+                "process_scaling": round(capacity_scaling, 2),
                 "goal_process_scaling": 1.8,
+                "one_capacity_steps": one["steps"],
+                "node_capacity_steps": node["steps"],
                 "node_steps": spread["steps"],
                 "encode_once_steps": once["steps"],
                 "relay_steps": relay["steps"],

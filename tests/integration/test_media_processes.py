@@ -154,6 +154,8 @@ async def test_viewers_on_both_processes_rooms_on_both_and_a_dead_one_comes_back
     for viewer in (first, second):
         await viewer.wait_video_frames(10)
     assert first.frame_size == second.frame_size
+    # A process's WebRTC viewers count in its load as a room host: new rooms go elsewhere.
+    await _until(lambda: _load_of(_loads(), "media-1-1", 1 + second_there))
     state = await _state(node)
     assert state["live"] is True and state["webrtc_viewers"] == 2, state
 
@@ -186,6 +188,10 @@ async def test_viewers_on_both_processes_rooms_on_both_and_a_dead_one_comes_back
 
 async def _has(loads: object, nodes: set[str]) -> bool:
     return nodes <= set(await loads)  # type: ignore[misc]
+
+
+async def _load_of(loads: object, node: str, load: int) -> bool:
+    return int((await loads).get(node, -1)) == load  # type: ignore[attr-defined]
 
 
 async def _count(state: object, viewers: int) -> bool:
