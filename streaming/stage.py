@@ -129,6 +129,7 @@ class Stage:
         if mirror is not None:
             self.hub.upstream_keyframe = lambda: mirror.keyframe(stage_id)
         self._remote: dict[str, tuple[Worker, str]] = {}  # session -> (process, owner)
+        self._offering: dict[Worker, int] = {}  # offers passed to a process, not answered yet
         self._publisher: _Session | None = None
         self._publishing = False
         self._viewers: dict[str, _Session] = {}
@@ -382,7 +383,7 @@ class Stage:
         ``owner`` names who asked (opaque here; :meth:`viewer_sessions` lists theirs).
         Raises ``stage.viewer_cap`` when the WebRTC viewer cap is reached (the
         server should point such viewers at HLS) and ``sdp.invalid``. With forwarding
-        processes the viewer goes to the process with the fewest viewers that takes them.
+        processes the viewer goes to the least busy process that takes them.
         """
         self._check_open()
         parsed = validate_offer(offer_sdp, "view", require_stage_codecs=self._relay is None)
@@ -436,22 +437,34 @@ class Stage:
         return session.session_id, session.pc.localDescription.sdp
 
     async def _view_on(self, worker: Worker, offer_sdp: str, owner: str) -> tuple[str, str]:
-        relay = next((r for r in self.hub.relays if r.worker is worker), None)
-        if relay is None:  # frames flow to the process before its viewer's DTLS completes
-            relay = StageRelay(worker, self.stage_id)
-            self.hub.relays.add(relay)
+        # Frames flow to the process before its viewer's DTLS completes, so that its first
+        # key frame is there when it is.
+        self._relay_to(worker)
+        self._offering[worker] = self._offering.get(worker, 0) + 1
         try:
             session_id, answer = await worker.view(self.stage_id, offer_sdp, owner)
         except BaseException:
+            self._offering[worker] -= 1
+            if not self._offering[worker]:
+                del self._offering[worker]
             self._forget_relay(worker)
             raise
+        self._offering[worker] -= 1
+        if not self._offering[worker]:
+            del self._offering[worker]
         self._remote[session_id] = (worker, owner)
+        self._relay_to(worker)  # (a failed offer beside this one may have stopped it)
         self._emit("stage.viewers")
         return session_id, answer
 
+    def _relay_to(self, worker: Worker) -> None:
+        if not any(r.worker is worker for r in self.hub.relays):
+            self.hub.relays.add(StageRelay(worker, self.stage_id))
+
     def _forget_relay(self, worker: Worker) -> None:
-        """No more frames to a process none of whose sessions watch this stage."""
-        if not any(w is worker for w, _ in self._remote.values()):
+        """No more frames to a process none of whose sessions (or offers) watch this stage."""
+        if worker not in self._offering and not any(
+                w is worker for w, _ in self._remote.values()):
             self.hub.relays = {r for r in self.hub.relays if r.worker is not worker}
 
     def remote_session_gone(self, session_id: str) -> None:

@@ -33,6 +33,8 @@ import contextlib
 import itertools
 import json
 import logging
+import os
+import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -314,6 +316,15 @@ class WorkerPool:
         self._server = await asyncio.start_unix_server(self._accept, path=socket_path(address))
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # An abstract socket has no file permissions: anyone on the host could connect and be
+        # sent the stage. Only a process of our own user may be a forwarding process.
+        sock = writer.get_extra_info("socket")
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _pid, uid, _gid = struct.unpack("3i", creds)
+        if uid != os.getuid():
+            logger.warning("media link: refused a process of user %d", uid)
+            writer.close()
+            return
         worker = Worker(self, reader, writer)
         self.workers.append(worker)
         await worker.run()

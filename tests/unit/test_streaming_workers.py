@@ -5,6 +5,7 @@ sides, and a lost process is forgotten."""
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -172,3 +173,21 @@ async def test_a_process_that_falls_behind_resumes_at_a_key_frame(
     assert origin.stage("main").hub.keyframes.requests > asked
     for peer in (viewer, publisher):
         await peer.close()
+
+
+@pytest.mark.skipif(os.getuid() != 0 or not Path("/usr/bin/python3").exists(),
+                    reason="needs another user (and a Python it may run) to connect as")
+async def test_a_process_of_another_user_cannot_join_the_node(tmp_path: Path) -> None:
+    """The link's socket is abstract (no file permissions): the origin checks who connects."""
+    address = f"@traffpunkt-test-{secrets.token_hex(4)}"
+    origin = MediaEngine(StreamingConfig(media_root=tmp_path, hls_enabled=False))
+    await origin.start()
+    pool = await origin.serve_workers(address)
+    script = ("import socket; s = socket.socket(socket.AF_UNIX); "
+              f"s.connect('\\0{address[1:]}'); print(len(s.recv(10)))")
+    stranger = await asyncio.create_subprocess_exec(
+        "/usr/bin/python3", "-c", script, user=65534, stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(stranger.communicate(), 10)
+    assert out.strip() == b"0", "the origin hung up at once"
+    assert not pool.workers
+    await origin.stop()
