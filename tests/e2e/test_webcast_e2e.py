@@ -216,3 +216,60 @@ async def test_a_player_on_hls_moves_to_webrtc_when_a_seat_frees(browser, one_we
         await second_browser.close()
         if first_browser.is_connected():
             await first_browser.close()
+
+
+@pytest.fixture
+async def media_node_of_two(clean_db: str, tmp_path: Path) -> AsyncIterator[
+        tuple[LiveServer, LiveServer]]:
+    """A web node, and a media node of two processes (MEDIA_PROCESSES=2) on another origin,
+    as production runs them (Redis between them)."""
+    import redis.asyncio as redis
+
+    from tests.conftest import REDIS_URL, free_port
+
+    r = redis.from_url(REDIS_URL)
+    await r.flushdb()
+    await r.aclose()
+    await seed(clean_db)
+    base = server_env(clean_db, tmp_path / "media", REDIS_URL)
+    web_port, media_port = free_port(), free_port()
+    media = LiveServer({**base, "NODE_ROLE": "media", "NODE_ID": "media-1",
+                        "MEDIA_PROCESSES": "2",
+                        "MEDIA_CORS_ORIGINS": f"http://127.0.0.1:{web_port}"},
+                       media_port, host="127.0.0.1").spawn()
+    web = LiveServer({**base, "NODE_ROLE": "web", "NODE_ID": "web-1",
+                      "MEDIA_PUBLIC_URL": f"http://localhost:{media_port}"}, web_port).spawn()
+    media.wait()
+    web.wait()
+    yield web, media
+    web.stop()
+    media.stop()
+
+
+async def test_chromium_watches_from_a_media_nodes_forwarding_process(
+    browser, media_node_of_two
+) -> None:
+    """Issue 22, point 3: the stage is encoded once in the media node's origin; Chromium's
+    WebRTC viewer is placed on the node's forwarding process (less busy: it does not encode),
+    which sends it the origin's packets, and decodes picture and sound from there."""
+    import psutil
+
+    web, media = media_node_of_two
+    assert media.proc is not None
+    async with asyncio.timeout(20):
+        while not psutil.Process(media.proc.pid).children():
+            await asyncio.sleep(0.1)
+    [forwarder] = psutil.Process(media.proc.pid).children()
+    producer = await _start_producer(browser, web.url)
+    idle_sockets = len(forwarder.net_connections(kind="udp"))
+    viewer_browser = await browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        viewer = await _participant(viewer_browser, web.url, "Per Andersson")
+        await expect(viewer.locator("#player")).to_have_attribute("data-transport", "webrtc")
+        seen = await _advancing(viewer, "framesDecoded")
+        assert seen["audioPackets"] > 0 and seen["audioSamples"] > 0
+        # the viewer's peer connection is the forwarding process's (its ICE sockets)
+        assert len(forwarder.net_connections(kind="udp")) > idle_sockets
+        await expect(producer.locator("#stage-viewers")).to_have_text("1 tittar")
+    finally:
+        await viewer_browser.close()
