@@ -277,9 +277,29 @@ function render() {
   const rank = (/** @type {MediaPeer} */ p) => (p.key === large ? 0 : p.key === me ? 1 : hasVideo(p.key) ? 2 : 3);
   const order = [...peers].sort((a, b) => rank(a) - rank(b));
   for (const key of [...shown.keys()]) if (!peers.some((p) => p.key === key)) shown.delete(key);
-  tiles.replaceChildren(...order.map(tile));
+  const figures = order.map(tile);
+  if (tiles.contains(document.activeElement)) {
+    // Someone is tabbing through the tiles: moving them now would move the focus order under
+    // their feet (WCAG 2.4.3). Add and remove only; reorder once the focus leaves the tiles.
+    for (const child of [...tiles.children]) {
+      if (!figures.includes(/** @type {HTMLElement} */ (child))) child.remove();
+    }
+    for (const figure of figures) if (figure.parentElement !== tiles) tiles.append(figure);
+    reorderLater = true;
+  } else {
+    tiles.replaceChildren(...figures);
+  }
   for (const [key, figure] of shown) figure.classList.toggle('featured', key === large && peers.length > 2);
 }
+
+/** The tiles' order waits while the keyboard focus is among them (see render). */
+let reorderLater = false;
+tiles.addEventListener('focusout', (event) => {
+  if (reorderLater && !tiles.contains(/** @type {Node|null} */ (event.relatedTarget))) {
+    reorderLater = false;
+    render();
+  }
+});
 
 /** @param {'audio'|'video'} kind @param {HTMLButtonElement} button */
 async function toggle(kind, button) {
