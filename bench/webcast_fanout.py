@@ -675,9 +675,9 @@ async def _search(media: Media, viewers: ViewerPool, base: str, mode: str) -> di
         if refused and mode in NODES:
             engine = media.engines[mode]
             assert engine.workers is not None
-            others = [(w.name, w.behind, w.busy, w.viewers) for w in engine.workers.live()]
+            others = [(w.name, w.behind, w.busy) for w in engine.workers.live()]
             print(f"    after the refusal: origin loop behind {engine.loop_lag.behind()}, fan-out"
-                  f" behind {stage.hub.falling_behind()}; forwarding (behind, busy, viewers)"
+                  f" behind {stage.hub.falling_behind()}; forwarding (behind, busy)"
                   f" {others}", flush=True)
         if ratio < GOAL or refused:
             if ratio >= GOAL:

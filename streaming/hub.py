@@ -424,7 +424,6 @@ class StageHub:
 
     def relay_video(self, encoded: list[list[Any]]) -> None:
         """A forwarding process: one frame in every rendition, as the origin encoded it."""
-        self._last_frame_at = time.monotonic()
         self._fan_out_video(encoded)
 
     def relay_audio(self, packets: list[Any]) -> None:
@@ -513,14 +512,11 @@ class StageHub:
         sends = self._sends
         while sends:
             frame, tracks = sends[0]
-            while tracks:
+            while tracks and time.perf_counter() <= deadline:
                 tracks.pop().push(frame)
-                if time.perf_counter() > deadline:
-                    break
-            if not tracks:
-                sends.popleft()
-            if time.perf_counter() > deadline:
+            if tracks:
                 break
+            sends.popleft()
         self._busy_spent += time.perf_counter() - started
         self._draining = bool(sends)
         if sends:

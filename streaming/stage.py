@@ -439,27 +439,19 @@ class Stage:
     async def _view_on(self, worker: Worker, offer_sdp: str, owner: str) -> tuple[str, str]:
         # Frames flow to the process before its viewer's DTLS completes, so that its first
         # key frame is there when it is.
-        self._relay_to(worker)
+        if not any(r.worker is worker for r in self.hub.relays):
+            self.hub.relays.add(StageRelay(worker, self.stage_id))
         self._offering[worker] = self._offering.get(worker, 0) + 1
         try:
             session_id, answer = await worker.view(self.stage_id, offer_sdp, owner)
-        except BaseException:
+            self._remote[session_id] = (worker, owner)
+        finally:
             self._offering[worker] -= 1
             if not self._offering[worker]:
                 del self._offering[worker]
-            self._forget_relay(worker)
-            raise
-        self._offering[worker] -= 1
-        if not self._offering[worker]:
-            del self._offering[worker]
-        self._remote[session_id] = (worker, owner)
-        self._relay_to(worker)  # (a failed offer beside this one may have stopped it)
+            self._forget_relay(worker)  # kept while it has a session or an offer here
         self._emit("stage.viewers")
         return session_id, answer
-
-    def _relay_to(self, worker: Worker) -> None:
-        if not any(r.worker is worker for r in self.hub.relays):
-            self.hub.relays.add(StageRelay(worker, self.stage_id))
 
     def _forget_relay(self, worker: Worker) -> None:
         """No more frames to a process none of whose sessions (or offers) watch this stage."""

@@ -6,9 +6,9 @@ rendition, packages HLS and records, exactly as a single process does; each *for
 process* connects to it over a local Unix socket (:class:`WorkerLink`) and serves WebRTC
 viewers (and breakout rooms, which the server spreads over processes as over nodes).
 
-The origin's :class:`WorkerPool` places each new WHEP viewer on the process with the fewest
-WebRTC viewers that is not falling behind, itself included (it also encodes, so with equal
-counts a forwarding process goes first); the answer and the session come back over the link,
+The origin's :class:`WorkerPool` places each new WHEP viewer on the process whose fan-out is
+least busy and that is not falling behind, itself included (:meth:`WorkerPool.placements`);
+the answer and the session come back over the link,
 and the viewer's media then flows from that process. The stage's encoded packets (every
 rendition of a frame in one message, and the Opus packets) go once to each forwarding process
 that has a viewer of the stage; there they are cut into RTP payloads once and written to each
@@ -38,7 +38,7 @@ import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .errors import StreamingError
 
@@ -80,15 +80,6 @@ class RelayedPacket(bytes):
     @property
     def size(self) -> int:
         return len(self)
-
-
-class Packet(Protocol):
-    """What the link reads of an encoded packet (PyAV's or a relayed one)."""
-
-    pts: int | None
-    is_keyframe: bool
-
-    def __bytes__(self) -> bytes: ...
 
 
 def _pack(kind: int, stage_id: str, groups: Sequence[Sequence[Any]]) -> bytes:
@@ -197,7 +188,6 @@ class Worker:
         self._writer = writer
         self._requests = _Requests()
         self.name = "?"
-        self.viewers = 0  # WebRTC viewers it serves (its reports, plus those placed since)
         self.pending = 0  # offers sent to it and not answered yet
         self.busy = 0.0  # the share of its time its fan-out takes (its reports)
         self.recent = _Recent()
@@ -232,7 +222,6 @@ class Worker:
                                      "owner": owner})
         finally:
             self.pending -= 1
-        self.viewers = int(reply.get("viewers", self.viewers + 1))
         self.recent.add()
         return str(reply["session"]), str(reply["answer"])
 
@@ -286,13 +275,11 @@ class Worker:
             self._requests.answer(message)
         elif kind == "load":
             self.name = str(message.get("name", self.name))
-            self.viewers = int(message.get("viewers", 0))
             self.behind = bool(message.get("behind", False))
             self.busy = float(message.get("busy", 0.0))
         elif kind == "key":
             self._pool.keyframe_needed(str(message.get("stage", "")))
         elif kind == "gone":  # (also the answer to our own stop, sent before its reply)
-            self.viewers = max(0, self.viewers - 1)
             self._pool.session_gone(str(message.get("stage", "")), str(message.get("session", "")))
 
     async def close(self) -> None:
@@ -309,7 +296,6 @@ class WorkerPool:
         self.workers: list[Worker] = []
         self.here = _Recent()  # viewers the origin placed on itself lately
         self._server: asyncio.base_events.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, address: str) -> None:
         """Listen on ``address`` (a path, or ``@name`` in Linux's abstract namespace)."""
@@ -418,11 +404,8 @@ class WorkerLink:
     def session_gone(self, stage_id: str, session_id: str) -> None:
         self.send({"t": "gone", "stage": stage_id, "session": session_id})
 
-    def _viewers(self) -> int:
-        return sum(s.webrtc_viewer_count for s in self._engine.stages)
-
     def _report(self) -> None:
-        self.send({"t": "load", "name": self.name, "viewers": self._viewers(),
+        self.send({"t": "load", "name": self.name,
                    "busy": round(max((s.hub.fan_out_busy for s in self._engine.stages),
                                      default=0.0), 3),
                    "behind": any(s.refuses_viewers() for s in self._engine.stages)
@@ -468,7 +451,7 @@ class WorkerLink:
         try:
             stage = self._engine.mirror_stage(str(message["stage"]), self)
             session, answer = await stage.view(str(message["offer"]), str(message.get("owner", "")))
-            reply |= {"session": session, "answer": answer, "viewers": self._viewers()}
+            reply |= {"session": session, "answer": answer}
         except StreamingError as exc:
             reply |= {"error": exc.code, "message": str(exc)}
         except Exception as exc:  # the origin must get an answer, whatever went wrong here
