@@ -8,6 +8,7 @@ from server.breakout import models as breakout  # noqa: F401
 from server.captions import models as captions  # noqa: F401
 from server.chat import models as chat  # noqa: F401
 from server.feedback import models as feedback  # noqa: F401
+from server.mail import models as mail  # noqa: F401
 from server.notes import models as notes  # noqa: F401
 from server.platform import models as platform  # noqa: F401
 from server.polls import models as polls  # noqa: F401

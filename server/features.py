@@ -12,6 +12,7 @@ from server.breakout.feature import FEATURE as BREAKOUT
 from server.captions.feature import FEATURE as CAPTIONS
 from server.chat.feature import FEATURE as CHAT
 from server.feedback.feature import FEATURE as FEEDBACK
+from server.mail.feature import FEATURE as MAIL
 from server.notes.feature import FEATURE as NOTES
 from server.platform.feature import Feature
 from server.polls.feature import FEATURE as POLLS
@@ -23,7 +24,7 @@ from server.webcast.feature import FEATURE as WEBCAST
 
 FEATURES: tuple[Feature, ...] = (
     PROGRAMME, WEBCAST, QA, POLLS, CAPTIONS, BREAKOUT, CHAT, ROOM_MEDIA, NOTES, FEEDBACK,
-    RECORDING,
+    RECORDING, MAIL,
 )
 
 TEMPLATE_FOLDERS = tuple(f.templates for f in FEATURES if f.templates)

@@ -9,11 +9,19 @@ from quart import Blueprint, redirect, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers.response import Response
 
+from server.mail import outbox
+from server.mail.sender import SENDER
 from server.platform import programme
 from server.platform.auth import check_password
 from server.platform.errors import DomainError
 from server.platform.models import AccessibilityReport, Registration, User
-from server.platform.registration import RegistrationIn, by_join_key, field_errors, register
+from server.platform.registration import (
+    RegistrationIn,
+    by_join_key,
+    confirm,
+    field_errors,
+    register,
+)
 from server.platform.store import require_rate
 from server.platform.web import (
     LANG_COOKIE,
@@ -87,11 +95,24 @@ async def register_page(
                 form_error=refused.text(language()))
             return page, status, refused.headers
         try:
-            reg = await register(db, event, RegistrationIn.model_validate(form))
+            reg = await register(db, event, RegistrationIn.model_validate(form),
+                                 language=language())
         except ValidationError as exc:
             return await _register_errors(event, regions, form, field_errors(exc))
-        except DomainError:
-            return await _register_errors(event, regions, form, {"region": ("error.region", {})})
+        except DomainError as refused:
+            if refused.details.get("field") == "email":
+                return await _register_errors(event, regions, form,
+                                              {"email": ("error.email_required", {})})
+            if refused.details.get("field") == "region":
+                return await _register_errors(event, regions, form,
+                                              {"region": ("error.region", {})})
+            return await render(
+                "register.html", refused.status, event=event, regions=regions, form=form,
+                errors={}, form_error=refused.text(language()))
+        outbox.to_registration(db, platform().settings, "confirmation", event, reg)
+    platform().need(SENDER).wake()
+    if reg.confirmed_at is None:  # the address first: the mail's link confirms and signs in
+        return await render("registered.html", event=event, join_url="", confirm=True)
     await _start_participant_session(reg)
     return redirect(url_for("pages.registered", slug=slug))
 
@@ -117,7 +138,8 @@ async def registered(slug: str) -> tuple[str, int]:
         f"{platform().settings.public_url}{url_for('pages.join', slug=slug, key=reg.join_key)}"
         if reg else ""
     )
-    return await render("registered.html", event=event, join_url=join_url)
+    return await render("registered.html", event=event, join_url=join_url,
+                        mailed=bool(reg and reg.email))
 
 
 @pages.get("/e/<slug>/join/<key>")
@@ -125,6 +147,10 @@ async def join(slug: str, key: str) -> Response:
     async with platform().db.session() as db:
         event = await programme.get_event(db, slug)
         reg = await by_join_key(db, event, key)
+    if reg.confirmed_at is None:
+        async with platform().db.transaction() as db:
+            reg = await by_join_key(db, event, key)
+            await confirm(db, event, reg)
     await _start_participant_session(reg)
     return redirect(url_for("pages.live", slug=slug))
 

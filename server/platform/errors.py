@@ -23,6 +23,9 @@ STATUS = {
     "qa.rate_limited": 429,
     "qa.closed": 409,
     "event.not_found": 404,
+    "registration.full": 409,
+    "registration.closed": 409,
+    "registration.not_open": 409,
     "room.not_member": 403,
     # the media engine at the WHIP/WHEP boundary (RFC 9725 and WHEP)
     "sdp.invalid": 400,

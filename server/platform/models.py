@@ -74,6 +74,16 @@ class Event(Base):
     qa_allow_anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
     qa_on_screen_id: Mapped[int | None] = mapped_column(Integer)
     qa_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Registration: opens and closes at these times (None: open from publication, until the
+    # start), at most `registration_cap` people (None: no cap); with `confirm_email` a
+    # registration counts only once its address is confirmed (the join link in the mail).
+    registration_opens_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    registration_closes_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    registration_cap: Mapped[int | None] = mapped_column(Integer)
+    confirm_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    schedule_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Goes up when the event's time or place changes: the SEQUENCE of its calendar invitation
+    (a calendar replaces the entry it holds with the newer one)."""
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
     items: Mapped[list[ProgrammeItem]] = relationship(
@@ -155,6 +165,11 @@ class Registration(Base):
     job_role: Mapped[str] = mapped_column(String(120), default="")
     attendance: Mapped[str] = mapped_column(String(10), default="online")
     join_key: Mapped[str] = mapped_column(String(64), unique=True)
+    language: Mapped[str] = mapped_column(String(2), default="sv", server_default="sv")
+    """The language the person registered in: their mail is written in it."""
+    confirmed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    """When the registration began to count: at once, or (an event with `confirm_email`) when
+    the join link from the confirmation mail was first opened."""
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 

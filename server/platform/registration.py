@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.platform.auth import new_join_key
 from server.platform.errors import DomainError, NotFound
-from server.platform.models import Event, Region, Registration
+from server.platform.models import Event, Region, Registration, utcnow
 
 NATIONAL = "national"
-EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$"
+EMAIL = r"^[^@\s,;<>()\[\]\\\"]{1,64}@[^@\s,;<>()\[\]\\\"]{1,189}\.[^@\s,;<>()\[\]\\\"]{2,}$"
+"""One mailbox: no list separators, brackets or quotes a mail header would read as structure."""
 
 
 class RegistrationIn(BaseModel):
@@ -53,19 +55,72 @@ def field_errors(exc: ValidationError) -> dict[str, tuple[str, dict[str, object]
     return errors
 
 
-async def register(session: AsyncSession, event: Event, data: RegistrationIn) -> Registration:
-    """Store one registration. An unknown region is refused, not guessed."""
+CLOSED_TEXT = {"not_open": "Anmälan har inte öppnat ännu.", "closed": "Anmälan är stängd."}
+
+
+def registration_state(event: Event, now: datetime | None = None) -> str:
+    """"open", "not_open" (before its opening time) or "closed" (after its deadline). With
+    neither set, registration is open: people still register to watch a past event's
+    recording with its questions."""
+    now = now or utcnow()
+    if event.registration_opens_at and now < event.registration_opens_at:
+        return "not_open"
+    if event.registration_closes_at and now >= event.registration_closes_at:
+        return "closed"
+    return "open"
+
+
+async def counted(session: AsyncSession, event: Event) -> int:
+    """Registrations that count (towards the cap, in the lists): those confirmed."""
+    return int(await session.scalar(select(func.count(Registration.id)).where(
+        Registration.event_id == event.id, Registration.confirmed_at.is_not(None))) or 0)
+
+
+async def _check_room(session: AsyncSession, event: Event) -> None:
+    """Refuse when the event is at its cap. The event's row is locked first (PostgreSQL), so
+    two people registering for the last place at once do not both get it."""
+    if event.registration_cap is None:
+        return
+    await session.execute(select(Event.id).where(Event.id == event.id).with_for_update())
+    if await counted(session, event) >= event.registration_cap:
+        raise DomainError("registration.full", "Evenemanget är fullt: det finns inga platser kvar.")
+
+
+async def register(session: AsyncSession, event: Event, data: RegistrationIn, *,
+                   language: str = "sv") -> Registration:
+    """Store one registration. An unknown region is refused, not guessed; a closed or full
+    event refuses; with `confirm_email` the address is required and the registration counts
+    once it is confirmed (`confirm`)."""
+    state = registration_state(event)
+    if state != "open":
+        raise DomainError(f"registration.{state}", CLOSED_TEXT[state])
+    if event.confirm_email and not data.email:
+        raise DomainError("registration.email_required",
+                          "Ange din e-postadress: anmälan bekräftas med ett mejl.", field="email")
     region = None if data.region == NATIONAL else data.region
     if region is not None and await session.get(Region, region) is None:
         raise DomainError("registration.region", "Okänd region.", field="region")
+    if not event.confirm_email:
+        await _check_room(session, event)
     reg = Registration(
         event_id=event.id, name=data.name, email=data.email or None,
         organisation=data.organisation, municipality=data.municipality, region_code=region,
         job_role=data.job_role, attendance=data.attendance, join_key=new_join_key(),
+        language=language if language in ("sv", "en") else "sv",
+        confirmed_at=None if event.confirm_email else utcnow(),
     )
     session.add(reg)
     await session.flush()
     return reg
+
+
+async def confirm(session: AsyncSession, event: Event, reg: Registration) -> None:
+    """The join link from the confirmation mail was opened: the address is the person's, and
+    the registration now counts (if the event still has room)."""
+    if reg.confirmed_at is not None:
+        return
+    await _check_room(session, event)
+    reg.confirmed_at = utcnow()
 
 
 async def by_join_key(session: AsyncSession, event: Event, key: str) -> Registration:

@@ -89,6 +89,19 @@ class Settings(BaseSettings):
     login_per_address: int = 30  # failed logins per client address in LOGIN_WINDOW
     register_per_address: int = 30  # registrations per client address and event per hour
     reports_per_address: int = 5  # accessibility reports per client address per hour
+    # E-mail (server/mail): the SMTP server the outbox sends through. Unset (the embedded
+    # default): nothing is sent, admins read the outbox in the browser (/admin/mail).
+    # SMTP_SECURITY: "starttls" (port 587), "tls" (465) or "none" (a relay on the same host).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    mail_from: str = "Träffpunkt biblioteksplaner <traffpunkt@kb.se>"
+    # A reminder this long before the start (0: none); sent mail (it carries join links) is
+    # kept this long.
+    mail_reminder_hours: int = Field(24, ge=0, le=24 * 14)
+    mail_keep_days: int = Field(30, ge=1, le=3650)
     node_id: str = Field(default_factory=lambda: secrets.token_hex(4))
     demo_event_file: Path = Path(__file__).parents[1] / "data" / "demo_event.json"
 
