@@ -25,6 +25,7 @@ from server.platform.media import MediaService
 from server.platform.node import Metrics, Platform
 from server.platform.payload import SocketJson
 from server.platform.presence import Presence
+from server.platform.registration import FORGETTING, Forgetting
 from server.platform.settings import Settings
 from server.platform.sockets import mount
 from server.platform.store import make_store
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     quart.extensions["traffpunkt"] = platform
     presence = Presence(platform)
     _platform_lifecycle(platform, presence)
+    platform.provide(FORGETTING, Forgetting([f.forget for f in FEATURES if f.forget]))
     mount_connection(platform, presence)
     mount(platform, [feature.router for feature in FEATURES if feature.router])
     for feature in FEATURES:  # in the declared order: a later one may need an earlier one

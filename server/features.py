@@ -19,12 +19,13 @@ from server.polls.feature import FEATURE as POLLS
 from server.programme.feature import FEATURE as PROGRAMME
 from server.qa.feature import FEATURE as QA
 from server.recording.feature import FEATURE as RECORDING
+from server.registrations.feature import FEATURE as REGISTRATIONS
 from server.room_media.feature import FEATURE as ROOM_MEDIA
 from server.webcast.feature import FEATURE as WEBCAST
 
 FEATURES: tuple[Feature, ...] = (
     PROGRAMME, WEBCAST, QA, POLLS, CAPTIONS, BREAKOUT, CHAT, ROOM_MEDIA, NOTES, FEEDBACK,
-    RECORDING, MAIL,
+    RECORDING, MAIL, REGISTRATIONS,
 )
 
 TEMPLATE_FOLDERS = tuple(f.templates for f in FEATURES if f.templates)

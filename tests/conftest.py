@@ -179,6 +179,26 @@ async def register(client, slug: str = "hosten-2020", **fields):  # type: ignore
     return await client.post(f"/e/{slug}/register", form=form)
 
 
+async def signed_in(app, role: str, username: str | None = None):  # type: ignore[no-untyped-def]
+    """A test client signed in as a staff user with `role` (made if missing)."""
+    from sqlalchemy import select
+
+    from server.platform.auth import hash_password
+    from server.platform.models import User
+
+    username = username or role
+    async with app.platform.db.transaction() as db:
+        if not await db.scalar(select(User).where(User.username == username)):
+            db.add(User(username=username, display_name=username.title(), role=role,
+                        password_hash=hash_password(f"{username}-password")))
+    client = app.quart.test_client()
+    token = await get_csrf(client, "/login")
+    response = await client.post("/login", form={
+        "username": username, "password": f"{username}-password", "csrf_token": token})
+    assert response.status_code == 302
+    return client
+
+
 class LiveServer:
     """A real `traffpunkt serve` process on a free port."""
 

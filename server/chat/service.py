@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.breakout.models import BreakoutRoom, BreakoutRound
@@ -78,3 +78,9 @@ def message_view(message: ChatMessage) -> dict[str, Any]:
         "text": message.text,
         "at": message.created_at.isoformat(),
     }
+
+
+async def forget_author(db: AsyncSession, registration_id: int) -> None:
+    """A registration is deleted: its messages stay in the room's history, without the name."""
+    await db.execute(update(ChatMessage).where(ChatMessage.registration_id == registration_id)
+                     .values(author_name="", registration_id=None))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart import Quart
 
 from server.mail import views
+from server.mail.outbox import forget_recipient
 from server.mail.sender import SENDER, MailSender
 from server.platform.feature import Feature
 from server.platform.node import Platform
@@ -16,4 +17,4 @@ def install(platform: Platform, app: Quart) -> None:
         platform.lifecycle.add("mail", sender.start, sender.stop)
 
 
-FEATURE = Feature("mail", blueprint=views.mail, install=install)
+FEATURE = Feature("mail", blueprint=views.mail, install=install, forget=forget_recipient)

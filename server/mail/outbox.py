@@ -49,6 +49,15 @@ def to_registration(db: AsyncSession, settings: Settings, kind: str, event: Even
                    **messages.for_registration(kind, settings, event, reg))
 
 
+def send_link(db: AsyncSession, settings: Settings, event: Event,
+              reg: Registration) -> OutboxMessage | None:
+    """The person's (new) join link, to their address; None without one."""
+    if not reg.email:
+        return None
+    return enqueue(db, kind="link", to=reg.email, event_id=event.id, registration_id=reg.id,
+                   **messages.for_link_request(settings, event, [reg]))
+
+
 def link_request(db: AsyncSession, event: Event, email: str) -> None:
     """"Send me my link again". Whether the address is registered is looked up later, by the
     sender (`resolve_link_requests`): the request is answered the same, in the same time,
@@ -63,6 +72,12 @@ async def schedule_changed(db: AsyncSession, settings: Settings, event: Event) -
         Registration.event_id == event.id, Registration.email.is_not(None),
         Registration.confirmed_at.is_not(None)))
     return sum(1 for reg in regs if to_registration(db, settings, "update", event, reg))
+
+
+async def forget_recipient(db: AsyncSession, registration_id: int) -> None:
+    """A registration is deleted or anonymised: its mail (addresses, join links) goes too."""
+    await db.execute(delete(OutboxMessage).where(
+        OutboxMessage.registration_id == registration_id))
 
 
 # -- housekeeping (the sender calls these, with or without an SMTP server) ------------------

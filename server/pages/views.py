@@ -20,6 +20,7 @@ from server.platform.registration import (
     by_join_key,
     confirm,
     field_errors,
+    refusal,
     register,
 )
 from server.platform.store import require_rate
@@ -73,7 +74,9 @@ async def register_page(
         event = await programme.get_event(db, slug)
         regions = await programme.regions(db)
         if request.method == "GET":
-            return await render("register.html", event=event, regions=regions, form={}, errors={})
+            refused = await refusal(db, event)
+            return await render("register.html", event=event, regions=regions, form={}, errors={},
+                                closed=refused.text(language()) if refused else "")
         form = {k: v for k, v in (await request.form).items() if k != "csrf_token"}
         try:
             await check_csrf()
@@ -257,6 +260,17 @@ async def accessibility() -> tuple[str, int]:
     async with platform().db.transaction() as db:
         db.add(report)
     return await _statement(200, sent=True, error=None)
+
+
+@pages.get("/integritet")
+async def privacy() -> tuple[str, int]:
+    """The privacy notice: what is stored, why, how long, and the person's rights."""
+    settings = platform().settings
+    return await render("privacy.html", retention_months=DEFAULT_RETENTION_MONTHS,
+                        mail_days=settings.mail_keep_days, contact=STATEMENT["email"])
+
+
+DEFAULT_RETENTION_MONTHS = 12
 
 
 async def _statement(status: int, **context: object) -> tuple[str, int]:

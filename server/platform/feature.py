@@ -4,15 +4,17 @@ server/features.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from quart import Blueprint, Quart
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.platform.node import Platform
 from server.platform.sockets import Router
 
 Install = Callable[[Platform, Quart], None]
+Forget = Callable[[AsyncSession, int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -27,3 +29,7 @@ class Feature:
     templates: str | None = None
     """Folder under templates/ whose `_live_panel.html`, `_live_scripts.html`,
     `_console_panel.html` and `_console_scripts.html` the live page and console include."""
+    forget: Forget | None = None
+    """Runs in the transaction that deletes a registration (staff, the person themself, or
+    the retention period): makes what others still see of the person anonymous, by the
+    registration's id, before the row goes (server/platform/registration.py: Forgetting)."""

@@ -81,6 +81,8 @@ class Event(Base):
     registration_closes_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     registration_cap: Mapped[int | None] = mapped_column(Integer)
     confirm_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    retention_months: Mapped[int] = mapped_column(Integer, default=12, server_default="12")
+    """Registrations are anonymised this long after the event (server/registrations)."""
     schedule_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Goes up when the event's time or place changes: the SEQUENCE of its calendar invitation
     (a calendar replaces the entry it holds with the newer one)."""
@@ -170,6 +172,8 @@ class Registration(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     """When the registration began to count: at once, or (an event with `confirm_email`) when
     the join link from the confirmation mail was first opened."""
+    anonymised_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    """Set when the retention period removed the person's name, address and organisation."""
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 

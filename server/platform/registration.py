@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.platform.auth import new_join_key
 from server.platform.errors import DomainError, NotFound
 from server.platform.models import Event, Region, Registration, utcnow
+from server.platform.node import Key
 
 NATIONAL = "national"
 EMAIL = r"^[^@\s,;<>()\[\]\\\"]{1,64}@[^@\s,;<>()\[\]\\\"]{1,189}\.[^@\s,;<>()\[\]\\\"]{2,}$"
@@ -55,6 +57,7 @@ def field_errors(exc: ValidationError) -> dict[str, tuple[str, dict[str, object]
     return errors
 
 
+FULL_TEXT = "Evenemanget är fullt: det finns inga platser kvar."
 CLOSED_TEXT = {"not_open": "Anmälan har inte öppnat ännu.", "closed": "Anmälan är stängd."}
 
 
@@ -76,6 +79,17 @@ async def counted(session: AsyncSession, event: Event) -> int:
         Registration.event_id == event.id, Registration.confirmed_at.is_not(None))) or 0)
 
 
+async def refusal(session: AsyncSession, event: Event) -> DomainError | None:
+    """Why the event takes no registrations now (shown instead of the form), or None."""
+    state = registration_state(event)
+    if state != "open":
+        return DomainError(f"registration.{state}", CLOSED_TEXT[state])
+    if (event.registration_cap is not None and not event.confirm_email
+            and await counted(session, event) >= event.registration_cap):
+        return DomainError("registration.full", FULL_TEXT)
+    return None
+
+
 async def _check_room(session: AsyncSession, event: Event) -> None:
     """Refuse when the event is at its cap. The event's row is locked first (PostgreSQL), so
     two people registering for the last place at once do not both get it."""
@@ -83,7 +97,7 @@ async def _check_room(session: AsyncSession, event: Event) -> None:
         return
     await session.execute(select(Event.id).where(Event.id == event.id).with_for_update())
     if await counted(session, event) >= event.registration_cap:
-        raise DomainError("registration.full", "Evenemanget är fullt: det finns inga platser kvar.")
+        raise DomainError("registration.full", FULL_TEXT)
 
 
 async def register(session: AsyncSession, event: Event, data: RegistrationIn, *,
@@ -130,3 +144,18 @@ async def by_join_key(session: AsyncSession, event: Event, key: str) -> Registra
     if reg is None or reg.event_id != event.id:
         raise NotFound("registration.not_found", "Länken är ogiltig.")
     return reg
+
+
+class Forgetting:
+    """Every feature's `forget`, run in order in the transaction that deletes a registration;
+    one that fails fails the deletion (nothing half-anonymised is committed)."""
+
+    def __init__(self, steps: Sequence[Callable[[AsyncSession, int], Awaitable[None]]]) -> None:
+        self.steps = tuple(steps)
+
+    async def __call__(self, db: AsyncSession, registration_id: int) -> None:
+        for step in self.steps:
+            await step(db, registration_id)
+
+
+FORGETTING = Key("registration.forgetting", Forgetting)

@@ -2,5 +2,6 @@
 
 from server.platform.feature import Feature
 from server.qa import sockets, views
+from server.qa.service import forget_author
 
-FEATURE = Feature("qa", sockets.router, views.qa_views, templates="qa")
+FEATURE = Feature("qa", sockets.router, views.qa_views, templates="qa", forget=forget_author)

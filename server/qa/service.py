@@ -499,3 +499,17 @@ def _export_row(
     if moderator:
         row["reject_reason"] = q.reject_reason
     return row
+
+
+async def forget_author(db: AsyncSession, registration_id: int) -> None:
+    """A registration is deleted: its questions stay, anonymous and without the name."""
+    await db.execute(update(Question).where(Question.registration_id == registration_id)
+                     .values(author_name="", anonymous=True, registration_id=None,
+                             updated_at=utcnow()))
+
+
+async def rename_author(db: AsyncSession, registration_id: int, name: str) -> None:
+    """A registration's name was corrected: its named questions show the new one."""
+    await db.execute(update(Question).where(
+        Question.registration_id == registration_id, Question.anonymous.is_(False),
+    ).values(author_name=name))

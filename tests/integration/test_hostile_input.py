@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from urllib.parse import quote
 from typing import Any
 
 import pytest
@@ -45,9 +46,10 @@ DEEP = "[" * 50_000 + "]" * 50_000
 
 def fill(rule: str, segment: str) -> str:
     """The rule's path with every variable set to `segment` (ints stay ints: Werkzeug would
-    route anything else to a 404 before our code)."""
+    route anything else to a 404 before our code). The segment is percent-encoded as a client
+    sends it on the wire ("/", "?", "#" and non-ASCII text), its own "%" escapes kept."""
     path = re.sub(r"<int:[a-z_]+>", "1", rule)
-    value = segment.replace("/", "%2F") or "x"
+    value = quote(segment, safe="%!$&'()*+,;=:@") or "x"
     return re.sub(r"<(?:path:)?[a-z_]+>", lambda _: value, path)  # a "\w" is text, not a group
 
 

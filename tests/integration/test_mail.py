@@ -24,7 +24,7 @@ from server.mail import outbox
 from server.mail.models import OutboxMessage
 from server.mail.sender import SENDER, MailSender
 from server.platform.models import Event, Registration
-from tests.conftest import free_port, get_csrf, make_settings, register, seed_demo
+from tests.conftest import free_port, get_csrf, make_settings, register, seed_demo, signed_in
 
 
 @dataclass
@@ -205,7 +205,7 @@ async def test_a_refused_recipient_fails_for_good_and_an_admin_can_retry(mail_ap
     assert rows["gone@example.se"].state == "failed"
     assert "550" in rows["gone@example.se"].last_error
     assert rows["here@example.se"].state == "sent"
-    admin = await _signed_in_admin(mail_app)
+    admin = await signed_in(mail_app, 'admin')
     page = (await (await admin.get("/admin/mail?state=failed")).get_data()).decode()
     assert "gone@example.se" in page and "550" in page and "here@example.se" not in page
     token = await get_csrf(admin, "/admin/mail")
@@ -365,23 +365,7 @@ async def test_registration_closes_at_its_deadline_and_its_cap(mail_app, smtp) -
 async def test_without_smtp_admins_read_the_outbox_in_the_browser(app, client) -> None:
     await register(client, email="asa@example.se")
     assert (await client.get("/admin/mail")).status_code in (401, 403)
-    admin = await _signed_in_admin(app)
+    admin = await signed_in(app, 'admin')
     page = (await (await admin.get("/admin/mail")).get_data()).decode()
     assert "Ingen e-postserver är inställd" in page
     assert "asa@example.se" in page and "Du är anmäld" in page and "/join/" in page
-
-
-async def _signed_in_admin(app):  # type: ignore[no-untyped-def]
-    from server.platform.auth import hash_password
-    from server.platform.models import User
-
-    async with app.platform.db.transaction() as db:
-        if not await db.scalar(select(User).where(User.username == "admin")):
-            db.add(User(username="admin", display_name="Admin", role="admin",
-                        password_hash=hash_password("admin-password")))
-    client = app.quart.test_client()
-    token = await get_csrf(client, "/login")
-    response = await client.post("/login", form={
-        "username": "admin", "password": "admin-password", "csrf_token": token})
-    assert response.status_code == 302
-    return client

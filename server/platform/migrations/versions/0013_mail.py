@@ -1,5 +1,5 @@
 """mail: the outbox; registration opening, deadline, cap and address confirmation; the
-registrant's language; the event's schedule version (its calendar invitation's SEQUENCE)
+registrant's language; retention of registrations; the event's schedule version (its calendar invitation's SEQUENCE)
 
 Revision ID: 0013
 Revises: 0001
@@ -51,20 +51,24 @@ def upgrade() -> None:
                                    server_default='0'))
         batch.add_column(sa.Column('schedule_version', sa.Integer(), nullable=False,
                                    server_default='0'))
+        batch.add_column(sa.Column('retention_months', sa.Integer(), nullable=False,
+                                   server_default='12'))
     with op.batch_alter_table('registrations') as batch:
         batch.add_column(sa.Column('language', sa.String(length=2), nullable=False,
                                    server_default='sv'))
         batch.add_column(sa.Column('confirmed_at', sa.DateTime(timezone=True)))
+        batch.add_column(sa.Column('anonymised_at', sa.DateTime(timezone=True)))
     # Everyone registered before confirmation existed counts.
     op.execute("UPDATE registrations SET confirmed_at = created_at")
 
 
 def downgrade() -> None:
     with op.batch_alter_table('registrations') as batch:
+        batch.drop_column('anonymised_at')
         batch.drop_column('confirmed_at')
         batch.drop_column('language')
     with op.batch_alter_table('events') as batch:
-        for column in ('schedule_version', 'confirm_email', 'registration_cap',
+        for column in ('retention_months', 'schedule_version', 'confirm_email', 'registration_cap',
                        'registration_closes_at', 'registration_opens_at'):
             batch.drop_column(column)
     op.drop_table('mail_outbox')
