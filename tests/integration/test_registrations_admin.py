@@ -173,7 +173,8 @@ async def test_a_new_link_ends_the_old_one_and_is_mailed(app) -> None:
     asa = await reg_by_name(app, "Åsa Öberg")
     moderator = await signed_in(app, "moderator")
     path = f"/e/hosten-2020/registrations/{asa.id}"
-    done = await moderator.post(f"{path}/link", form={"csrf_token": await get_csrf(moderator, path)})
+    token = await get_csrf(moderator, path)
+    done = await moderator.post(f"{path}/link", form={"csrf_token": token})
     assert done.status_code == 302
     new = await reg_by_name(app, "Åsa Öberg")
     assert new.join_key != asa.join_key
