@@ -199,6 +199,17 @@ async def signed_in(app, role: str, username: str | None = None):  # type: ignor
     return client
 
 
+@pytest.fixture
+def smtp():  # type: ignore[no-untyped-def]
+    """A real SMTP server on loopback (aiosmtpd) and what it received (tests/mail.py)."""
+    from tests.mail import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
 class LiveServer:
     """A real `traffpunkt serve` process on a free port."""
 

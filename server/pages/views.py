@@ -145,11 +145,19 @@ async def registered(slug: str) -> tuple[str, int]:
                         mailed=bool(reg and reg.email))
 
 
-@pages.get("/e/<slug>/join/<key>")
-async def join(slug: str, key: str) -> Response:
+@pages.route("/e/<slug>/join/<key>", methods=["GET", "POST"])
+async def join(slug: str, key: str) -> tuple[str, int] | Response:
+    """The personal join link: works on any number of devices. Opened in a browser signed in
+    as staff, it asks first (a moderator testing a participant's link must not lose the
+    console's session without noticing); the answer is a POST."""
     async with platform().db.session() as db:
         event = await programme.get_event(db, slug)
         reg = await by_join_key(db, event, key)
+    current = await current_principal()
+    if request.method == "GET" and current is not None and current.is_staff:
+        return await render("join_as_staff.html", event=event, reg=reg, key=key)
+    if request.method == "POST":
+        await check_csrf()
     if reg.confirmed_at is None:
         async with platform().db.transaction() as db:
             reg = await by_join_key(db, event, key)

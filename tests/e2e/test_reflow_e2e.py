@@ -38,6 +38,7 @@ LONG_NAME = "Maja-Stina Wallenius-Andersson-Kronqvist-Fredriksdotter-Lindgren"
 LONG_ORG = "Kulturförvaltningen, Regionbiblioteksverksamheten i Västra Götalandsregionen"
 CAPTIONER = ("skrivtolk", "skrivtolk-lösenord-1")
 SPEAKER = ("talare", "talare-lösenord-1")
+ADMIN = ("admin", "admin-lösenord-1")
 FACILITATOR_REGION = "M"
 
 
@@ -52,6 +53,7 @@ class Day:
     room_id: int
     recording_id: int
     publication_id: int
+    participant_id: int
 
 
 async def seed_busy(url: str, media_root: Path) -> Day:
@@ -62,10 +64,12 @@ async def seed_busy(url: str, media_root: Path) -> Day:
     from server.captions.models import CaptionLine
     from server.feedback import service as feedback
     from server.feedback.models import FeedbackResponse
+    from server.mail import outbox
     from server.platform.auth import Principal
     from server.platform.db import Database
     from server.platform.models import AccessibilityReport, Event, User
     from server.platform.registration import RegistrationIn, register
+    from server.platform.settings import Settings
     from server.polls import service as polls
     from server.qa import service as qa
     from server.recording.models import ChapterMark, Publication, Recording
@@ -75,7 +79,8 @@ async def seed_busy(url: str, media_root: Path) -> Day:
     db = Database(url)
     try:
         async with db.transaction() as session:
-            for (username, password), role in ((CAPTIONER, "captioner"), (SPEAKER, "speaker")):
+            for (username, password), role in ((CAPTIONER, "captioner"), (SPEAKER, "speaker"),
+                                               (ADMIN, "admin")):
                 session.add(User(username=username, display_name=username.title(), role=role,
                                  password_hash=password_hash(password)))
             event = (await session.scalars(select(Event).where(Event.slug == SLUG))).one()
@@ -141,8 +146,11 @@ async def seed_busy(url: str, media_root: Path) -> Day:
             (media / "chapters.vtt").write_text(
                 f"WEBVTT\n\n00:00:00.000 --> 00:01:00.000\n{LONG_WORD} {UNBROKEN}\n",
                 encoding="utf-8")
+            settings = Settings(env="test", database_url=url, secret_key="reflow")
+            for reg in people[:3]:  # the outbox has mail for admins to read
+                outbox.to_registration(session, settings, "confirmation", event, reg)
             return Day(people[1].join_key, facilitator.join_key, latecomer.join_key, room_id,
-                       recording.id, publication.id)
+                       recording.id, publication.id, people[1].id)
     finally:
         await db.close()
 
@@ -193,20 +201,26 @@ def pages(day: Day) -> list[tuple[str, str]]:
     r = FACILITATOR_REGION
     return [
         ("visitor", "/"), ("visitor", e), ("visitor", f"{e}/register"), ("visitor", "/login"),
-        ("visitor", "/tillganglighet"), ("visitor", "/play"),
+        ("visitor", "/tillganglighet"), ("visitor", "/play"), ("visitor", "/integritet"),
+        ("visitor", f"{e}/link"),
         ("visitor", f"/play/{day.publication_id}"), ("visitor", "/sidan-finns-inte"),
         ("participant", f"{e}/registered"), ("participant", f"{e}/live"),
+        ("participant", f"{e}/me"), ("participant", f"{e}/me/delete"),
         ("latecomer", f"{e}/live"),
         ("participant", f"{e}/rooms/{day.room_id}"),
         ("participant", f"{e}/rooms/{day.room_id}/notes"),
         ("facilitator", f"{e}/feedback"), ("facilitator", f"{e}/feedback/regions/{r}"),
-        ("facilitator", f"{e}/feedback/regions/{r}/notes"),
         ("moderator", f"{e}/moderate"), ("moderator", f"{e}/presenter"),
         ("moderator", f"{e}/produce"), ("moderator", f"{e}/feedback/dashboard"),
-        ("moderator", f"{e}/feedback/form"), ("moderator", f"{e}/feedback/rate"),
+        ("admin", f"{e}/feedback/form"), ("moderator", f"{e}/feedback/rate"),
         ("moderator", f"{e}/notes"), ("moderator", "/tillganglighet/rapporter"),
-        ("captioner", f"{e}/captions"), ("speaker", f"{e}/presenter"),
+        ("captioner", f"{e}/captions"), ("speaker", f"{e}/live"),
         ("archivist", "/archive"), ("archivist", f"/archive/recordings/{day.recording_id}"),
+        ("moderator", f"{e}/registrations"),
+        ("moderator", f"{e}/registrations/{day.participant_id}"),
+        ("moderator", f"{e}/registrations/{day.participant_id}/delete"),
+        ("moderator", f"{e}/join/{day.participant_key}"),
+        ("admin", "/admin/mail"), ("admin", f"{e}/registrations"),
     ]
 
 
@@ -226,7 +240,7 @@ async def signed_in(browser: Browser, url: str, day: Day) -> dict[str, Page]:
         "facilitator": joining(lambda d: d.facilitator_key, day),
         "latecomer": joining(lambda d: d.latecomer_key, day),
         "moderator": as_user(MODERATOR), "archivist": as_user(ARCHIVIST),
-        "captioner": as_user(CAPTIONER), "speaker": as_user(SPEAKER),
+        "captioner": as_user(CAPTIONER), "speaker": as_user(SPEAKER), "admin": as_user(ADMIN),
     }
     profiles = {}
     for who, sign_in in how.items():

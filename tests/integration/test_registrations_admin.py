@@ -259,3 +259,27 @@ async def test_the_privacy_notice_says_what_the_address_is_for(client) -> None:
     assert "only</strong> for mail about this event" in english
     register_page = (await (await client.get("/e/hosten-2020/register")).get_data()).decode()
     assert 'href="/integritet"' in register_page
+
+
+async def test_the_join_link_asks_before_it_replaces_a_staff_session(app) -> None:
+    await seed_people(app)
+    asa = await reg_by_name(app, "Åsa Öberg")
+    moderator = await signed_in(app, "moderator")
+    path = f"/e/hosten-2020/join/{asa.join_key}"
+    asked = await moderator.get(path)
+    html = (await asked.get_data()).decode()
+    assert asked.status_code == 200 and "Du är inloggad som Moderator" in html
+    assert (await moderator.get("/e/hosten-2020/moderate")).status_code == 200, \
+        "the staff session is still there"
+    refused = await moderator.post(path, form={"csrf_token": "wrong"})
+    assert refused.status_code == 403
+    went = await moderator.post(path, form={"csrf_token": await get_csrf(moderator, path)})
+    assert went.status_code == 302 and went.headers["Location"].endswith("/live")
+    assert (await moderator.get("/e/hosten-2020/moderate")).status_code == 403, \
+        "now the participant, as chosen"
+    # Two devices: the same link opens a second, independent session.
+    phone, laptop = app.quart.test_client(), app.quart.test_client()
+    for device in (phone, laptop):
+        assert (await device.get(path)).status_code == 302
+    assert (await phone.get("/e/hosten-2020/live")).status_code == 200
+    assert (await laptop.get("/e/hosten-2020/live")).status_code == 200

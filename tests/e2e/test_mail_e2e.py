@@ -1,0 +1,170 @@
+"""Mail in the browser, keyboard only: a participant registers, the confirmation with the join
+link and a valid calendar invitation arrives at the test's SMTP server, the link opens the live
+page on another device; "send me my link again"; organisers find, correct and export the
+registration; the participant sees and deletes their own. axe on every page."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.conftest import MODERATOR, LiveServer, password_hash, seed, server_env
+from tests.e2e.conftest import axe_check, login, new_page
+from tests.mail import SmtpServer, calendar_of, plain_text
+
+pytestmark = pytest.mark.slow
+ADMIN = ("admin", "admin-lösenord-1")
+
+
+@pytest.fixture
+def mail_server(clean_db: str, tmp_path: Path, smtp: SmtpServer) -> Iterator[LiveServer]:
+    from server.platform.db import Database
+    from server.platform.models import User
+
+    async def prepare() -> None:
+        await seed(clean_db)
+        db = Database(clean_db)
+        async with db.transaction() as session:
+            session.add(User(username=ADMIN[0], display_name="Administratör", role="admin",
+                             password_hash=password_hash(ADMIN[1])))
+        await db.close()
+
+    env = {**server_env(clean_db, tmp_path / "media"), "SMTP_HOST": "127.0.0.1",
+           "SMTP_PORT": str(smtp.port), "SMTP_SECURITY": "none"}
+    server = LiveServer(env)
+    server.prepare = prepare  # type: ignore[attr-defined]  # seeded on the test's own loop
+    yield server
+    server.stop()
+
+
+async def started(server: LiveServer) -> LiveServer:
+    await server.prepare()  # type: ignore[attr-defined]
+    return server.start()
+
+
+async def mail_to(smtp: SmtpServer, address: str, subject_start: str, timeout: float = 20):  # type: ignore[no-untyped-def]
+    """The first mail to `address` whose subject starts so, once it has arrived."""
+    for _ in range(int(timeout * 10)):
+        found = [m for m in smtp.inbox.to(address) if m["Subject"].startswith(subject_start)]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no mail '{subject_start}' to {address}: "
+                         f"{[m['Subject'] for m in smtp.inbox.messages]}")
+
+
+async def tab_to(page: Page, name: str, limit: int = 60) -> None:
+    """Press Tab until the focused element's accessible name starts with `name`."""
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate(
+            "() => { const e = document.activeElement; const l = e && e.labels && e.labels[0];"
+            " return ((l && l.textContent) || (e && (e.getAttribute('aria-label') ||"
+            " e.textContent)) || '').trim(); }")
+        if focused.startswith(name):
+            return
+    raise AssertionError(f"Tab never reached {name!r}")
+
+
+async def test_register_by_keyboard_and_the_mail_carries_link_and_invitation(
+        browser, mail_server, smtp) -> None:
+    server = await started(mail_server)
+    page = await new_page(browser, server.url)
+    await page.goto("/e/hosten-2020/register")
+    await axe_check(page)
+    for label, value in (("Namn", "Sonja Viklund"), ("E-post", "sonja@example.se"),
+                         ("Organisation", "Mora bibliotek"), ("Kommun", "Mora")):
+        await tab_to(page, label)
+        await page.keyboard.type(value)
+    await tab_to(page, "Region")
+    await page.keyboard.type("Dalarna")  # a select picks the option typed
+    await tab_to(page, "Anmäl mig")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Tack, du är anmäld!")
+    await expect(page.locator("#mail-note")).to_contain_text("kalenderinbjudan")
+    await axe_check(page)
+
+    message = await mail_to(smtp, "sonja@example.se", "Du är anmäld")
+    text = plain_text(message)
+    link = re.search(r"http://127\.0\.0\.1:\d+/e/hosten-2020/join/[\w-]+", text)
+    assert link, text
+    [vevent] = calendar_of(message).walk("VEVENT")
+    assert str(vevent.get("url")) == link.group(0)
+    assert str(vevent.get("summary")) == "Träffpunkt biblioteksplaner hösten 2020"
+
+    phone = await new_page(browser, server.url)  # the link on a second device
+    await phone.goto(link.group(0))
+    await expect(phone.locator("#connection-state")).to_have_text("Ansluten")
+
+    # "Send me my link again", by keyboard, from the event page of a fresh browser.
+    lost = await new_page(browser, server.url)
+    await lost.goto("/e/hosten-2020")
+    await tab_to(lost, "Tappat bort din länk?")
+    await lost.keyboard.press("Enter")
+    await expect(lost.get_by_role("heading", level=1)).to_have_text("Skicka min länk igen")
+    await axe_check(lost)
+    await tab_to(lost, "E-post")
+    await lost.keyboard.type("sonja@example.se")
+    await lost.keyboard.press("Enter")
+    await expect(lost.locator("#link-sent")).to_contain_text("Om adressen är anmäld")
+    await axe_check(lost)
+    again = await mail_to(smtp, "sonja@example.se", "Din länk till")
+    assert link.group(0) in plain_text(again)
+
+    # Her own registration: seen and deleted from the link's session.
+    await phone.goto("/e/hosten-2020/me")
+    await expect(phone.locator("#my-registration")).to_contain_text("Mora bibliotek")
+    await axe_check(phone)
+    await phone.get_by_role("link", name="Ta bort min anmälan").press("Enter")
+    await axe_check(phone)
+    await phone.get_by_role("button", name="Ja, ta bort").press("Enter")
+    await expect(phone.get_by_role("heading", level=1)).to_have_text(
+        "Träffpunkt biblioteksplaner hösten 2020")
+    response = await lost.goto(link.group(0))
+    assert response is not None and response.status == 404, "the link is gone with her"
+
+
+async def test_organisers_find_correct_and_export_registrations(
+        browser, mail_server, smtp) -> None:
+    server = await started(mail_server)
+    for name, region in (("Ada Berg", "Dalarna"), ("Bertil Ceder", "Skåne")):
+        page = await new_page(browser, server.url)
+        await page.goto("/e/hosten-2020/register")
+        await page.get_by_label("Namn *").fill(name)
+        await page.get_by_label("E-post", exact=True).fill(f"{name.split()[0].lower()}@example.se")
+        await page.get_by_label("Organisation *").fill("Bibliotek")
+        await page.get_by_label("Region *").select_option(label=region)
+        await page.get_by_role("button", name="Anmäl mig").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Tack, du är anmäld!")
+    mod = await new_page(browser, server.url)
+    await login(mod, *MODERATOR)
+    await mod.goto("/e/hosten-2020")
+    await mod.get_by_role("link", name="Anmälningar").click()
+    await expect(mod.locator("#count-total")).to_have_text("2")
+    await axe_check(mod)
+    await mod.get_by_label("Region", exact=True).select_option(label="Skåne")
+    await mod.get_by_role("button", name="Visa").press("Enter")
+    await expect(mod.locator("#result-count")).to_have_text("1 anmälningar matchar.")
+    async with mod.expect_download() as download:
+        await mod.locator("#export-csv").click()
+    csv = Path(await (await download.value).path()).read_text(encoding="utf-8-sig")
+    assert "Bertil Ceder" in csv and "Ada Berg" not in csv
+    await mod.get_by_role("link", name="Bertil Ceder").click()
+    await axe_check(mod)
+    await mod.get_by_label("Kommun").fill("Ystad")
+    await mod.get_by_role("button", name="Spara").press("Enter")
+    await expect(mod.locator("#saved")).to_be_visible()
+    await mod.get_by_role("link", name="Ta bort anmälan…").click()
+    await axe_check(mod)
+
+    admin = await new_page(browser, server.url)
+    await login(admin, *ADMIN)
+    await admin.goto("/admin/mail")
+    await expect(admin.locator("#outbox")).to_contain_text("ada@example.se")
+    await expect(admin.locator("#no-smtp")).to_have_count(0)
+    await axe_check(admin)
