@@ -44,8 +44,10 @@ pages = Blueprint("pages", __name__)
 
 @pages.get("/")
 async def home() -> tuple[str, int]:
+    principal = await current_principal()
+    staff = principal is not None and principal.is_staff
     async with platform().db.session() as db:
-        listed = await programme.list_events(db)
+        listed = await programme.list_events(db, include_drafts=staff)
     return await render("home.html", events=listed)
 
 
@@ -59,9 +61,10 @@ async def switch_language(code: str) -> Response:
 
 @pages.get("/e/<slug>")
 async def event_page(slug: str) -> tuple[str, int]:
-    async with platform().db.session() as db:
-        event = await programme.get_event(db, slug)
     principal = await current_principal()
+    async with platform().db.session() as db:
+        event = programme.visible(await programme.get_event(db, slug),
+                                  principal is not None and principal.is_staff)
     registered = principal is not None and principal.event_id == event.id
     return await render("event.html", event=event, registered=registered)
 
@@ -70,8 +73,10 @@ async def event_page(slug: str) -> tuple[str, int]:
 async def register_page(
     slug: str,
 ) -> tuple[str, int] | tuple[str, int, dict[str, str]] | Response:
+    principal = await current_principal()
     async with platform().db.transaction() as db:
-        event = await programme.get_event(db, slug)
+        event = programme.visible(await programme.get_event(db, slug),
+                                  principal is not None and principal.is_staff)
         regions = await programme.regions(db)
         if request.method == "GET":
             refused = await refusal(db, event)
@@ -151,7 +156,7 @@ async def join(slug: str, key: str) -> tuple[str, int] | Response:
     as staff, it asks first (a moderator testing a participant's link must not lose the
     console's session without noticing); the answer is a POST."""
     async with platform().db.session() as db:
-        event = await programme.get_event(db, slug)
+        event = programme.visible(await programme.get_event(db, slug), False)
         reg = await by_join_key(db, event, key)
     current = await current_principal()
     if request.method == "GET" and current is not None and current.is_staff:

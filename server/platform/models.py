@@ -65,7 +65,10 @@ class Event(Base):
     title: Mapped[str] = mapped_column(String(200))
     title_en: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="", server_default="")
     location: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(10), default="draft", server_default="published")
+    """draft (only staff see it), published, archived (shown, no registration)."""
     starts_at: Mapped[datetime] = mapped_column(TZDateTime())
     ends_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     current_item_id: Mapped[int | None] = mapped_column(Integer)
@@ -142,6 +145,10 @@ class ProgrammeItem(Base):
     duration_minutes: Mapped[int | None] = mapped_column(Integer)
     # Organisations of the item besides its speakers' own (e.g. who wrote a report presented).
     organisations: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
+    # Material the item points to: [{"label": ..., "url": "https://..."}] (reports, handbooks).
+    materials: Mapped[list[dict[str, str]]] = mapped_column(
         JSON, default=list, server_default="[]"
     )
     links: Mapped[list[ProgrammeItemSpeaker]] = relationship(

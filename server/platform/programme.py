@@ -35,8 +35,19 @@ async def get_event_by_id(session: AsyncSession, event_id: int) -> Event:
     return event
 
 
-async def list_events(session: AsyncSession) -> list[Event]:
-    return list(await session.scalars(select(Event).order_by(Event.starts_at.desc())))
+async def list_events(session: AsyncSession, include_drafts: bool = False) -> list[Event]:
+    """Newest first; drafts only for staff (`include_drafts`)."""
+    query = select(Event).order_by(Event.starts_at.desc())
+    if not include_drafts:
+        query = query.where(Event.status != "draft")
+    return list(await session.scalars(query))
+
+
+def visible(event: Event, staff: bool) -> Event:
+    """A draft event is staff's alone: to anyone else it does not exist."""
+    if event.status == "draft" and not staff:
+        raise NotFound("event.not_found", "Evenemanget finns inte.")
+    return event
 
 
 async def regions(session: AsyncSession) -> list[Region]:

@@ -66,6 +66,10 @@ def registration_state(event: Event, now: datetime | None = None) -> str:
     neither set, registration is open: people still register to watch a past event's
     recording with its questions."""
     now = now or utcnow()
+    if event.status == "archived":
+        return "closed"
+    if event.status == "draft":  # staff preview the form; no one registers before publication
+        return "not_open"
     if event.registration_opens_at and now < event.registration_opens_at:
         return "not_open"
     if event.registration_closes_at and now >= event.registration_closes_at:
