@@ -168,3 +168,122 @@ async def test_organisers_find_correct_and_export_registrations(
     await expect(admin.locator("#outbox")).to_contain_text("ada@example.se")
     await expect(admin.locator("#no-smtp")).to_have_count(0)
     await axe_check(admin)
+
+
+async def tab_to_id(page: Page, ident: str, limit: int = 120) -> None:
+    """Press Tab until the element with this id has the focus."""
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("() => document.activeElement && document.activeElement.id") \
+                == ident:
+            return
+    raise AssertionError(f"Tab never reached #{ident}")
+
+
+async def test_admin_sets_up_spring_2027_from_autumn_2020_and_a_participant_gets_in(
+        browser, mail_server, smtp) -> None:
+    """Issue 23 point 7, keyboard only: copy, move an item, add a speaker and a link, publish;
+    register, the mail with the join link and a valid invitation, the live page."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    server = await started(mail_server)
+    admin = await new_page(browser, server.url)
+    await login(admin, *ADMIN)
+    await admin.goto("/admin/events")
+    await axe_check(admin)
+    await tab_to(admin, "Kopiera")
+    await admin.keyboard.press("Enter")
+    await expect(admin.get_by_role("heading", level=1)).to_have_text(
+        "Kopiera Träffpunkt biblioteksplaner hösten 2020")
+    await axe_check(admin)
+    await tab_to_id(admin, "f-title")
+    await admin.keyboard.press("Control+A")
+    await admin.keyboard.type("Träffpunkt biblioteksplaner våren 2027")
+    await tab_to_id(admin, "f-slug")
+    await admin.keyboard.type("varen-2027")
+    await tab_to_id(admin, "f-starts_at")
+    # The browser's own date control (keyboard-operable by itself); its segments follow
+    # Chromium's UI language, not the page's, so the value is set rather than typed.
+    await admin.locator("#f-starts_at").fill("2027-03-18T09:00")
+    await tab_to(admin, "Skapa kopian")
+    await admin.keyboard.press("Enter")
+    await expect(admin.get_by_role("heading", level=1)).to_have_text(
+        "Program: Träffpunkt biblioteksplaner våren 2027")
+    await axe_check(admin)
+    titles = await admin.locator("#programme-items > li h2").all_inner_texts()
+    await tab_to(admin, f"Flytta upp: {titles[1]}")
+    await admin.keyboard.press("Enter")
+    await expect(admin.locator("#moved")).to_contain_text("flyttad uppåt")
+    moved = await admin.locator("#programme-items > li h2").all_inner_texts()
+    assert moved[:2] == [titles[1], titles[0]]
+    await axe_check(admin)
+
+    await tab_to(admin, f"Redigera: {moved[0]}")
+    await admin.keyboard.press("Enter")
+    await expect(admin.get_by_role("heading", level=1)).to_have_text("Redigera programpunkt")
+    await axe_check(admin)
+    empty = await admin.evaluate(
+        "() => [...document.querySelectorAll('input[name$=\"-name\"]')].find(e => !e.value).id")
+    await tab_to_id(admin, empty)
+    await admin.keyboard.type("Lena Nordin")
+    await admin.keyboard.press("Tab")
+    await admin.keyboard.type("Regionbibliotekarie")
+    await admin.keyboard.press("Tab")
+    await admin.keyboard.type("Region Dalarna")
+    link_label = await admin.evaluate(
+        "() => [...document.querySelectorAll('input[name$=\"-label\"]')].find(e => !e.value).id")
+    await tab_to_id(admin, link_label)
+    await admin.keyboard.type("Handbok för biblioteksplaner")
+    await admin.keyboard.press("Tab")
+    await admin.keyboard.type("https://www.kb.se/handbok-biblioteksplaner.pdf")
+    await admin.keyboard.press("Enter")
+    await expect(admin.get_by_role("heading", level=1)).to_have_text(
+        "Program: Träffpunkt biblioteksplaner våren 2027")
+
+    await admin.goto("/admin/events/varen-2027")
+    await axe_check(admin)
+    await tab_to_id(admin, "f-description_en")  # just before the status radios
+    await tab_to(admin, "Utkast")
+    await admin.keyboard.press("ArrowDown")  # the radio group: Publicerat
+    await tab_to(admin, "Spara")
+    await admin.keyboard.press("Enter")
+    await expect(admin.locator("#saved")).to_be_visible()
+    await axe_check(admin)
+    await admin.goto("/admin/events/varen-2027/themes")
+    await axe_check(admin)
+
+    visitor = await new_page(browser, server.url)
+    await visitor.goto("/e/varen-2027")
+    await expect(visitor.get_by_role("heading", level=1)).to_have_text(
+        "Träffpunkt biblioteksplaner våren 2027")
+    await expect(visitor.locator(".programme-item").first).to_contain_text(
+        "Lena Nordin, Regionbibliotekarie, Region Dalarna")
+    handbook = visitor.get_by_role("link", name="Handbok för biblioteksplaner")
+    await expect(handbook).to_have_attribute(
+        "href", "https://www.kb.se/handbok-biblioteksplaner.pdf")
+    await tab_to(visitor, "Anmäl dig")
+    await visitor.keyboard.press("Enter")
+    await expect(visitor.get_by_role("heading", level=1)).to_contain_text("Anmälan")
+    for label, value in (("Namn", "Sonja Viklund"), ("E-post", "sonja@example.se"),
+                         ("Organisation", "Mora bibliotek")):
+        await tab_to(visitor, label)
+        await visitor.keyboard.type(value)
+    await tab_to(visitor, "Region")
+    await visitor.keyboard.type("Dalarna")
+    await tab_to(visitor, "Anmäl mig")
+    await visitor.keyboard.press("Enter")
+    await expect(visitor.get_by_role("heading", level=1)).to_have_text("Tack, du är anmäld!")
+
+    message = await mail_to(smtp, "sonja@example.se", "Du är anmäld")
+    assert "våren 2027" in message["Subject"]
+    link = re.search(r"http://127\.0\.0\.1:\d+/e/varen-2027/join/[\w-]+", plain_text(message))
+    assert link
+    [vevent] = calendar_of(message).walk("VEVENT")
+    assert vevent.decoded("dtstart") == datetime(2027, 3, 18, 9, 0,
+                                                 tzinfo=ZoneInfo("Europe/Stockholm"))
+    assert str(vevent.get("summary")) == "Träffpunkt biblioteksplaner våren 2027"
+    laptop = await new_page(browser, server.url)
+    await laptop.goto(link.group(0))
+    await expect(laptop.locator("#connection-state")).to_have_text("Ansluten")
+    await axe_check(laptop)

@@ -54,6 +54,7 @@ class Day:
     recording_id: int
     publication_id: int
     participant_id: int
+    item_id: int
 
 
 async def seed_busy(url: str, media_root: Path) -> Day:
@@ -67,7 +68,7 @@ async def seed_busy(url: str, media_root: Path) -> Day:
     from server.mail import outbox
     from server.platform.auth import Principal
     from server.platform.db import Database
-    from server.platform.models import AccessibilityReport, Event, User
+    from server.platform.models import AccessibilityReport, Event, ProgrammeItem, User
     from server.platform.registration import RegistrationIn, register
     from server.platform.settings import Settings
     from server.polls import service as polls
@@ -147,10 +148,12 @@ async def seed_busy(url: str, media_root: Path) -> Day:
                 f"WEBVTT\n\n00:00:00.000 --> 00:01:00.000\n{LONG_WORD} {UNBROKEN}\n",
                 encoding="utf-8")
             settings = Settings(env="test", database_url=url, secret_key="reflow")
+            first_item = await session.scalar(select(ProgrammeItem.id).where(
+                ProgrammeItem.event_id == event.id).order_by(ProgrammeItem.position))
             for reg in people[:3]:  # the outbox has mail for admins to read
                 outbox.to_registration(session, settings, "confirmation", event, reg)
             return Day(people[1].join_key, facilitator.join_key, latecomer.join_key, room_id,
-                       recording.id, publication.id, people[1].id)
+                       recording.id, publication.id, people[1].id, int(first_item or 0))
     finally:
         await db.close()
 
@@ -221,6 +224,12 @@ def pages(day: Day) -> list[tuple[str, str]]:
         ("moderator", f"{e}/registrations/{day.participant_id}/delete"),
         ("moderator", f"{e}/join/{day.participant_key}"),
         ("admin", "/admin/mail"), ("admin", f"{e}/registrations"),
+        ("admin", "/admin/events"), ("admin", "/admin/events/new"),
+        ("admin", f"/admin/events/{SLUG}"), ("admin", f"/admin/events/{SLUG}/copy"),
+        ("admin", f"/admin/events/{SLUG}/programme"),
+        ("admin", f"/admin/events/{SLUG}/programme/{day.item_id}"),
+        ("admin", f"/admin/events/{SLUG}/programme/new"),
+        ("admin", f"/admin/events/{SLUG}/themes"),
     ]
 
 
