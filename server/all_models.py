@@ -14,4 +14,5 @@ from server.platform import models as platform  # noqa: F401
 from server.polls import models as polls  # noqa: F401
 from server.qa import models as qa  # noqa: F401
 from server.recording import models as recording  # noqa: F401
+from server.staff import models as staff  # noqa: F401
 from server.webcast import models as webcast  # noqa: F401

@@ -21,11 +21,12 @@ from server.qa.feature import FEATURE as QA
 from server.recording.feature import FEATURE as RECORDING
 from server.registrations.feature import FEATURE as REGISTRATIONS
 from server.room_media.feature import FEATURE as ROOM_MEDIA
+from server.staff.feature import FEATURE as STAFF
 from server.webcast.feature import FEATURE as WEBCAST
 
 FEATURES: tuple[Feature, ...] = (
     PROGRAMME, WEBCAST, QA, POLLS, CAPTIONS, BREAKOUT, CHAT, ROOM_MEDIA, NOTES, FEEDBACK,
-    RECORDING, MAIL, REGISTRATIONS,
+    RECORDING, MAIL, REGISTRATIONS, STAFF,
 )
 
 TEMPLATE_FOLDERS = tuple(f.templates for f in FEATURES if f.templates)

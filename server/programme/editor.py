@@ -22,6 +22,8 @@ from server.mail import outbox
 from server.platform import audit
 from server.platform.auth import Principal
 from server.platform.errors import DomainError, NotFound
+from server.platform.forms import field_error as _field_error
+from server.platform.forms import form_errors as form_errors
 from server.platform.models import Event, ProgrammeItem, ProgrammeItemSpeaker, Speaker, Theme
 from server.platform.settings import Settings
 from server.programme.importer import (
@@ -165,48 +167,6 @@ class RowErrors(Exception):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__(errors)
         self.errors = errors
-
-
-def _field_error(field: str, key: str) -> ValueError:
-    return ValueError(f"{field}|{key}")
-
-
-def _bounds(model: type[BaseModel] | None, name: str) -> dict[str, object]:
-    """A number field's limits, for its message ("from 1 to 1440")."""
-    found: dict[str, object] = {"min": 1, "max": 100_000}
-    field = model.model_fields.get(name) if model else None
-    for rule in field.metadata if field else ():
-        if getattr(rule, "ge", None) is not None:
-            found["min"] = rule.ge
-        if getattr(rule, "le", None) is not None:
-            found["max"] = rule.le
-    return found
-
-
-def form_errors(exc: ValidationError, model: type[BaseModel] | None = None,
-                ) -> dict[str, tuple[str, dict[str, object]]]:
-    """A form model's errors as {field: (message key, values)}, next to the fields."""
-    errors: dict[str, tuple[str, dict[str, object]]] = {}
-    for err in exc.errors():
-        name = str(err["loc"][0]) if err["loc"] else "form"
-        kind, ctx = err["type"], err.get("ctx") or {}
-        message = str(ctx.get("error", "")) if kind == "value_error" else ""
-        if "|" in message:  # a rule across fields names its field (_field_error)
-            name, key = message.split("|", 1)
-            errors[name] = (key, {})
-        elif kind == "string_too_long":
-            errors[name] = ("error.too_long", {"max": ctx.get("max_length")})
-        elif kind in ("missing", "string_too_short"):
-            errors[name] = ("error.required", {})
-        elif kind == "string_pattern_mismatch":
-            errors[name] = ("error.slug" if name in ("slug", "key") else "error.choice", {})
-        elif kind in ("greater_than_equal", "less_than_equal", "int_parsing", "int_from_float"):
-            errors[name] = ("error.number", _bounds(model, name))
-        elif name.endswith("_at"):
-            errors[name] = ("error.datetime", {})
-        else:
-            errors[name] = ("error.choice", {})
-    return errors
 
 
 def rows(form: Any, prefix: str, names: tuple[str, ...]) -> list[dict[str, str]]:

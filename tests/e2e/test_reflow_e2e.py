@@ -8,6 +8,7 @@ and reports every finding at once (page, width, what), so one run shows all that
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,6 +40,8 @@ LONG_ORG = "Kulturförvaltningen, Regionbiblioteksverksamheten i Västra Götala
 CAPTIONER = ("skrivtolk", "skrivtolk-lösenord-1")
 SPEAKER = ("talare", "talare-lösenord-1")
 ADMIN = ("admin", "admin-lösenord-1")
+STAFF_TOKEN = "reflow-invitation-" + "x" * 30
+RESET_TOKEN = "reflow-reset-" + "y" * 30
 FACILITATOR_REGION = "M"
 
 
@@ -74,6 +77,7 @@ async def seed_busy(url: str, media_root: Path) -> Day:
     from server.polls import service as polls
     from server.qa import service as qa
     from server.recording.models import ChapterMark, Publication, Recording
+    from server.staff.models import StaffToken
     from tests.conftest import seed
 
     await seed(url)
@@ -148,6 +152,13 @@ async def seed_busy(url: str, media_root: Path) -> Day:
                 f"WEBVTT\n\n00:00:00.000 --> 00:01:00.000\n{LONG_WORD} {UNBROKEN}\n",
                 encoding="utf-8")
             settings = Settings(env="test", database_url=url, secret_key="reflow")
+            for kind in ("invite", "reset"):  # the pages their links open
+                session.add(StaffToken(
+                    kind=kind, token_hash=hashlib.sha256(STAFF_TOKEN.encode()).hexdigest()
+                    if kind == "invite" else hashlib.sha256(RESET_TOKEN.encode()).hexdigest(),
+                    email=f"{UNBROKEN.lower()}@kb.se", display_name=LONG_NAME, role="moderator",
+                    user_id=mod_user.id if kind == "reset" else None,
+                    expires_at=utcnow() + timedelta(days=1)))
             first_item = await session.scalar(select(ProgrammeItem.id).where(
                 ProgrammeItem.event_id == event.id).order_by(ProgrammeItem.position))
             for reg in people[:3]:  # the outbox has mail for admins to read
@@ -229,7 +240,9 @@ def pages(day: Day) -> list[tuple[str, str]]:
         ("admin", f"/admin/events/{SLUG}/programme"),
         ("admin", f"/admin/events/{SLUG}/programme/{day.item_id}"),
         ("admin", f"/admin/events/{SLUG}/programme/new"),
-        ("admin", f"/admin/events/{SLUG}/themes"),
+        ("admin", f"/admin/events/{SLUG}/themes"), ("admin", "/admin/staff"),
+        ("visitor", "/login/forgot"), ("visitor", f"/staff/invitation/{STAFF_TOKEN}"),
+        ("visitor", f"/staff/reset/{RESET_TOKEN}"),
     ]
 
 

@@ -1,0 +1,162 @@
+"""Staff pages: the admins' list with invitations, removal and resets (/admin/staff); the
+invitation and reset links (/staff/invitation/<token>, /staff/reset/<token>); "forgot my
+password" (/login/forgot), which never tells whether a user exists."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from quart import Blueprint, redirect, request, url_for
+from werkzeug.wrappers.response import Response
+
+from server.mail.sender import SENDER
+from server.platform.errors import DomainError
+from server.platform.forms import form_errors
+from server.platform.store import require_rate
+from server.platform.web import (
+    check_csrf,
+    client_address,
+    end_sockets,
+    language,
+    platform,
+    render,
+    require_principal,
+    sign_in,
+    t,
+)
+from server.staff import service
+from server.staff.service import AcceptForm, InviteForm, PasswordForm
+
+staff = Blueprint("staff", __name__)
+Page = tuple[str, int]
+FORGOT_PER_ADDRESS = 10
+
+
+def _messages(exc: ValidationError, model: type) -> dict[str, str]:
+    messages = {k: t(key, **v) for k, (key, v) in form_errors(exc, model).items()}
+    if "email" in messages:
+        messages["email"] = t("error.email")
+    return messages
+
+
+async def _form() -> dict[str, str]:
+    await check_csrf()
+    return {k: str(v) for k, v in (await request.form).items() if k != "csrf_token"}
+
+
+async def _end(ids: list[str]) -> None:
+    for ident in ids:
+        await end_sockets(ident)
+
+
+@staff.get("/admin/staff")
+async def admin_page(form: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                     status: int = 200) -> Page:
+    principal = await require_principal("admin")
+    async with platform().db.session() as db:
+        users, pending = await service.listing(db)
+    return await render("staff/admin.html", status, users=users, pending=pending,
+                        form=form or {"role": "moderator"}, errors=errors or {},
+                        me=principal.id, args=request.args)
+
+
+@staff.post("/admin/staff/invite")
+async def invite() -> Page | Response:
+    actor = await require_principal("admin")
+    form = await _form()
+    try:
+        data = InviteForm.model_validate(form)
+    except ValidationError as exc:
+        return await admin_page(form, _messages(exc, InviteForm), 422)
+    try:
+        async with platform().db.transaction() as db:
+            await service.invite(db, actor, platform().settings, data, language())
+    except DomainError as refused:
+        return await admin_page(form, {"email": refused.text(language())}, 422)
+    platform().need(SENDER).wake()
+    return redirect(url_for("staff.admin_page", invited=data.email))
+
+
+@staff.post("/admin/staff/<int:user_id>/<action>")
+async def user_action(user_id: int, action: str) -> Response:
+    actor = await require_principal("admin")
+    await _form()
+    if action == "remove":
+        async with platform().db.transaction() as db:
+            ended = await service.remove(db, actor, user_id)
+        await _end(ended)
+        return redirect(url_for("staff.admin_page", removed=1))
+    if action == "reset":
+        from server.platform.models import User
+
+        async with platform().db.transaction() as db:
+            user = await db.get(User, user_id) if 0 < user_id < 2**31 else None
+            if user is None or not user.email:
+                raise DomainError("staff.no_email", "Personen har ingen e-postadress.")
+            await service.request_reset(db, platform().settings, user.username, language(),
+                                        actor)
+        platform().need(SENDER).wake()
+        return redirect(url_for("staff.admin_page", reset=1))
+    raise DomainError("not_found", "Sidan finns inte.", key="not_found.page")
+
+
+@staff.route("/staff/invitation/<token>", methods=["GET", "POST"])
+async def accept(token: str) -> Page | Response:
+    async with platform().db.session() as db:
+        row = await service.valid_token(db, "invite", token)
+        name, email = row.display_name, row.email
+    if request.method == "GET":
+        return await render("staff/accept.html", name=name, email=email, form={}, errors={})
+    form = await _form()
+    try:
+        data = AcceptForm.model_validate(form)
+    except ValidationError as exc:
+        errors = _messages(exc, AcceptForm)
+        if "username" in errors:
+            errors["username"] = t("error.username")
+        return await render("staff/accept.html", 422, name=name, email=email,
+                            form={"username": form.get("username", "")}, errors=errors)
+    try:
+        async with platform().db.transaction() as db:
+            user = await service.accept(db, await service.valid_token(db, "invite", token), data)
+    except DomainError as refused:
+        return await render("staff/accept.html", 422, name=name, email=email,
+                            form={"username": form.get("username", "")},
+                            errors={"username": refused.text(language())})
+    await sign_in(user_id=user.id)
+    return redirect("/")
+
+
+@staff.route("/staff/reset/<token>", methods=["GET", "POST"])
+async def reset(token: str) -> Page | Response:
+    async with platform().db.session() as db:
+        await service.valid_token(db, "reset", token)
+    if request.method == "GET":
+        return await render("staff/reset.html", errors={})
+    form = await _form()
+    try:
+        data = PasswordForm.model_validate(form)
+    except ValidationError as exc:
+        return await render("staff/reset.html", 422, errors=_messages(exc, PasswordForm))
+    async with platform().db.transaction() as db:
+        ended = await service.reset(db, await service.valid_token(db, "reset", token), data)
+    await _end(ended)
+    return redirect(url_for("pages.login", reset=1))
+
+
+@staff.route("/login/forgot", methods=["GET", "POST"])
+async def forgot() -> Page | tuple[str, int, dict[str, str]]:
+    if request.method == "GET":
+        return await render("staff/forgot.html", sent=False, error=None)
+    form = await _form()
+    try:
+        await require_rate(platform().store, "staff.forgot", client_address(),
+                           FORGOT_PER_ADDRESS, 3600, "staff.rate_limited",
+                           "För många förfrågningar härifrån. Försök igen om en stund.")
+    except DomainError as refused:
+        page, status = await render("staff/forgot.html", 429, sent=False,
+                                    error=refused.text(language()))
+        return page, status, refused.headers
+    async with platform().db.transaction() as db:
+        await service.request_reset(db, platform().settings, form.get("who", ""), language())
+    platform().need(SENDER).wake()
+    return await render("staff/forgot.html", sent=True, error=None)
