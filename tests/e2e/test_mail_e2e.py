@@ -253,6 +253,35 @@ async def test_admin_sets_up_spring_2027_from_autumn_2020_and_a_participant_gets
     await admin.goto("/admin/events/varen-2027/themes")
     await axe_check(admin)
 
+    # A moderator is invited; the mail arrives and its link works.
+    await admin.goto("/admin/staff")
+    await axe_check(admin)
+    await tab_to_id(admin, "f-display_name")
+    await admin.keyboard.type("Lotta Berg")
+    await admin.keyboard.press("Tab")
+    await admin.keyboard.type("lotta@kb.se")
+    await tab_to(admin, "Skicka inbjudan")
+    await admin.keyboard.press("Enter")
+    await expect(admin.locator("#invited")).to_contain_text("lotta@kb.se")
+    await axe_check(admin)
+    invitation = await mail_to(smtp, "lotta@kb.se", "Inbjudan till Träffpunkt")
+    invite_link = re.search(r"http://127\.0\.0\.1:\d+/staff/invitation/[\w-]+",
+                            plain_text(invitation))
+    assert invite_link
+    lotta = await new_page(browser, server.url)
+    await lotta.goto(invite_link.group(0))
+    await axe_check(lotta)
+    await tab_to_id(lotta, "f-username")
+    await lotta.keyboard.type("lotta")
+    await lotta.keyboard.press("Tab")
+    await lotta.keyboard.type("ett långt lösenord")
+    await lotta.keyboard.press("Tab")
+    await lotta.keyboard.type("ett långt lösenord")
+    await lotta.keyboard.press("Enter")
+    await expect(lotta.get_by_role("button", name="Logga ut (Lotta Berg)")).to_be_visible()
+    await lotta.goto("/e/varen-2027/moderate")
+    await expect(lotta.locator("#connection-state")).to_have_text("Ansluten")
+
     visitor = await new_page(browser, server.url)
     await visitor.goto("/e/varen-2027")
     await expect(visitor.get_by_role("heading", level=1)).to_have_text(
