@@ -10,10 +10,18 @@ them into checked values; the functions below them change the database.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +60,10 @@ def local_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=STOCKHOLM)
 
 
+LocalTime = Annotated[datetime | None, BeforeValidator(local_time)]
+"""A form's `datetime-local` field: Swedish time, "" for none."""
+
+
 def form_time(value: datetime | None) -> str:
     """A stored time as the value of a `datetime-local` field."""
     return value.astimezone(STOCKHOLM).strftime("%Y-%m-%dT%H:%M") if value else ""
@@ -71,20 +83,14 @@ class EventForm(BaseModel):
     description_en: str = Field("", max_length=10000)
     location: str = Field("", max_length=200)
     status: Literal["draft", "published", "archived"] = "draft"
-    starts_at: datetime
-    ends_at: datetime | None = None
-    registration_opens_at: datetime | None = None
-    registration_closes_at: datetime | None = None
+    starts_at: LocalTime
+    ends_at: LocalTime = None
+    registration_opens_at: LocalTime = None
+    registration_closes_at: LocalTime = None
     registration_cap: int | None = Field(None, ge=1, le=100_000)
     confirm_email: bool = False
     qa_premoderation: bool = False
     qa_allow_anonymous: bool = False
-
-    @field_validator("starts_at", "ends_at", "registration_opens_at", "registration_closes_at",
-                     mode="before")
-    @classmethod
-    def _times(cls, value: object) -> datetime | None:
-        return local_time(value)
 
     @field_validator("registration_cap", mode="before")
     @classmethod
@@ -98,6 +104,8 @@ class EventForm(BaseModel):
 
     @model_validator(mode="after")
     def _order(self) -> EventForm:
+        if self.starts_at is None:
+            raise _field_error("starts_at", "error.datetime")
         if self.ends_at and self.ends_at <= self.starts_at:
             raise _field_error("ends_at", "error.ends_before")
         if (self.registration_opens_at and self.registration_closes_at
@@ -119,12 +127,7 @@ class CopyForm(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
     slug: str = Slug
     title: str = Field(min_length=1, max_length=200)
-    starts_at: datetime
-
-    @field_validator("starts_at", mode="before")
-    @classmethod
-    def _time(cls, value: object) -> datetime | None:
-        return local_time(value)
+    starts_at: Annotated[datetime, BeforeValidator(local_time)]
 
 
 class ItemForm(BaseModel):
@@ -134,14 +137,9 @@ class ItemForm(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
     title: str = Field(min_length=1, max_length=300)
     description: str = Field("", max_length=5000)
-    starts_at: datetime | None = None
+    starts_at: LocalTime = None
     duration_minutes: int | None = Field(None, ge=1, le=24 * 60)
     organisations: str = Field("", max_length=4000)
-
-    @field_validator("starts_at", mode="before")
-    @classmethod
-    def _time(cls, value: object) -> datetime | None:
-        return local_time(value)
 
     @field_validator("duration_minutes", mode="before")
     @classmethod

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 from quart import Blueprint, Response, redirect, request, url_for
+from sqlalchemy.ext.asyncio import AsyncSession
 from werkzeug.wrappers.response import Response as Redirect
 
 from server.mail import outbox
 from server.mail.sender import SENDER
 from server.platform import programme
+from server.platform.auth import Principal
 from server.platform.errors import DomainError
 from server.platform.exports import csv_bytes, xlsx_bytes
 from server.platform.models import Event, Registration
@@ -159,14 +161,23 @@ async def _end(session_ids: list[str]) -> None:
 # ---- the participant's own registration -------------------------------------------------
 
 
+async def _own(db: AsyncSession, slug: str,
+               principal: Principal) -> tuple[Event, Registration | None]:
+    """The event and the caller's own registration of it (None: staff, or another event's
+    participant, who are sent to the event's page)."""
+    event = await programme.get_event(db, slug)
+    if principal.kind != "participant" or principal.event_id != event.id:
+        return event, None
+    return event, await service.get(db, event, principal.id)
+
+
 @registrations.get("/e/<slug>/me")
 async def mine(slug: str) -> tuple[str, int] | Redirect:
     principal = await require_principal()
     async with platform().db.session() as db:
-        event = await programme.get_event(db, slug)
-        if principal.kind != "participant" or principal.event_id != event.id:
+        event, reg = await _own(db, slug, principal)
+        if reg is None:
             return redirect(url_for("pages.event_page", slug=slug))
-        reg = await service.get(db, event, principal.id)
         regions = {r.code: r.name for r in await programme.regions(db)}
     return await render("registrations/mine.html", event=event, reg=reg, regions=regions)
 
@@ -175,10 +186,9 @@ async def mine(slug: str) -> tuple[str, int] | Redirect:
 async def delete_mine(slug: str) -> tuple[str, int] | Redirect:
     principal = await require_principal()
     async with platform().db.transaction() as db:
-        event = await programme.get_event(db, slug)
-        if principal.kind != "participant" or principal.event_id != event.id:
+        event, reg = await _own(db, slug, principal)
+        if reg is None:
             return redirect(url_for("pages.event_page", slug=slug))
-        reg = await service.get(db, event, principal.id)
         if request.method == "GET":
             return await render("registrations/delete.html", event=event, reg=reg, own=True)
         await check_csrf()
