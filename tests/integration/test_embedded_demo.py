@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -86,6 +87,23 @@ def test_demo_serves_the_autumn_2020_event_on_the_embedded_defaults(demo: Demo) 
     assert {line.split()[0] for line in credentials.splitlines()} == {
         "moderator", "admin", "arkivarie", "talare", "skrivtolk"}
     assert "Demoevenemang: /e/hosten-2020" in demo.output()
+
+    # The demo admin reaches the organisers' pages (issue 23 point 8), on SQLite.
+    password = next(line.split()[1] for line in credentials.splitlines()
+                    if line.split()[0] == "admin")
+    with httpx.Client(base_url=demo.url, timeout=20) as http:
+        token = re.search(r'name="csrf-token" content="([^"]+)"', http.get("/login").text)
+        assert token
+        signed = http.post("/login", data={"username": "admin", "password": password,
+                                           "csrf_token": token.group(1)})
+        assert signed.status_code == 302, signed.text
+        pages = {path: http.get(path) for path in (
+            "/admin/events", "/admin/events/hosten-2020", "/admin/events/hosten-2020/programme",
+            "/admin/events/hosten-2020/themes", "/admin/staff", "/admin/mail",
+            "/e/hosten-2020/registrations")}
+    assert {path: r.status_code for path, r in pages.items()} == dict.fromkeys(pages, 200)
+    assert "Träffpunkt biblioteksplaner hösten 2020" in pages["/admin/events"].text
+    assert "Ingen e-postserver är inställd" in pages["/admin/mail"].text
 
     demo.proc.send_signal(signal.SIGTERM)
     assert demo.proc.wait(20) == 0, demo.output()[-2000:]
