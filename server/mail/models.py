@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from server.platform.models import Base, TZDateTime, utcnow
 
 MAIL_STATES = ("queued", "sent", "failed")
-MAIL_KINDS = ("confirmation", "link", "link_request", "reminder", "update")
+MAIL_KINDS = ("confirmation", "link", "link_request", "reminder", "update", "invitation", "reset")
 
 
 class OutboxMessage(Base):
