@@ -193,6 +193,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     """Where invitations' follow-ups and password resets go (server/staff)."""
+    oidc_subject: Mapped[str | None] = mapped_column(String(300), unique=True)
+    """`issuer|sub` of the single sign-on account linked to this staff member."""
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)

@@ -102,6 +102,16 @@ class Settings(BaseSettings):
     # kept this long.
     mail_reminder_hours: int = Field(24, ge=0, le=24 * 14)
     mail_keep_days: int = Field(30, ge=1, le=3650)
+    # Single sign-on for staff with OpenID Connect (server/staff/sso.py): the provider's issuer
+    # URL and this client's id and secret (its redirect URI: PUBLIC_URL/login/sso/callback);
+    # the claim that names a staff role ("": roles as admins give them); scopes to ask besides
+    # "openid email profile"; the login button's name of the provider.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_role_claim: str = ""
+    oidc_extra_scopes: str = ""
+    oidc_label: str = "KB-konto"
     node_id: str = Field(default_factory=lambda: secrets.token_hex(4))
     demo_event_file: Path = Path(__file__).parents[1] / "data" / "demo_event.json"
 

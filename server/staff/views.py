@@ -4,8 +4,10 @@ password" (/login/forgot), which never tells whether a user exists."""
 
 from __future__ import annotations
 
+import hmac
+
 from pydantic import ValidationError
-from quart import Blueprint, redirect, request, url_for
+from quart import Blueprint, redirect, request, session, url_for
 from werkzeug.wrappers.response import Response
 
 from server.mail.sender import SENDER
@@ -20,11 +22,13 @@ from server.platform.web import (
     platform,
     render,
     require_principal,
+    safe_next,
     sign_in,
     t,
 )
-from server.staff import service
+from server.staff import service, sso
 from server.staff.service import AcceptForm, InviteForm, PasswordForm
+from server.staff.sso import SSO, OpenIdConnect
 
 staff = Blueprint("staff", __name__)
 Page = tuple[str, int]
@@ -160,3 +164,49 @@ async def forgot() -> Page | tuple[str, int, dict[str, str]]:
         await service.request_reset(db, platform().settings, form.get("who", ""), language())
     platform().need(SENDER).wake()
     return await render("staff/forgot.html", sent=True, error=None)
+
+
+# ---- single sign-on -----------------------------------------------------------------------
+
+SSO_SESSION = "sso"
+
+
+def _sso() -> OpenIdConnect:
+    return platform().need(SSO)
+
+
+@staff.get("/login/sso")
+async def sso_start() -> Response:
+    oidc = _sso()
+    if not oidc.enabled:
+        raise DomainError("not_found", "Sidan finns inte.", key="not_found.page")
+    begun = await oidc.start()
+    session[SSO_SESSION] = {"state": begun.state, "nonce": begun.nonce,
+                            "verifier": begun.verifier,
+                            "next": safe_next(request.args.get("next"))}
+    return redirect(begun.url)
+
+
+@staff.get("/login/sso/callback")
+async def sso_callback() -> Page | Response:
+    oidc = _sso()
+    if not oidc.enabled:
+        raise DomainError("not_found", "Sidan finns inte.", key="not_found.page")
+    pending = session.pop(SSO_SESSION, None)
+    state, code = request.args.get("state", ""), request.args.get("code", "")
+    if (not isinstance(pending, dict) or not state or not code or len(code) > 2000
+            or not hmac.compare_digest(str(pending.get("state", "")), state)):
+        return await _sso_refused("state")
+    try:
+        claims = await oidc.finish(code, str(pending["nonce"]), str(pending["verifier"]))
+        async with platform().db.transaction() as db:
+            user = await sso.staff_member(db, platform().settings, claims)
+    except DomainError as failed:
+        return await _sso_refused(str(failed.details.get("reason", "")))
+    await sign_in(user_id=user.id)
+    return redirect(str(pending.get("next") or "/"))
+
+
+async def _sso_refused(reason: str) -> Page:
+    message = t(f"sso.refused.{reason}") if reason in sso.REASONS else t("sso.refused")
+    return await render("login.html", 401, error=message)

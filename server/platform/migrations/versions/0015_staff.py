@@ -1,4 +1,5 @@
-"""staff from the browser: staff e-mail addresses, invitation and password-reset links
+"""staff from the browser: staff e-mail addresses, invitation and password-reset links,
+the single sign-on subject
 
 Revision ID: 0015
 Revises: 0014
@@ -16,7 +17,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('users') as batch:
         batch.add_column(sa.Column('email', sa.String(length=254), nullable=True))
+        batch.add_column(sa.Column('oidc_subject', sa.String(length=300), nullable=True))
         batch.create_unique_constraint(op.f('uq_users_email'), ['email'])
+        batch.create_unique_constraint(op.f('uq_users_oidc_subject'), ['oidc_subject'])
     op.create_table(
         'staff_tokens',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -43,5 +46,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('staff_tokens')
     with op.batch_alter_table('users') as batch:
+        batch.drop_constraint('uq_users_oidc_subject', type_='unique')
         batch.drop_constraint('uq_users_email', type_='unique')
+        batch.drop_column('oidc_subject')
         batch.drop_column('email')
