@@ -14,7 +14,7 @@ from server.mail.sender import SENDER
 from server.platform import programme
 from server.platform.auth import check_password
 from server.platform.errors import DomainError
-from server.platform.models import AccessibilityReport, Registration, User
+from server.platform.models import RETENTION_MONTHS, AccessibilityReport, Registration, User
 from server.platform.registration import (
     RegistrationIn,
     by_join_key,
@@ -279,11 +279,8 @@ async def accessibility() -> tuple[str, int]:
 async def privacy() -> tuple[str, int]:
     """The privacy notice: what is stored, why, how long, and the person's rights."""
     settings = platform().settings
-    return await render("privacy.html", retention_months=DEFAULT_RETENTION_MONTHS,
+    return await render("privacy.html", retention_months=RETENTION_MONTHS,
                         mail_days=settings.mail_keep_days, contact=STATEMENT["email"])
-
-
-DEFAULT_RETENTION_MONTHS = 12
 
 
 async def _statement(status: int, **context: object) -> tuple[str, int]:

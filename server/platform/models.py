@@ -27,6 +27,10 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+RETENTION_MONTHS = 12
+"""How long after its event a registration is kept by default (server/registrations)."""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -84,7 +88,8 @@ class Event(Base):
     registration_closes_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     registration_cap: Mapped[int | None] = mapped_column(Integer)
     confirm_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
-    retention_months: Mapped[int] = mapped_column(Integer, default=12, server_default="12")
+    retention_months: Mapped[int] = mapped_column(
+        Integer, default=RETENTION_MONTHS, server_default=str(RETENTION_MONTHS))
     """Registrations are anonymised this long after the event (server/registrations)."""
     schedule_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Goes up when the event's time or place changes: the SEQUENCE of its calendar invitation

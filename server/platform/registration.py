@@ -83,11 +83,16 @@ async def counted(session: AsyncSession, event: Event) -> int:
         Registration.event_id == event.id, Registration.confirmed_at.is_not(None))) or 0)
 
 
+def _closed(event: Event) -> DomainError | None:
+    """`registration.not_open` or `registration.closed` for an event outside its window."""
+    state = registration_state(event)
+    return None if state == "open" else DomainError(f"registration.{state}", CLOSED_TEXT[state])
+
+
 async def refusal(session: AsyncSession, event: Event) -> DomainError | None:
     """Why the event takes no registrations now (shown instead of the form), or None."""
-    state = registration_state(event)
-    if state != "open":
-        return DomainError(f"registration.{state}", CLOSED_TEXT[state])
+    if closed := _closed(event):
+        return closed
     if (event.registration_cap is not None and not event.confirm_email
             and await counted(session, event) >= event.registration_cap):
         return DomainError("registration.full", FULL_TEXT)
@@ -109,9 +114,8 @@ async def register(session: AsyncSession, event: Event, data: RegistrationIn, *,
     """Store one registration. An unknown region is refused, not guessed; a closed or full
     event refuses; with `confirm_email` the address is required and the registration counts
     once it is confirmed (`confirm`)."""
-    state = registration_state(event)
-    if state != "open":
-        raise DomainError(f"registration.{state}", CLOSED_TEXT[state])
+    if closed := _closed(event):
+        raise closed
     if event.confirm_email and not data.email:
         raise DomainError("registration.email_required",
                           "Ange din e-postadress: anmälan bekräftas med ett mejl.", field="email")

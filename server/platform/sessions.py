@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.platform.models import WebSession, utcnow
@@ -76,10 +76,19 @@ async def end(db: AsyncSession, token: object) -> None:
         await db.execute(delete(WebSession).where(WebSession.id == session_id(token)))
 
 
-async def end_all(db: AsyncSession, *, user_id: int | None = None,
-                  registration_id: int | None = None) -> int:
-    """End every session of a staff user (password changed, removed) or a participant."""
+async def end_every(db: AsyncSession, *, user_id: int | None = None,
+                    registration_id: int | None = None) -> list[str]:
+    """End every session of a staff user (password changed, removed) or a participant (a new
+    join link, deleted); their ids, so the caller can end their sockets once it commits
+    (`web.end_sockets_of`)."""
     column = WebSession.user_id if user_id is not None else WebSession.registration_id
     ident = user_id if user_id is not None else registration_id
-    result = await db.execute(delete(WebSession).where(column == ident))
-    return int(getattr(result, "rowcount", 0) or 0)
+    ids = list(await db.scalars(select(WebSession.id).where(column == ident)))
+    await db.execute(delete(WebSession).where(column == ident))
+    return ids
+
+
+async def end_all(db: AsyncSession, *, user_id: int | None = None,
+                  registration_id: int | None = None) -> int:
+    """`end_every`, counted."""
+    return len(await end_every(db, user_id=user_id, registration_id=registration_id))

@@ -255,6 +255,12 @@ async def end_sockets(session_hash: str) -> None:
         await sio.disconnect(sid)
 
 
+async def end_sockets_of(session_hashes: list[str]) -> None:
+    """`end_sockets` for each session a change ended (after it committed)."""
+    for ident in session_hashes:
+        await end_sockets(ident)
+
+
 def session_hash() -> str | None:
     """The server-side session's id (what socket tokens are bound to)."""
     token = session.get(SESSION_KEY)

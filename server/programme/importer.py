@@ -24,6 +24,7 @@ from server.feedback.service import FormDef, get_form
 from server.feedback.service import form_row as feedback_form_row
 from server.platform.errors import DomainError
 from server.platform.models import (
+    RETENTION_MONTHS,
     Event,
     ProgrammeItem,
     ProgrammeItemSpeaker,
@@ -105,7 +106,7 @@ class EventFile(BaseModel):
     registration_closes_at: datetime | None = None
     registration_cap: int | None = Field(None, ge=1, le=100_000)
     confirm_email: bool = False
-    retention_months: int = Field(12, ge=1, le=120)
+    retention_months: int = Field(RETENTION_MONTHS, ge=1, le=120)
     qa: QaSettingsIn = Field(default_factory=QaSettingsIn)
     themes: list[ThemeIn] = Field(default_factory=list, max_length=30)
     programme: list[ItemIn] = Field(default_factory=list, max_length=200)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.platform import audit
+from server.platform import audit, sessions
 from server.platform.auth import Principal, new_join_key
 from server.platform.errors import DomainError, NotFound
 from server.platform.models import Event, Region, Registration, WebSession, utcnow
@@ -158,33 +158,31 @@ async def correct(db: AsyncSession, actor: Principal, reg: Registration,
     return changed
 
 
-async def session_ids(db: AsyncSession, reg: Registration) -> list[str]:
-    """The person's live web sessions (their sockets are ended after the change commits)."""
-    return list(await db.scalars(
-        select(WebSession.id).where(WebSession.registration_id == reg.id)))
-
-
-async def new_link(db: AsyncSession, actor: Principal, reg: Registration) -> None:
-    """A new join link: the old one stops working, and so does every session opened with it."""
+async def new_link(db: AsyncSession, actor: Principal, reg: Registration) -> list[str]:
+    """A new join link: the old one stops working, and so does every session opened with it
+    (their ids, for their sockets)."""
     reg.join_key = new_join_key()
-    await db.execute(delete(WebSession).where(WebSession.registration_id == reg.id))
     audit.record(db, actor, reg.event_id, "registration.new_link", str(reg.id))
+    return await sessions.end_every(db, registration_id=reg.id)
 
 
 async def remove(db: AsyncSession, actor: Principal, reg: Registration,
-                 forgetting: Forgetting) -> None:
+                 forgetting: Forgetting) -> list[str]:
     """Delete a registration: what others see of the person becomes anonymous first (every
-    feature's `forget`), in the same transaction."""
+    feature's `forget`), in the same transaction; their sessions end (their ids, for their
+    sockets)."""
     await forgetting(db, reg.id)
+    ended = await sessions.end_every(db, registration_id=reg.id)
     audit.record(db, actor, reg.event_id, "registration.delete", str(reg.id),
                  by="self" if actor.kind == "participant" else "staff")
     await db.delete(reg)
     await db.flush()
+    return ended
 
 
 # -- retention -------------------------------------------------------------------------------
 
-RETENTION_MONTHS = (1, 120)
+RETENTION_RANGE = (1, 120)
 RETENTION_BATCH = 500
 
 
@@ -199,7 +197,7 @@ def retention_ends(event: Event) -> datetime:
 
 
 async def set_retention(db: AsyncSession, actor: Principal, event: Event, months: int) -> None:
-    low, high = RETENTION_MONTHS
+    low, high = RETENTION_RANGE
     if not low <= months <= high:
         raise DomainError("registration.bad_retention", "Ange mellan {low} och {high} månader.",
                           field="months", low=low, high=high)

@@ -19,7 +19,7 @@ from server.platform.models import Event, Registration
 from server.platform.registration import FORGETTING, RegistrationIn, field_errors
 from server.platform.web import (
     check_csrf,
-    end_sockets,
+    end_sockets_of,
     platform,
     render,
     require_principal,
@@ -47,8 +47,7 @@ async def listing(slug: str) -> tuple[str, int]:
     pages = max(1, -(-total // PAGE_SIZE))
     return await render("registrations/list.html", event=event, rows=rows, total=total,
                         counts=counts, regions=regions, filters=filters, page=min(page, pages),
-                        pages=pages, retention_ends=service.retention_ends(event),
-                        retention_error=None)
+                        pages=pages, retention_ends=service.retention_ends(event))
 
 
 @registrations.post("/e/<slug>/registrations/retention")
@@ -129,10 +128,9 @@ async def new_link(slug: str, ident: int) -> Redirect:
     async with platform().db.transaction() as db:
         event = await programme.get_event(db, slug)
         reg = await service.get(db, event, ident)
-        ended = await service.session_ids(db, reg)
-        await service.new_link(db, actor, reg)
+        ended = await service.new_link(db, actor, reg)
         outbox.send_link(db, platform().settings, event, reg)
-    await _end(ended)
+    await end_sockets_of(ended)
     platform().need(SENDER).wake()
     return redirect(url_for("registrations.correct", slug=slug, ident=ident, relinked=1))
 
@@ -147,15 +145,9 @@ async def delete(slug: str, ident: int) -> tuple[str, int] | Redirect:
             return await render("registrations/delete.html", event=event, reg=reg,
                                 own=False)
         await check_csrf()
-        ended = await service.session_ids(db, reg)
-        await service.remove(db, actor, reg, platform().need(FORGETTING))
-    await _end(ended)
+        ended = await service.remove(db, actor, reg, platform().need(FORGETTING))
+    await end_sockets_of(ended)
     return redirect(url_for("registrations.listing", slug=slug, deleted=1))
-
-
-async def _end(session_ids: list[str]) -> None:
-    for ident in session_ids:
-        await end_sockets(ident)
 
 
 # ---- the participant's own registration -------------------------------------------------
@@ -192,8 +184,7 @@ async def delete_mine(slug: str) -> tuple[str, int] | Redirect:
         if request.method == "GET":
             return await render("registrations/delete.html", event=event, reg=reg, own=True)
         await check_csrf()
-        ended = await service.session_ids(db, reg)
-        await service.remove(db, principal, reg, platform().need(FORGETTING))
+        ended = await service.remove(db, principal, reg, platform().need(FORGETTING))
     await sign_out()
-    await _end(ended)
+    await end_sockets_of(ended)
     return redirect(url_for("pages.event_page", slug=slug, deleted=1))

@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.mail import outbox
 from server.mail.messages import render as render_mail
-from server.platform import audit
+from server.platform import audit, sessions
 from server.platform.auth import STAFF_ROLES, Principal, hash_password
 from server.platform.errors import DomainError
 from server.platform.forms import field_error
-from server.platform.models import User, WebSession, utcnow
+from server.platform.models import User, utcnow
 from server.platform.registration import EMAIL
 from server.platform.settings import Settings
 from server.staff.models import StaffToken
@@ -147,7 +147,7 @@ async def reset(db: AsyncSession, row: StaffToken, form: PasswordForm) -> list[s
                           "Länken är ogiltig, redan använd eller för gammal.")
     user.password_hash = hash_password(form.password)
     row.used_at = utcnow()
-    ended = await _end_sessions(db, user.id)
+    ended = await sessions.end_every(db, user_id=user.id)
     audit.record(db, Principal("user", user.id, user.display_name, user.role), None,
                  "staff.password_reset", user.username)
     return ended
@@ -160,16 +160,10 @@ async def remove(db: AsyncSession, actor: Principal, user_id: int) -> list[str]:
         raise DomainError("staff.not_found", "Personen finns inte.")
     if user.id == actor.id:
         raise DomainError("staff.self", "Du kan inte ta bort dig själv.")
-    ended = await _end_sessions(db, user.id)
+    ended = await sessions.end_every(db, user_id=user.id)
     audit.record(db, actor, None, "staff.remove", user.username, role=user.role)
     await db.delete(user)
     return ended
-
-
-async def _end_sessions(db: AsyncSession, user_id: int) -> list[str]:
-    ids = list(await db.scalars(select(WebSession.id).where(WebSession.user_id == user_id)))
-    await db.execute(delete(WebSession).where(WebSession.user_id == user_id))
-    return ids
 
 
 async def listing(db: AsyncSession) -> tuple[list[User], list[StaffToken]]:

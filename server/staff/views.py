@@ -17,7 +17,7 @@ from server.platform.store import require_rate
 from server.platform.web import (
     check_csrf,
     client_address,
-    end_sockets,
+    end_sockets_of,
     language,
     platform,
     render,
@@ -45,11 +45,6 @@ def _messages(exc: ValidationError, model: type) -> dict[str, str]:
 async def _form() -> dict[str, str]:
     await check_csrf()
     return {k: str(v) for k, v in (await request.form).items() if k != "csrf_token"}
-
-
-async def _end(ids: list[str]) -> None:
-    for ident in ids:
-        await end_sockets(ident)
 
 
 @staff.get("/admin/staff")
@@ -87,7 +82,7 @@ async def user_action(user_id: int, action: str) -> Response:
     if action == "remove":
         async with platform().db.transaction() as db:
             ended = await service.remove(db, actor, user_id)
-        await _end(ended)
+        await end_sockets_of(ended)
         return redirect(url_for("staff.admin_page", removed=1))
     if action == "reset":
         from server.platform.models import User
@@ -143,7 +138,7 @@ async def reset(token: str) -> Page | Response:
         return await render("staff/reset.html", 422, errors=_messages(exc, PasswordForm))
     async with platform().db.transaction() as db:
         ended = await service.reset(db, await service.valid_token(db, "reset", token), data)
-    await _end(ended)
+    await end_sockets_of(ended)
     return redirect(url_for("pages.login", reset=1))
 
 
