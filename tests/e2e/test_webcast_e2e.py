@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -256,8 +257,11 @@ async def test_chromium_watches_from_a_media_nodes_forwarding_process(
 
     web, media = media_node_of_two
     assert media.proc is not None
-    async with asyncio.timeout(20):
-        while not psutil.Process(media.proc.pid).children():
+    async with asyncio.timeout(20), httpx.AsyncClient() as http:
+        # Until the forwarding process is linked to the origin: one that exists but is not
+        # linked yet gets no viewers, and the origin would serve this one itself.
+        while (await http.get(f"{media.url}/healthz")).json().get(
+                "media_processes", {}).get("running") != 2:
             await asyncio.sleep(0.1)
     [forwarder] = psutil.Process(media.proc.pid).children()
     producer = await _start_producer(browser, web.url)
