@@ -30,6 +30,7 @@ from server.platform.settings import Settings
 from server.platform.sockets import mount
 from server.platform.store import make_store
 from server.platform.web import (
+    EVENT_OF,
     bound_body,
     csrf_token,
     language,
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     presence = Presence(platform)
     _platform_lifecycle(platform, presence)
     platform.provide(FORGETTING, Forgetting([f.forget for f in FEATURES if f.forget]))
+    platform.provide(EVENT_OF, {name: find for f in FEATURES for name, find in f.events_of})
     mount_connection(platform, presence)
     mount(platform, [feature.router for feature in FEATURES if feature.router])
     for feature in FEATURES:  # in the declared order: a later one may need an earlier one

@@ -17,13 +17,16 @@ async def room_access(
 ) -> BreakoutRoom:
     """The room, if the caller may use it; `room.not_member` otherwise.
 
-    Members are the participants assigned to the room and its facilitator. Moderators and admins
-    may visit any room of the event; archivists may read (notes, chat) but not write.
+    Members are the participants assigned to the room and its facilitator, and the staff
+    facilitators an admin gave one of the room's regions (roles per event). Moderators and
+    admins may visit any room of the event; archivists may read (notes, chat) but not write.
     """
     room = await db.get(BreakoutRoom, room_id)
     if room is None or room.event_id != event_id:
         raise DomainError("room.not_found", "Rummet finns inte.")
     if principal.is_moderator or (not write and principal.is_staff and principal.role in READERS):
+        return room
+    if leads_regions_of(principal, room):
         return room
     if principal.kind == "participant" and await _is_member(db, principal.id, room):
         return room
@@ -49,5 +52,10 @@ async def current_room_of(db: AsyncSession, registration_id: int, round_id: int)
 
 def leads_room(principal: Principal, room: BreakoutRoom) -> bool:
     """Who runs a room (its audio-only switch): its facilitator, or a moderator."""
-    return principal.is_moderator or (
+    return principal.is_moderator or leads_regions_of(principal, room) or (
         principal.kind == "participant" and room.facilitator_id == principal.id)
+
+
+def leads_regions_of(principal: Principal, room: BreakoutRoom) -> bool:
+    """A staff facilitator of one of the room's regions at its event."""
+    return any(principal.leads_region(room.event_id, code) for code in room.regions or ())

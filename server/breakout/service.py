@@ -37,6 +37,7 @@ from server.platform import audit
 from server.platform.auth import Principal
 from server.platform.errors import DomainError
 from server.platform.models import Registration, User, utcnow
+from server.platform.roles import staff_with_role
 
 STAFF_IN_PLANS = ("admin", "moderator", "facilitator")
 MAX_MINUTES = 240
@@ -104,9 +105,8 @@ async def people(db: AsyncSession, event_id: int) -> list[Person]:
         .where(Registration.event_id == event_id)
         .order_by(Registration.id)
     )
-    users = await db.execute(
-        select(User.id, User.display_name).where(User.role.in_(STAFF_IN_PLANS)).order_by(User.id)
-    )
+    users = await db.execute(staff_with_role(event_id, STAFF_IN_PLANS).order_by(None)
+                             .order_by(User.id))
     return [Person(f"r{i}", name, region, attendance) for i, name, region, attendance in regs] + [
         Person(f"u{i}", name, None, "online", True) for i, name in users
     ]
@@ -425,8 +425,12 @@ async def _rooms_with_members(db: AsyncSession, rnd: BreakoutRound) -> list[dict
 def _staff_room(
     rnd: BreakoutRound, principal: Principal, rooms: list[dict[str, Any]]
 ) -> int | None:
+    """The room the plan put a staff member in, else the first room of a region they lead."""
     key = (rnd.grouping or {}).get("staff", {}).get(str(principal.id))
-    return next((r["id"] for r in rooms if r["key"] == key), None)
+    placed = next((r["id"] for r in rooms if r["key"] == key), None)
+    return placed or next((r["id"] for r in rooms
+                           if any(principal.leads_region(rnd.event_id, c) for c in r["regions"])),
+                          None)
 
 
 async def room_page(db: AsyncSession, room: BreakoutRoom) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from server.platform.auth import Principal
 from server.platform.errors import DomainError, Forbidden, NotFound
 from server.platform.models import Region, Registration, User, utcnow
 from server.platform.node import Key as ServiceKey
+from server.platform.roles import staff_with_role
 
 FieldType = Literal["short_text", "long_text", "rating", "single_choice", "multiple_choice"]
 CHOICE_TYPES = ("single_choice", "multiple_choice")
@@ -253,6 +254,8 @@ class RegistrationMembership:
     async def is_facilitator(
         self, db: AsyncSession, event_id: int, principal: Principal, region_code: str
     ) -> bool:
+        if principal.leads_region(event_id, region_code):
+            return True
         row = await db.get(FeedbackFacilitator, (event_id, region_code))
         return row is not None and _is_chosen(row, event_id, principal)
 
@@ -291,12 +294,13 @@ class RoomMembership:
             # Once the event has rooms, what someone typed at registration gives no access: a
             # region without a room of its own has only the facilitator a moderator chose.
             return False
-            return True
         return await _in_rooms(db, event_id, principal, rooms)
 
     async def is_facilitator(
         self, db: AsyncSession, event_id: int, principal: Principal, region_code: str
     ) -> bool:
+        if principal.leads_region(event_id, region_code):
+            return True
         chosen = await db.get(FeedbackFacilitator, (event_id, region_code))
         if chosen is not None:
             return _is_chosen(chosen, event_id, principal)
@@ -738,8 +742,9 @@ async def _check_facilitator(
                 key="feedback.facilitator_invalid.region",
             )
     if user_id is not None:
-        user = await db.get(User, user_id)
-        if user is None or user.role != "facilitator":
+        found = await db.scalar(
+            staff_with_role(event_id, ("facilitator",)).where(User.id == user_id))
+        if found is None:
             raise DomainError(
                 "feedback.facilitator_invalid", "Personalkontot har inte rollen samtalsledare.",
                 key="feedback.facilitator_invalid.role",

@@ -25,8 +25,9 @@ from server.platform import keys, programme
 from server.platform.auth import Principal
 from server.platform.errors import DomainError
 from server.platform.exports import csv_bytes, xlsx_bytes
-from server.platform.models import Event, Region, Registration, User
+from server.platform.models import Event, Region, Registration
 from server.platform.registration import field_errors
+from server.platform.roles import staff_with_role
 from server.platform.web import (
     body_limit,
     check_csrf,
@@ -335,10 +336,8 @@ async def _candidates(db: AsyncSession, event_id: int) -> dict[str, list[tuple[s
         )
     )
     staff = [
-        (f"u:{u.id}", f"{u.display_name} ({t('feedback.staff')})")
-        for u in await db.scalars(
-            select(User).where(User.role == "facilitator").order_by(User.display_name)
-        )
+        (f"u:{uid}", f"{name} ({t('feedback.staff')})")
+        for uid, name in await db.execute(staff_with_role(event_id, ("facilitator",)))
     ]
     out: dict[str, list[tuple[str, str]]] = {}
     for r in regs:

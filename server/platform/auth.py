@@ -18,6 +18,10 @@ from server.platform.errors import DomainError, Forbidden
 # speaker: answers questions in writing on the live page (server/qa.py: may_answer)
 # captioner: a speech-to-text interpreter who types the stage's live captions (server/captions.py)
 STAFF_ROLES = ("admin", "moderator", "archivist", "facilitator", "speaker", "captioner")
+EVENT_ROLES = ("moderator", "facilitator", "captioner", "speaker", "archivist")
+"""What a staff member can be at one event (models.StaffRole); admin is global only."""
+NO_ROLE = "staff"
+"""`User.role` of staff who have roles only at the events named in their StaffRole rows."""
 MODERATING = frozenset({"admin", "moderator"})
 SOCKET_TOKEN_AGE = 24 * 3600
 
@@ -56,8 +60,41 @@ class Principal:
     id: int
     name: str
     role: str = "participant"
+    """A participant's "participant"; staff's role at the event the request or socket is about
+    (their StaffRole there, else their global role: platform/web.py staff_principal)."""
     event_id: int | None = None
     region_code: str | None = None
+    at_event: int | None = None
+    """Staff: the event `role` and `regions` were decided for (None: no event's)."""
+    regions: tuple[str, ...] = ()
+    """The regions a facilitator leads at that event."""
+    event_roles: tuple[tuple[int, str], ...] = ()
+    """Staff's roles per event (event id, role), for pages that list several events."""
+    global_role: str = ""
+    """Staff's role at events without a StaffRole row (NO_ROLE: none)."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Principal:
+        """Back from `dataclasses.asdict` sent between nodes as JSON (lists become tuples)."""
+        return cls(**{
+            **data,
+            "regions": tuple(data.get("regions") or ()),
+            "event_roles": tuple((int(e), str(r)) for e, r in data.get("event_roles") or ()),
+        })
+
+    def leads_region(self, event_id: int, region_code: str) -> bool:
+        """A staff facilitator an admin gave this region at this event (StaffRole)."""
+        return (self.kind == "user" and self.role == "facilitator"
+                and self.at_event == event_id and region_code in self.regions)
+
+    def events_as(self, *roles: str) -> frozenset[int] | None:
+        """The events where staff hold one of `roles` (None: every event, by their global
+        role or as admin)."""
+        if self.kind != "user":
+            return frozenset()
+        if self.global_role == "admin" or self.global_role in roles:
+            return None
+        return frozenset(e for e, r in self.event_roles if r in roles)
 
     @property
     def is_moderator(self) -> bool:

@@ -16,7 +16,8 @@ from server.platform.i18n import pick_language
 from server.platform.models import Event, Registration, User, WebSession, utcnow
 from server.platform.node import Platform
 from server.platform.presence import Presence
-from server.platform.web import LANG_COOKIE, principal_for_registration, principal_for_user
+from server.platform.roles import staff_principal
+from server.platform.web import LANG_COOKIE, principal_for_registration
 
 
 def mount_connection(platform: Platform, presence: Presence) -> None:
@@ -97,7 +98,7 @@ async def authenticate_token(platform: Platform, data: dict[str, Any]) -> tuple[
         if not isinstance(event_id, int) or await db.get(Event, event_id) is None:
             raise DomainError("auth.no_event", "Evenemanget finns inte.")
         await _session_alive(db, platform, data.get("s"))
-        principal = await _principal(db, data)
+        principal = await _principal(db, data, event_id)
     if principal.kind == "participant" and principal.event_id != event_id:
         raise DomainError("auth.wrong_event", "Du är inte anmäld till detta evenemang.")
     return principal, event_id
@@ -114,11 +115,11 @@ async def _session_alive(db: Any, platform: Platform, session_hash: object) -> N
                           key="auth.invalid_session.revoked")
 
 
-async def _principal(db: Any, data: dict[str, Any]) -> Principal:
+async def _principal(db: Any, data: dict[str, Any], event_id: int) -> Principal:
     if data["k"] == "u":
         user = await db.get(User, data["i"])
         if user:
-            return principal_for_user(user)
+            return await staff_principal(db, user, event_id)
     else:
         reg = await db.get(Registration, data["i"])
         if reg:

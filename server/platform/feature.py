@@ -15,6 +15,7 @@ from server.platform.sockets import Router
 
 Install = Callable[[Platform, Quart], None]
 Forget = Callable[[AsyncSession, int], Awaitable[None]]
+EventOf = Callable[[AsyncSession, int], Awaitable[int | None]]
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,7 @@ class Feature:
     """Runs in the transaction that deletes a registration (staff, the person themself, or
     the retention period): makes what others still see of the person anonymous, by the
     registration's id, before the row goes (server/platform/registration.py: Forgetting)."""
+    events_of: tuple[tuple[str, EventOf], ...] = ()
+    """The feature's route arguments that name a thing of one event (`recording_id`), with
+    how to find that event: staff's role on such a route is their role at that event
+    (platform/web.py: request_event). `slug` is the platform's own."""

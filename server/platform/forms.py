@@ -1,10 +1,15 @@
 """Form errors next to their fields: a pydantic model's errors as {field: (message key, values)}
 for every form of the platform (registration, the event editor, staff), so each page shows the
-same words for the same mistake."""
+same words for the same mistake; and the form field types several forms share (a
+`datetime-local` time in Swedish time)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ValidationError
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
 
 def field_error(field: str, key: str) -> ValueError:
@@ -50,3 +55,27 @@ def form_errors(exc: ValidationError, model: type[BaseModel] | None = None,
         else:
             errors[name] = ("error.choice", {})
     return errors
+
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def local_time(value: object) -> datetime | None:
+    """A `datetime-local` value (Swedish time) as an aware datetime; "" is None."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError("datetime")
+    parsed = datetime.fromisoformat(value)
+    if not 2000 <= parsed.year <= 2100:
+        raise ValueError("datetime")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=STOCKHOLM)
+
+
+LocalTime = Annotated[datetime | None, BeforeValidator(local_time)]
+"""A form's `datetime-local` field: Swedish time, "" for none."""
+
+
+def form_time(value: datetime | None) -> str:
+    """A stored time as the value of a `datetime-local` field."""
+    return value.astimezone(STOCKHOLM).strftime("%Y-%m-%dT%H:%M") if value else ""

@@ -205,6 +205,23 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 
+class StaffRole(Base):
+    """A staff member's role at one event (moderator, facilitator, captioner, speaker,
+    archivist); a facilitator's `regions` are the regions they lead there. At an event with a
+    row here the row decides; elsewhere `User.role` does (`"staff"`: no role of its own);
+    an admin is an admin everywhere. Read into the `Principal` per request and per socket
+    handshake (platform/web.py: staff_principal)."""
+
+    __tablename__ = "staff_roles"
+    __table_args__ = (UniqueConstraint("user_id", "event_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
 class WebSession(Base):
     """A signed-in browser: the cookie carries a random token, the server keeps its hash here,
     so logging out, a password change or an admin ends a session everywhere at once."""

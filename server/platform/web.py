@@ -11,14 +11,18 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ValidationError
 from quart import current_app, g, render_template, request, session
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.platform import keys, sessions
 from server.platform.auth import Principal, csrf_ok, new_csrf_token
 from server.platform.errors import DomainError, NotFound
+from server.platform.feature import EventOf
 from server.platform.i18n import pick_language, translate
-from server.platform.models import Registration, User
-from server.platform.node import Platform
+from server.platform.models import Event, Registration, User
+from server.platform.node import Key, Platform
 from server.platform.payload import MAX_DEPTH, check_payload, json_depth
+from server.platform.roles import staff_principal
 
 LANG_COOKIE = "lang"
 SESSION_KEY = "s"
@@ -193,6 +197,13 @@ async def check_csrf() -> None:
         raise DomainError("csrf.invalid", "Formuläret har gått ut. Ladda om sidan och försök igen.")
 
 
+async def checked_form() -> dict[str, str]:
+    """A state-changing form's fields (one value each), after its CSRF check; the token not
+    among them."""
+    await check_csrf()
+    return {k: str(v) for k, v in (await request.form).items() if k != "csrf_token"}
+
+
 async def current_principal() -> Principal | None:
     if "principal" in g:
         return g.principal  # type: ignore[no-any-return]
@@ -212,7 +223,7 @@ async def _load_principal() -> Principal | None:
             return None
         principal: Principal | None = None
         if row.user_id is not None and (user := await db.get(User, row.user_id)):
-            principal = principal_for_user(user)
+            principal = await staff_principal(db, user, await request_event(db))
         elif row.registration_id is not None and (
                 reg := await db.get(Registration, row.registration_id)):
             principal = principal_for_registration(reg)
@@ -267,8 +278,22 @@ def session_hash() -> str | None:
     return sessions.session_id(token) if isinstance(token, str) else None
 
 
-def principal_for_user(user: User) -> Principal:
-    return Principal("user", user.id, user.display_name, user.role)
+EVENT_OF = Key[dict[str, EventOf]]("web.event_of")
+"""Route arguments that name a thing of one event, and how to find the event (features'
+`events_of`, gathered by server/app.py)."""
+
+
+async def request_event(db: AsyncSession) -> int | None:
+    """The event the request is about, from its route: `/e/<slug>/…` and `/admin/events/
+    <slug>/…` name it, a feature's argument (`recording_id`) leads to it; None elsewhere."""
+    args = request.view_args or {}
+    if isinstance(slug := args.get("slug"), str):
+        return await db.scalar(select(Event.id).where(Event.slug == slug[:80]))
+    found = platform().need(EVENT_OF)
+    for name, value in args.items():
+        if name in found and isinstance(value, int) and 0 < value < 2**31:
+            return await found[name](db, value)
+    return None
 
 
 def principal_for_registration(reg: Registration) -> Principal:

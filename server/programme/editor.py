@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
@@ -30,6 +29,7 @@ from server.mail import outbox
 from server.platform import audit
 from server.platform.auth import Principal
 from server.platform.errors import DomainError, NotFound
+from server.platform.forms import LocalTime, local_time
 from server.platform.forms import field_error as _field_error
 from server.platform.forms import form_errors as form_errors
 from server.platform.models import Event, ProgrammeItem, ProgrammeItemSpeaker, Speaker, Theme
@@ -43,30 +43,8 @@ from server.programme.importer import (
     import_event,
 )
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 ROWS_MAX = 20
 STATUSES = ("draft", "published", "archived")
-
-
-def local_time(value: object) -> datetime | None:
-    """A `datetime-local` value (Swedish time) as an aware datetime; "" is None."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > 40:
-        raise ValueError("datetime")
-    parsed = datetime.fromisoformat(value)
-    if not 2000 <= parsed.year <= 2100:
-        raise ValueError("datetime")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=STOCKHOLM)
-
-
-LocalTime = Annotated[datetime | None, BeforeValidator(local_time)]
-"""A form's `datetime-local` field: Swedish time, "" for none."""
-
-
-def form_time(value: datetime | None) -> str:
-    """A stored time as the value of a `datetime-local` field."""
-    return value.astimezone(STOCKHOLM).strftime("%Y-%m-%dT%H:%M") if value else ""
 
 
 def _checkbox(value: object) -> bool:

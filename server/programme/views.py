@@ -14,8 +14,9 @@ from werkzeug.wrappers.response import Response as Redirect
 from server.mail.sender import SENDER
 from server.platform import programme
 from server.platform.errors import DomainError
+from server.platform.forms import form_time
 from server.platform.models import Event, ProgrammeItem, Theme
-from server.platform.web import check_csrf, platform, render, require_principal, t
+from server.platform.web import checked_form, platform, render, require_principal, t
 from server.programme import editor
 from server.programme.importer import export_event
 
@@ -26,10 +27,6 @@ Page = tuple[str, int]
 def _messages(errors: dict[str, tuple[str, dict[str, object]]]) -> dict[str, str]:
     return {name: t(key, **values) for name, (key, values) in errors.items()}
 
-
-async def _form() -> dict[str, str]:
-    await check_csrf()
-    return {k: str(v) for k, v in (await request.form).items() if k != "csrf_token"}
 
 
 @event_admin.get("/admin/events")
@@ -48,9 +45,9 @@ def _event_form(event: Event) -> dict[str, str]:
         "title": event.title, "title_en": event.title_en or "",
         "description": event.description, "description_en": event.description_en or "",
         "location": event.location, "status": event.status,
-        "starts_at": editor.form_time(event.starts_at), "ends_at": editor.form_time(event.ends_at),
-        "registration_opens_at": editor.form_time(event.registration_opens_at),
-        "registration_closes_at": editor.form_time(event.registration_closes_at),
+        "starts_at": form_time(event.starts_at), "ends_at": form_time(event.ends_at),
+        "registration_opens_at": form_time(event.registration_opens_at),
+        "registration_closes_at": form_time(event.registration_closes_at),
         "registration_cap": str(event.registration_cap or ""),
         "confirm_email": "on" if event.confirm_email else "",
         "qa_premoderation": "on" if event.qa_premoderation else "",
@@ -66,7 +63,7 @@ async def new_event() -> Page | Redirect:
     actor = await require_principal("admin")
     if request.method == "GET":
         return await render("programme/admin_event.html", event=None, form=NEW_EVENT, errors={})
-    form = await _form()
+    form = await checked_form()
     try:
         data = editor.NewEventForm.model_validate(form)
     except ValidationError as exc:
@@ -96,7 +93,7 @@ async def edit_event(slug: str) -> Page | Redirect:
             return await render("programme/admin_event.html", event=event,
                                 form=_event_form(event), errors={},
                                 saved=request.args.get("saved"))
-        form = await _form()
+        form = await checked_form()
         try:
             data = editor.EventForm.model_validate(form)
         except ValidationError as exc:
@@ -118,8 +115,8 @@ async def copy_event(slug: str) -> Page | Redirect:
         if request.method == "GET":
             return await render("programme/admin_copy.html", source=source, errors={},
                                 form={"title": source.title, "slug": "",
-                                      "starts_at": editor.form_time(source.starts_at)})
-        form = await _form()
+                                      "starts_at": form_time(source.starts_at)})
+        form = await checked_form()
         try:
             data = editor.CopyForm.model_validate(form)
             event = await editor.copy(db, actor, source, data)
@@ -164,7 +161,7 @@ def _item_form(item: ProgrammeItem | None) -> dict[str, str]:
     if item is None:
         return {}
     form = {"title": item.title, "description": item.description,
-            "starts_at": editor.form_time(item.starts_at),
+            "starts_at": form_time(item.starts_at),
             "duration_minutes": str(item.duration_minutes or ""),
             "organisations": "\n".join(item.organisations or [])}
     for n, s in enumerate(item.speakers):
@@ -197,7 +194,7 @@ async def item_page(slug: str, item_id: int | None = None) -> Page | Redirect:
         item = await editor.item_of(db, event, item_id) if item_id is not None else None
         if request.method == "GET":
             return await _item_page(event, item, _item_form(item), {})
-        form = await _form()
+        form = await checked_form()
         errors: dict[str, str] = {}
         try:
             data = editor.ItemForm.model_validate(form)
@@ -223,7 +220,7 @@ async def item_page(slug: str, item_id: int | None = None) -> Page | Redirect:
 @event_admin.post("/admin/events/<slug>/programme/<int:item_id>/move")
 async def move_item(slug: str, item_id: int) -> Redirect:
     actor = await require_principal("admin")
-    form = await _form()
+    form = await checked_form()
     direction = "up" if form.get("direction") == "up" else "down"
     async with platform().db.transaction() as db:
         event = await programme.get_event(db, slug)
@@ -236,7 +233,7 @@ async def move_item(slug: str, item_id: int) -> Redirect:
 @event_admin.post("/admin/events/<slug>/programme/<int:item_id>/delete")
 async def delete_item(slug: str, item_id: int) -> Redirect:
     actor = await require_principal("admin")
-    await _form()
+    await checked_form()
     async with platform().db.transaction() as db:
         event = await programme.get_event(db, slug)
         await editor.delete_item(db, actor, event, await editor.item_of(db, event, item_id))
@@ -257,7 +254,7 @@ async def themes_page(slug: str, theme_id: int | None = None) -> Page | Redirect
                     "description": theme.description} if theme else {})
         if request.method == "GET":
             return await _themes(event, theme, current, {})
-        form = await _form()
+        form = await checked_form()
         try:
             await editor.save_theme(db, actor, event, theme,
                                     editor.ThemeForm.model_validate(form))
@@ -277,7 +274,7 @@ async def _themes(event: Event, theme: Theme | None, form: dict[str, str],
 @event_admin.post("/admin/events/<slug>/themes/<int:theme_id>/<action>")
 async def theme_action(slug: str, theme_id: int, action: str) -> Redirect:
     actor = await require_principal("admin")
-    form = await _form()
+    form = await checked_form()
     if action not in ("move", "delete"):
         raise DomainError("not_found", "Sidan finns inte.", key="not_found.page")
     async with platform().db.transaction() as db:

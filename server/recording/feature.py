@@ -17,4 +17,8 @@ def install(platform: Platform, app: Quart) -> None:
     platform.lifecycle.add("publish jobs", jobs.start, jobs.stop)
 
 
-FEATURE = Feature("recording", sockets.router, views.archive, install, templates="recording")
+FEATURE = Feature(
+    "recording", sockets.router, views.archive, install, templates="recording",
+    events_of=(("recording_id", publication.event_of_recording),
+               ("pub_id", publication.event_of_publication)),
+)

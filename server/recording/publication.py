@@ -169,6 +169,16 @@ async def recording_or_404(db: AsyncSession, recording_id: int) -> Recording:
     return row
 
 
+async def event_of_recording(db: AsyncSession, recording_id: int) -> int | None:
+    """The event a recording route is about (staff's role there decides: Feature.events_of)."""
+    return await db.scalar(select(Recording.event_id).where(Recording.id == recording_id))
+
+
+async def event_of_publication(db: AsyncSession, pub_id: int) -> int | None:
+    return await db.scalar(select(Recording.event_id).join(
+        Publication, Publication.recording_id == Recording.id).where(Publication.id == pub_id))
+
+
 def programme_speakers(event: Event, item_ids: set[int] | None = None) -> list[str]:
     """The programme's speakers, in programme order; only those of `item_ids` if given."""
     return list(dict.fromkeys(

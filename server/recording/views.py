@@ -141,16 +141,18 @@ async def _edit_page(recording_id: int, status: int = 200, **extra: Any) -> tupl
 
 @archive.get("/archive")
 async def index() -> tuple[str, int]:
-    principal = await require_principal("archivist")
+    principal = await require_principal()
+    events = principal.events_as("archivist")  # an event's archivist sees that event's
+    if events is not None and not events:
+        principal.require_role("archivist")
+    query = (select(Recording, Event.title, Publication.status)
+             .join(Event, Event.id == Recording.event_id)
+             .outerjoin(Publication, Publication.recording_id == Recording.id)
+             .order_by(Recording.started_at.desc()))
+    if events is not None:
+        query = query.where(Recording.event_id.in_(events))
     async with platform().db.session() as db:
-        rows = (
-            await db.execute(
-                select(Recording, Event.title, Publication.status)
-                .join(Event, Event.id == Recording.event_id)
-                .outerjoin(Publication, Publication.recording_id == Recording.id)
-                .order_by(Recording.started_at.desc())
-            )
-        ).all()
+        rows = (await db.execute(query)).all()
         days = await recording.retention_days(db)
     return await render(
         "recording/index.html",

@@ -19,6 +19,7 @@ from server.platform.models import Event, Registration
 from server.platform.registration import FORGETTING, RegistrationIn, field_errors
 from server.platform.web import (
     check_csrf,
+    checked_form,
     end_sockets_of,
     platform,
     render,
@@ -92,8 +93,7 @@ async def correct(slug: str, ident: int) -> tuple[str, int] | Redirect:
         regions = await programme.regions(db)
         if request.method == "GET":
             return await _edit_page(event, reg, regions, _form_of(reg), {})
-        await check_csrf()
-        form = {k: v for k, v in (await request.form).items() if k != "csrf_token"}
+        form = await checked_form()
         try:
             changed = await service.correct(db, actor, reg, RegistrationIn.model_validate(form))
         except ValidationError as exc:

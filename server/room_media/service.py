@@ -576,7 +576,7 @@ class RoomMediaRouter:
 
     async def _command(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         """Another node passes on a person it has checked; this node hosts the room."""
-        principal, room_id = Principal(**data["principal"]), int(data["room_id"])
+        principal, room_id = Principal.from_dict(data["principal"]), int(data["room_id"])
         if kind == "join":
             snapshot = self.local.join(principal, room_id, str(data["sid"]))
             await self.local.announce(room_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.platform.models import Base, TZDateTime, utcnow
@@ -19,6 +19,10 @@ class StaffToken(Base):
     email: Mapped[str] = mapped_column(String(254))
     display_name: Mapped[str] = mapped_column(String(120), default="")
     role: Mapped[str] = mapped_column(String(20), default="")
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    """An invitation to one event's role (None: `role` at every event)."""
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    """The regions an invited facilitator leads at `event_id`."""
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     """The user a reset is for."""
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -5,9 +5,11 @@ discovery document and keys are fetched (and kept for an hour), the ID token's s
 issuer, audience, expiry and nonce are checked, then the user-info endpoint gives the claims.
 
 Who the person is here: the staff member already linked to the provider's subject; else the
-one with the same e-mail address, if the provider says the address is verified (an admin
-invited them, or made them by hand: the role an admin mapped); else, when OIDC_ROLE_CLAIM is
-set and the claim names a staff role, a new staff member. With OIDC_ROLE_CLAIM the claim is the
+one with the same e-mail address, if the provider says the address is verified (made by hand,
+or an invitation already taken); else, with a verified address that an admin invited, a new
+staff member with the invitation's role, event and regions (the role an admin mapped; the
+invitation is spent); else, when OIDC_ROLE_CLAIM is set and the claim names a staff role, a new
+staff member. With OIDC_ROLE_CLAIM the claim is the
 source of the role at every sign-in; without it the role is the one admins gave.
 """
 
@@ -32,6 +34,7 @@ from server.platform.errors import DomainError
 from server.platform.models import User
 from server.platform.node import Key
 from server.platform.settings import Settings
+from server.staff import service
 
 SCOPES = "openid email profile"
 REASONS = ("state", "provider", "issuer", "token", "id_token", "userinfo", "linked", "no_role")
@@ -144,15 +147,19 @@ async def staff_member(db: AsyncSession, settings: Settings, claims: dict[str, A
         if user is not None and user.oidc_subject not in (None, subject):
             raise refused("linked")
     if user is None:
-        if role is None:
+        invited = await service.pending_invitation(db, email) if email and verified else None
+        if role is None and invited is None:
             raise refused("no_role")
-        name = str(claims.get("name") or email or claims["sub"])[:120]
         username = await _free_username(db, str(claims.get("preferred_username")
                                                 or email.split("@")[0] or claims["sub"]))
-        user = User(username=username, display_name=name, role=role,
-                    email=email if verified else None,
-                    password_hash=hash_password(generate_token(32)))  # signs in only by SSO
-        db.add(user)
+        unusable = hash_password(generate_token(32))  # signs in only by single sign-on
+        if invited is not None and role is None:  # the role an admin mapped by inviting
+            user = await service.take_invitation(db, invited, username, unusable)
+        else:
+            name = str(claims.get("name") or email or claims["sub"])[:120]
+            user = User(username=username, display_name=name, role=role,
+                        email=email if verified else None, password_hash=unusable)
+            db.add(user)
     user.oidc_subject = subject
     if role is not None and user.role != role:
         user.role = role

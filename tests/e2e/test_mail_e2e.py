@@ -260,6 +260,9 @@ async def test_admin_sets_up_spring_2027_from_autumn_2020_and_a_participant_gets
     await admin.keyboard.type("Lotta Berg")
     await admin.keyboard.press("Tab")
     await admin.keyboard.type("lotta@kb.se")
+    await tab_to_id(admin, "f-event")  # moderator (the default) at the spring event only
+    await admin.keyboard.press("ArrowDown")  # from "Alla evenemang" to the newest event
+    await expect(admin.locator("#f-event option:checked")).to_contain_text("våren 2027")
     await tab_to(admin, "Skicka inbjudan")
     await admin.keyboard.press("Enter")
     await expect(admin.locator("#invited")).to_contain_text("lotta@kb.se")
@@ -281,6 +284,8 @@ async def test_admin_sets_up_spring_2027_from_autumn_2020_and_a_participant_gets
     await expect(lotta.get_by_role("button", name="Logga ut (Lotta Berg)")).to_be_visible()
     await lotta.goto("/e/varen-2027/moderate")
     await expect(lotta.locator("#connection-state")).to_have_text("Ansluten")
+    elsewhere = await lotta.goto("/e/hosten-2020/moderate")
+    assert elsewhere is not None and elsewhere.status == 403, "a moderator of spring 2027 only"
 
     visitor = await new_page(browser, server.url)
     await visitor.goto("/e/varen-2027")

@@ -58,6 +58,7 @@ class Day:
     publication_id: int
     participant_id: int
     item_id: int
+    staff_id: int  # a speaker with a role at the event (a row on their staff page)
 
 
 async def seed_busy(url: str, media_root: Path) -> Day:
@@ -71,7 +72,7 @@ async def seed_busy(url: str, media_root: Path) -> Day:
     from server.mail import outbox
     from server.platform.auth import Principal
     from server.platform.db import Database
-    from server.platform.models import AccessibilityReport, Event, ProgrammeItem, User
+    from server.platform.models import AccessibilityReport, Event, ProgrammeItem, StaffRole, User
     from server.platform.registration import RegistrationIn, register
     from server.platform.settings import Settings
     from server.polls import service as polls
@@ -163,8 +164,12 @@ async def seed_busy(url: str, media_root: Path) -> Day:
                 ProgrammeItem.event_id == event.id).order_by(ProgrammeItem.position))
             for reg in people[:3]:  # the outbox has mail for admins to read
                 outbox.to_registration(session, settings, "confirmation", event, reg)
+            speaker = (await session.scalars(select(User).where(
+                User.username == SPEAKER[0]))).one()
+            session.add(StaffRole(user_id=speaker.id, event_id=event.id, role="speaker"))
             return Day(people[1].join_key, facilitator.join_key, latecomer.join_key, room_id,
-                       recording.id, publication.id, people[1].id, int(first_item or 0))
+                       recording.id, publication.id, people[1].id, int(first_item or 0),
+                       speaker.id)
     finally:
         await db.close()
 
@@ -241,6 +246,7 @@ def pages(day: Day) -> list[tuple[str, str]]:
         ("admin", f"/admin/events/{SLUG}/programme/{day.item_id}"),
         ("admin", f"/admin/events/{SLUG}/programme/new"),
         ("admin", f"/admin/events/{SLUG}/themes"), ("admin", "/admin/staff"),
+        ("admin", f"/admin/staff/{day.staff_id}"),
         ("visitor", "/login/forgot"), ("visitor", f"/staff/invitation/{STAFF_TOKEN}"),
         ("visitor", f"/staff/reset/{RESET_TOKEN}"),
     ]

@@ -84,14 +84,16 @@ async def focus_problems(page: Page, limit: int = 150) -> list[str]:
       document.body.prepend(start); start.focus(); window.scrollTo(0, 0);
     }""")
     reached: set[int] = set()
-    last, label, same = -1, "", 0
+    last, at, same = -1, None, 0
     for _ in range(count * 3 + 10):
         await page.keyboard.press("Tab")
         now = await page.evaluate(_call("focused"))
         if now is None:  # out of the page's content, to the browser's own controls
             break
-        same = same + 1 if now["label"] == label else 0
-        label = now["label"]
+        # One element is its survey order (a group of checkboxes shares a name, not an order).
+        here = (now["order"], now["label"])
+        same = same + 1 if here == at else 0
+        at, label = here, now["label"]
         if same >= SAME_ELEMENT_STOPS:
             found.append(f"keyboard trap: Tab stays on {label}")
             break

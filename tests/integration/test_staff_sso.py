@@ -15,9 +15,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from server.platform.models import User
+from server.platform.models import Event, StaffRole, User
+from server.staff.models import StaffToken
 from server.staff.sso import SSO, OpenIdConnect
 from tests.conftest import free_port, signed_in
+from tests.integration.test_staff_roles import post
 
 JS = Path(__file__).resolve().parents[1] / "js"
 CALLBACK = "http://127.0.0.1/login/sso/callback"
@@ -116,6 +118,29 @@ async def test_without_a_role_claim_the_role_is_the_one_admins_gave(sso_app) -> 
     async with sso_app.platform.db.session() as db:
         user = await db.scalar(select(User).where(User.username == "nils"))
     assert user.role == "archivist" and user.oidc_subject.endswith("|nils")
+
+
+async def test_an_invitation_maps_the_role_of_someone_signing_in_for_the_first_time(
+        sso_app) -> None:
+    """No role claim for nils: the invitation an admin sent his address gives his role at one
+    event, with his regions, and is spent."""
+    admin = await signed_in(sso_app, "admin")
+    async with sso_app.platform.db.session() as db:
+        autumn = await db.scalar(select(Event.id).where(Event.slug == "hosten-2020"))
+    sent = await post(admin, "/admin/staff/invite", {
+        "email": "nils@kb.se", "display_name": "Nils Holm", "role": "facilitator",
+        "event": str(autumn), "regions": ["AC", "BD"]})
+    assert sent.status_code == 302
+    client, done = await sso_login(sso_app, "nils")
+    assert done.status_code == 302
+    assert (await client.get("/e/hosten-2020/feedback/regions/BD")).status_code == 200
+    assert (await client.get("/e/hosten-2020/feedback/regions/AB")).status_code == 403
+    async with sso_app.platform.db.session() as db:
+        user = await db.scalar(select(User).where(User.email == "nils@kb.se"))
+        role = await db.scalar(select(StaffRole).where(StaffRole.user_id == user.id))
+        spent = await db.scalar(select(StaffToken.used_at).where(StaffToken.email == "nils@kb.se"))
+    assert (user.role, role.role, role.regions) == ("staff", "facilitator", ["AC", "BD"])
+    assert spent is not None, "the invitation link is spent"
 
 
 async def test_an_unverified_address_or_an_unknown_role_signs_no_one_in(sso_app) -> None:
