@@ -12,6 +12,7 @@ from server.breakout.feature import FEATURE as BREAKOUT
 from server.captions.feature import FEATURE as CAPTIONS
 from server.chat.feature import FEATURE as CHAT
 from server.feedback.feature import FEATURE as FEEDBACK
+from server.followup.feature import FEATURE as FOLLOWUP
 from server.mail.feature import FEATURE as MAIL
 from server.notes.feature import FEATURE as NOTES
 from server.platform.feature import Feature
@@ -22,11 +23,12 @@ from server.recording.feature import FEATURE as RECORDING
 from server.registrations.feature import FEATURE as REGISTRATIONS
 from server.room_media.feature import FEATURE as ROOM_MEDIA
 from server.staff.feature import FEATURE as STAFF
+from server.watch.feature import FEATURE as WATCH
 from server.webcast.feature import FEATURE as WEBCAST
 
 FEATURES: tuple[Feature, ...] = (
     PROGRAMME, WEBCAST, QA, POLLS, CAPTIONS, BREAKOUT, CHAT, ROOM_MEDIA, NOTES, FEEDBACK,
-    RECORDING, MAIL, REGISTRATIONS, STAFF,
+    RECORDING, MAIL, REGISTRATIONS, STAFF, FOLLOWUP, WATCH,
 )
 
 TEMPLATE_FOLDERS = tuple(f.templates for f in FEATURES if f.templates)

@@ -21,12 +21,17 @@ ROUND_STATES = ("planned", "open", "closed")
 
 
 class BreakoutRound(Base):
-    """One round of regional discussions in an event. At most one is open at a time."""
+    """One round of regional discussions in an event. At most one day round is open at a
+    time."""
 
     __tablename__ = "breakout_rounds"
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(10), default="planned")
+    kind: Mapped[str] = mapped_column(String(10), default="day", server_default="day")
+    """"day": a round of the webcast day, opened by moderators (at most one open at a time);
+    "followup": the one room of a regional follow-up meeting (server/followup), which lives
+    beside them and is never the day's open or latest round."""
     grouping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     opened_at: Mapped[datetime | None] = mapped_column(TZDateTime())

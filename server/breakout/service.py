@@ -166,7 +166,8 @@ def _planned_room_view(
 async def open_round_of(db: AsyncSession, event_id: int) -> BreakoutRound | None:
     return await db.scalar(
         select(BreakoutRound).where(
-            BreakoutRound.event_id == event_id, BreakoutRound.status == "open"
+            BreakoutRound.event_id == event_id, BreakoutRound.status == "open",
+            BreakoutRound.kind == "day",
         )
     )
 

@@ -314,7 +314,8 @@ async def latest_round_id(db: AsyncSession, event_id: int) -> int | None:
     """The event's most recent breakout round that was opened (open now or closed)."""
     return await db.scalar(
         select(BreakoutRound.id)
-        .where(BreakoutRound.event_id == event_id, BreakoutRound.status.in_(("open", "closed")))
+        .where(BreakoutRound.event_id == event_id, BreakoutRound.status.in_(("open", "closed")),
+               BreakoutRound.kind == "day")
         .order_by(BreakoutRound.id.desc())
         .limit(1)
     )

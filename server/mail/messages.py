@@ -118,33 +118,45 @@ def for_link_request(settings: Settings, event: Event, regs: list[Registration])
 def invitation(settings: Settings, event: Event, reg: Registration) -> str:
     """An iCalendar REQUEST for the event, one UID per event and registration, its SEQUENCE the
     event's schedule version: a calendar that holds the invitation replaces it with an update."""
-    host = urlsplit(settings.public_url).hostname or "traffpunkt"
     lang = reg.language if reg.language in ("sv", "en") else "sv"
-    link = join_url(settings, event, reg)
+    return meeting_calendar(
+        settings, uid=f"event-{event.id}-registration-{reg.id}",
+        sequence=event.schedule_version, starts=event.starts_at,
+        ends=event.ends_at or event.starts_at + DEFAULT_LENGTH, summary=event_title(event, lang),
+        location=event.location or "", link=join_url(settings, event, reg), lang=lang,
+        attendee=reg.email or "", attendee_name=reg.name)
+
+
+def meeting_calendar(settings: Settings, *, uid: str, sequence: int, starts: datetime,
+                     ends: datetime, summary: str, link: str, lang: str, location: str = "",
+                     attendee: str = "", attendee_name: str = "",
+                     link_label: str = "mail.calendar.link") -> str:
+    """An iCalendar REQUEST for one meeting (the event, a follow-up meeting): `uid` (this site's
+    host is added) names it in the receiver's calendar, a higher `sequence` updates it."""
+    host = urlsplit(settings.public_url).hostname or "traffpunkt"
     cal = Calendar()
     cal.add("prodid", "-//Träffpunkt//traffpunkt//SV")
     cal.add("version", "2.0")
     cal.add("method", "REQUEST")
     item = VEvent()
-    item.add("uid", f"event-{event.id}-registration-{reg.id}@{host}")
-    item.add("sequence", event.schedule_version)
+    item.add("uid", f"{uid}@{host}")
+    item.add("sequence", sequence)
     item.add("dtstamp", utcnow())
-    starts = event.starts_at.astimezone(UTC)
-    item.add("dtstart", starts)
-    item.add("dtend", (event.ends_at or event.starts_at + DEFAULT_LENGTH).astimezone(UTC))
-    item.add("summary", event_title(event, lang))
-    if event.location:
-        item.add("location", one_line(event.location))
-    item.add("description", vText(f"{translate(lang, 'mail.calendar.link')}: {link}"))
+    item.add("dtstart", starts.astimezone(UTC))
+    item.add("dtend", ends.astimezone(UTC))
+    item.add("summary", one_line(summary))
+    if location:
+        item.add("location", one_line(location))
+    item.add("description", vText(f"{translate(lang, link_label)}: {link}"))
     item.add("url", link)
     organizer = vCalAddress(f"mailto:{sender(settings).addr_spec}")
     organizer.params["cn"] = vText(sender(settings).display_name or "Träffpunkt")
     item.add("organizer", organizer)
-    if reg.email:
-        attendee = vCalAddress(f"mailto:{reg.email}")
-        attendee.params["cn"] = vText(one_line(reg.name, 120))
-        attendee.params["rsvp"] = "FALSE"
-        item.add("attendee", attendee)
+    if attendee:
+        person = vCalAddress(f"mailto:{attendee}")
+        person.params["cn"] = vText(one_line(attendee_name or attendee, 120))
+        person.params["rsvp"] = "FALSE"
+        item.add("attendee", person)
     cal.add_component(item)
     return str(cal.to_ical().decode("utf-8"))
 

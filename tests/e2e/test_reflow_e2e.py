@@ -59,6 +59,8 @@ class Day:
     participant_id: int
     item_id: int
     staff_id: int  # a speaker with a role at the event (a row on their staff page)
+    meeting_id: int  # a follow-up meeting
+    meeting_key: str
 
 
 async def seed_busy(url: str, media_root: Path) -> Day:
@@ -69,6 +71,8 @@ async def seed_busy(url: str, media_root: Path) -> Day:
     from server.captions.models import CaptionLine
     from server.feedback import service as feedback
     from server.feedback.models import FeedbackResponse
+    from server.followup import service as followup
+    from server.followup.service import MeetingForm
     from server.mail import outbox
     from server.platform.auth import Principal
     from server.platform.db import Database
@@ -167,9 +171,14 @@ async def seed_busy(url: str, media_root: Path) -> Day:
             speaker = (await session.scalars(select(User).where(
                 User.username == SPEAKER[0]))).one()
             session.add(StaffRole(user_id=speaker.id, event_id=event.id, role="speaker"))
+            meeting = await followup.schedule(session, mod, settings, event, MeetingForm(
+                title=f"{LONG_WORD} {UNBROKEN}"[:200], description=f"{LONG_WORD} {LONG_LINK}",
+                starts_at="2020-11-02T10:00", ends_at="2020-11-02T12:00",
+                regions=["M", "AB", "Z"], items=[int(first_item or 0)],
+                themes=[], invitees=""), "sv")
             return Day(people[1].join_key, facilitator.join_key, latecomer.join_key, room_id,
                        recording.id, publication.id, people[1].id, int(first_item or 0),
-                       speaker.id)
+                       speaker.id, meeting.id, meeting.invite_key)
     finally:
         await db.close()
 
@@ -247,6 +256,9 @@ def pages(day: Day) -> list[tuple[str, str]]:
         ("admin", f"/admin/events/{SLUG}/programme/new"),
         ("admin", f"/admin/events/{SLUG}/themes"), ("admin", "/admin/staff"),
         ("admin", f"/admin/staff/{day.staff_id}"),
+        ("moderator", f"{e}/followup"), ("moderator", f"{e}/followup/new"),
+        ("moderator", f"{e}/followup/{day.meeting_id}"),
+        ("visitor", f"{e}/followup/{day.meeting_id}/join/{day.meeting_key}"),
         ("visitor", "/login/forgot"), ("visitor", f"/staff/invitation/{STAFF_TOKEN}"),
         ("visitor", f"/staff/reset/{RESET_TOKEN}"),
     ]

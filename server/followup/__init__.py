@@ -1,0 +1,1 @@
+"""Regional follow-up meetings after the webcast (issue 24)."""
