@@ -13,6 +13,7 @@ from server.mail import models as mail  # noqa: F401
 from server.notes import models as notes  # noqa: F401
 from server.platform import models as platform  # noqa: F401
 from server.polls import models as polls  # noqa: F401
+from server.proposals import models as proposals  # noqa: F401
 from server.qa import models as qa  # noqa: F401
 from server.recording import models as recording  # noqa: F401
 from server.staff import models as staff  # noqa: F401

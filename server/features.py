@@ -11,6 +11,7 @@ from __future__ import annotations
 from server.breakout.feature import FEATURE as BREAKOUT
 from server.captions.feature import FEATURE as CAPTIONS
 from server.chat.feature import FEATURE as CHAT
+from server.cycle.feature import FEATURE as CYCLE
 from server.feedback.feature import FEATURE as FEEDBACK
 from server.followup.feature import FEATURE as FOLLOWUP
 from server.mail.feature import FEATURE as MAIL
@@ -18,6 +19,7 @@ from server.notes.feature import FEATURE as NOTES
 from server.platform.feature import Feature
 from server.polls.feature import FEATURE as POLLS
 from server.programme.feature import FEATURE as PROGRAMME
+from server.proposals.feature import FEATURE as PROPOSALS
 from server.qa.feature import FEATURE as QA
 from server.recording.feature import FEATURE as RECORDING
 from server.registrations.feature import FEATURE as REGISTRATIONS
@@ -28,7 +30,7 @@ from server.webcast.feature import FEATURE as WEBCAST
 
 FEATURES: tuple[Feature, ...] = (
     PROGRAMME, WEBCAST, QA, POLLS, CAPTIONS, BREAKOUT, CHAT, ROOM_MEDIA, NOTES, FEEDBACK,
-    RECORDING, MAIL, REGISTRATIONS, STAFF, FOLLOWUP, WATCH,
+    RECORDING, MAIL, REGISTRATIONS, STAFF, FOLLOWUP, WATCH, PROPOSALS, CYCLE,
 )
 
 TEMPLATE_FOLDERS = tuple(f.templates for f in FEATURES if f.templates)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from quart import Quart
 
-from server.feedback import sockets, views
+from server.feedback import regional, sockets, views
 from server.feedback.service import PORTS, FeedbackPorts, RoomMembership
 from server.notes.service import REGISTRY, StoredNotesSource
 from server.platform.feature import Feature
@@ -18,4 +18,5 @@ def install(platform: Platform, app: Quart) -> None:
     platform.provide(PORTS, FeedbackPorts(RoomMembership(), source))
 
 
-FEATURE = Feature("feedback", sockets.router, views.feedback, install, templates="feedback")
+FEATURE = Feature("feedback", sockets.router, views.feedback, install, templates="feedback",
+                  forget=regional.forget_author)

@@ -82,3 +82,53 @@ class FeedbackRating(Base):
     accessibility: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class FeedbackAttachment(Base):
+    """A document a region attaches to its response (PDF, DOCX or ODT, checked and capped:
+    feedback/documents.py); the file lives under the media root, its name is ours."""
+
+    __tablename__ = "feedback_attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    filename: Mapped[str] = mapped_column(String(200))
+    """The name the uploader's file had, cleaned (shown, and given back on download)."""
+    kind: Mapped[str] = mapped_column(String(10))  # pdf, docx, odt
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(300))  # relative to the media root
+    uploaded_by: Mapped[str] = mapped_column(String(120), default="")
+    uploaded_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class RegionQuestion(Base):
+    """A question a region adds for its municipalities, besides the event's form."""
+
+    __tablename__ = "feedback_region_questions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    text: Mapped[str] = mapped_column(String(500))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class MunicipalFeedback(Base):
+    """A municipality's short feedback to its region: answers to the region's own questions
+    and a few words of its own. One per municipality and region; a later save replaces it."""
+
+    __tablename__ = "feedback_municipal"
+    __table_args__ = (UniqueConstraint("event_id", "region_code", "municipality"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    municipality: Mapped[str] = mapped_column(String(120))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Region question id (as text) -> answer."""
+    text: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(120), default="")
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+

@@ -456,6 +456,8 @@ async def _region_candidates(db: AsyncSession, event_id: int, principal: Princip
             )
         )
     )
+    if not participant and principal.at_event == event_id:
+        codes.extend(principal.regions)  # a staff facilitator's regions (roles per event)
     if participant and principal.event_id == event_id:
         codes.extend(await _room_regions_of(db, event_id, principal.id))
         codes.extend([principal.region_code] if principal.region_code else [])

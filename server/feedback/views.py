@@ -13,17 +13,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from quart import Blueprint, Response, redirect, request, url_for
+from quart import Blueprint, Response, redirect, request, send_file, url_for
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from werkzeug.wrappers.response import Response as Redirect
 
+from server.feedback import regional
 from server.feedback import report as report
 from server.feedback import service as fb
 from server.feedback.models import FeedbackResponse
 from server.platform import keys, programme
 from server.platform.auth import Principal
-from server.platform.errors import DomainError
+from server.platform.errors import DomainError, Forbidden
 from server.platform.exports import csv_bytes, xlsx_bytes
 from server.platform.models import Event, Region, Registration
 from server.platform.registration import field_errors
@@ -31,6 +32,7 @@ from server.platform.roles import staff_with_role
 from server.platform.web import (
     body_limit,
     check_csrf,
+    checked_form,
     json_body,
     language,
     platform,
@@ -107,11 +109,18 @@ async def _region_context(
         "version": row.version if row else 0,
         "facilitator": names.get(code, ""),
         "lang": language(),
+        "documents": await regional.attachments(db, event.id, code),
+        "questions": await regional.questions(db, event.id, code),
+        "municipal": await regional.municipal(db, event.id, code),
+        "extra_errors": {},
     }
 
 
 def _notice(done: str | None) -> str:
-    return t(f"feedback.done.{done}") if done in ACTIONS else ""
+    return t(f"feedback.done.{done}") if done in (*ACTIONS, *REGIONAL_DONE) else ""
+
+
+REGIONAL_DONE = ("attached", "detached", "question")
 
 
 @feedback.post("/e/<slug>/feedback/regions/<code>")
@@ -584,3 +593,141 @@ def _editor_message(kind: str, name: str) -> str:
     if name == "form":
         return "feedback.editor.distinct"
     return "feedback.editor.options_invalid"
+
+
+# ---- the region's chosen form: documents, its own questions, the municipalities' feedback ------
+
+
+@feedback.post("/e/<slug>/feedback/regions/<code>/documents/new")
+@body_limit(regional.MAX_BYTES + 64 * 1024)  # one document in a multipart form
+async def attach(slug: str, code: str) -> Any:
+    """Attach a PDF, DOCX or ODT to the region's response (members of the region)."""
+    principal = await require_principal()
+    await check_csrf()
+    upload = (await request.files).get("document")
+    data = upload.read(regional.MAX_BYTES + 1) if upload else b""
+    name = (upload.filename or "") if upload else ""
+    try:
+        async with platform().db.transaction() as db:
+            event = await programme.get_event(db, slug)
+            await fb.require_access(db, _ports(), event.id, principal, code, "edit")
+            if not data:
+                raise DomainError("feedback.document_missing", "Välj en fil att bifoga.")
+            await regional.attach(db, principal, platform().settings.media_root, event.id,
+                                  code, name, data)
+    except DomainError as refused:
+        if refused.code == "auth.forbidden" or refused.status == 404:
+            raise
+        return await _region_problem(slug, principal, code, refused, "document")
+    return redirect(url_for("feedback.region_page", slug=slug, code=code, done="attached")
+                    + "#documents")
+
+
+@feedback.get("/e/<slug>/feedback/regions/<code>/documents/<int:ident>")
+async def document(slug: str, code: str, ident: int) -> Response:
+    """A region's document, for whoever may read the region's response; always a download."""
+    principal = await require_principal()
+    async with platform().db.session() as db:
+        event = await programme.get_event(db, slug)
+        await fb.require_access(db, _ports(), event.id, principal, code, "read")
+        row = await regional.attachment(db, event.id, code, ident)
+    path = platform().settings.media_root / row.path
+    if not path.is_file():
+        raise DomainError("feedback.document_not_found", "Filen finns inte.")
+    response = await send_file(path, mimetype=regional.MEDIA_TYPES[row.kind],
+                               as_attachment=True, attachment_filename=row.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    return response
+
+
+@feedback.post("/e/<slug>/feedback/regions/<code>/documents/<int:ident>/delete")
+async def detach(slug: str, code: str, ident: int) -> Redirect:
+    principal = await require_principal()
+    await check_csrf()
+    async with platform().db.transaction() as db:
+        event = await programme.get_event(db, slug)
+        await fb.require_access(db, _ports(), event.id, principal, code, "edit")
+        row = await regional.attachment(db, event.id, code, ident)
+        await regional.detach(db, principal, platform().settings.media_root, row)
+    return redirect(url_for("feedback.region_page", slug=slug, code=code, done="detached")
+                    + "#documents")
+
+
+@feedback.post("/e/<slug>/feedback/regions/<code>/questions/new")
+async def add_question(slug: str, code: str) -> Any:
+    """The region's facilitator adds a question for its municipalities."""
+    principal = await require_principal()
+    form = await checked_form()
+    try:
+        async with platform().db.transaction() as db:
+            event = await programme.get_event(db, slug)
+            await fb.require_access(db, _ports(), event.id, principal, code, "submit")
+            await regional.add_question(db, principal, event.id, code, form.get("question", ""))
+    except DomainError as refused:
+        if refused.code == "auth.forbidden" or refused.status == 404:
+            raise
+        return await _region_problem(slug, principal, code, refused, "question")
+    return redirect(url_for("feedback.region_page", slug=slug, code=code, done="question")
+                    + "#questions")
+
+
+@feedback.post("/e/<slug>/feedback/regions/<code>/questions/<int:ident>/delete")
+async def remove_question(slug: str, code: str, ident: int) -> Redirect:
+    principal = await require_principal()
+    await check_csrf()
+    async with platform().db.transaction() as db:
+        event = await programme.get_event(db, slug)
+        await fb.require_access(db, _ports(), event.id, principal, code, "submit")
+        await regional.remove_question(db, principal, event.id, code, ident)
+    return redirect(url_for("feedback.region_page", slug=slug, code=code) + "#questions")
+
+
+async def _region_problem(slug: str, principal: Principal, code: str, refused: DomainError,
+                          field: str) -> tuple[str, int]:
+    """The region page again, with what went wrong next to the form it came from."""
+    async with platform().db.session() as db:
+        event = await programme.get_event(db, slug)
+        ctx = await _region_context(db, event, principal, code)
+    ctx["extra_errors"] = {field: refused.text(language())}
+    return await render("feedback/region.html", refused.status, **ctx, errors={},
+                        notice="", problem="")
+
+
+@feedback.route("/e/<slug>/feedback/municipal", methods=["GET", "POST"])
+async def municipal(slug: str) -> tuple[str, int] | Redirect:
+    """A municipality's short feedback to its region: the region's own questions and a few
+    words. For participants of the event with a region; one answer per municipality."""
+    principal = await require_principal()
+    async with platform().db.session() as db:
+        event = await programme.get_event(db, slug)
+        reg = await db.get(Registration, principal.id) \
+            if principal.kind == "participant" and principal.event_id == event.id else None
+        if reg is None or not reg.region_code:
+            raise Forbidden("Återkoppling från en kommun lämnas av deltagare från en region.",
+                            key="feedback.municipal_participants")
+        region = await db.get(Region, reg.region_code)
+        questions = await regional.questions(db, event.id, reg.region_code)
+        mine = await regional.municipal_of(db, event.id, reg.region_code,
+                                           regional.clean_municipality(reg.municipality))
+    values: dict[str, Any] = {
+        "municipality": reg.municipality, "text": mine.text if mine else "",
+        **{f"q-{k}": v for k, v in (mine.answers if mine else {}).items()}}
+    context: dict[str, Any] = {"event": event, "region": region, "questions": questions,
+                               "updated": mine.updated_at if mine else None}
+    if request.method == "GET":
+        return await render("feedback/municipal.html", values=values, errors={},
+                            saved=request.args.get("saved"), **context)
+    form = await checked_form()
+    values = {**values, **form}
+    raw = {str(q.id): form.get(f"q-{q.id}", "") for q in questions}
+    try:
+        async with platform().db.transaction() as db:
+            await regional.save_municipal(db, principal, event.id, reg.region_code,
+                                          form.get("municipality", ""), raw,
+                                          form.get("text", ""))
+    except DomainError as refused:
+        field = str(refused.details.get("field") or "text")
+        return await render("feedback/municipal.html", refused.status, values=values,
+                            errors={field: refused.text(language())}, saved=None, **context)
+    return redirect(url_for("feedback.municipal", slug=slug, saved=1))

@@ -80,6 +80,7 @@ async def seed_busy(url: str, media_root: Path) -> Day:
     from server.platform.registration import RegistrationIn, register
     from server.platform.settings import Settings
     from server.polls import service as polls
+    from server.proposals.models import Proposal
     from server.qa import service as qa
     from server.recording.models import ChapterMark, Publication, Recording
     from server.staff.models import StaffToken
@@ -171,6 +172,11 @@ async def seed_busy(url: str, media_root: Path) -> Day:
             speaker = (await session.scalars(select(User).where(
                 User.username == SPEAKER[0]))).one()
             session.add(StaffRole(user_id=speaker.id, event_id=event.id, role="speaker"))
+            session.add(Proposal(
+                event_id=event.id, kind="content", title=f"{LONG_WORD} {UNBROKEN}"[:200],
+                description=f"{LONG_WORD} {LONG_LINK}", proposer=LONG_NAME,
+                organisation=LONG_ORG, region_code="M", links=[LONG_LINK],
+                registration_id=people[1].id))
             meeting = await followup.schedule(session, mod, settings, event, MeetingForm(
                 title=f"{LONG_WORD} {UNBROKEN}"[:200], description=f"{LONG_WORD} {LONG_LINK}",
                 starts_at="2020-11-02T10:00", ends_at="2020-11-02T12:00",
@@ -259,6 +265,8 @@ def pages(day: Day) -> list[tuple[str, str]]:
         ("moderator", f"{e}/followup"), ("moderator", f"{e}/followup/new"),
         ("moderator", f"{e}/followup/{day.meeting_id}"),
         ("visitor", f"{e}/followup/{day.meeting_id}/join/{day.meeting_key}"),
+        ("participant", f"{e}/proposals"), ("moderator", f"{e}/proposals/review"),
+        ("participant", f"{e}/feedback/municipal"), ("moderator", f"{e}/cycle"),
         ("visitor", "/login/forgot"), ("visitor", f"/staff/invitation/{STAFF_TOKEN}"),
         ("visitor", f"/staff/reset/{RESET_TOKEN}"),
     ]
