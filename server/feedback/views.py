@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from quart import Blueprint, Response, redirect, request, send_file, url_for
+from quart import Blueprint, Response, redirect, request, url_for
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from werkzeug.wrappers.response import Response as Redirect
@@ -38,7 +38,9 @@ from server.platform.web import (
     platform,
     render,
     require_principal,
+    send_document,
     t,
+    uploaded,
 )
 
 feedback = Blueprint("feedback", __name__)
@@ -604,17 +606,15 @@ async def attach(slug: str, code: str) -> Any:
     """Attach a PDF, DOCX or ODT to the region's response (members of the region)."""
     principal = await require_principal()
     await check_csrf()
-    upload = (await request.files).get("document")
-    data = upload.read(regional.MAX_BYTES + 1) if upload else b""
-    name = (upload.filename or "") if upload else ""
+    document = await uploaded("document", regional.MAX_BYTES)
     try:
         async with platform().db.transaction() as db:
             event = await programme.get_event(db, slug)
             await fb.require_access(db, _ports(), event.id, principal, code, "edit")
-            if not data:
+            if document is None:
                 raise DomainError("feedback.document_missing", "Välj en fil att bifoga.")
             await regional.attach(db, principal, platform().settings.media_root, event.id,
-                                  code, name, data)
+                                  code, *document)
     except DomainError as refused:
         if refused.code == "auth.forbidden" or refused.status == 404:
             raise
@@ -631,14 +631,8 @@ async def document(slug: str, code: str, ident: int) -> Response:
         event = await programme.get_event(db, slug)
         await fb.require_access(db, _ports(), event.id, principal, code, "read")
         row = await regional.attachment(db, event.id, code, ident)
-    path = platform().settings.media_root / row.path
-    if not path.is_file():
-        raise DomainError("feedback.document_not_found", "Filen finns inte.")
-    response = await send_file(path, mimetype=regional.MEDIA_TYPES[row.kind],
-                               as_attachment=True, attachment_filename=row.filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox"
-    return response
+    return await send_document(platform().settings.media_root / row.path,
+                               regional.MEDIA_TYPES[row.kind], row.filename)
 
 
 @feedback.post("/e/<slug>/feedback/regions/<code>/documents/<int:ident>/delete")

@@ -6,11 +6,13 @@ import hmac
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ValidationError
-from quart import current_app, g, render_template, request, session
+from quart import Response as QuartResponse
+from quart import current_app, g, render_template, request, send_file, session
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -202,6 +204,26 @@ async def checked_form() -> dict[str, str]:
     among them."""
     await check_csrf()
     return {k: str(v) for k, v in (await request.form).items() if k != "csrf_token"}
+
+
+async def uploaded(field: str, limit: int) -> tuple[str, bytes] | None:
+    """The file a multipart form sent in `field` (its name and at most `limit` + 1 bytes, so
+    a check can tell it was too large), or None."""
+    upload = (await request.files).get(field)
+    data = upload.read(limit + 1) if upload else b""
+    return (upload.filename or "", data) if upload and data else None
+
+
+async def send_document(path: Path, media_type: str, filename: str) -> QuartResponse:
+    """A stored document, always as a download under its cleaned name: never shown inline,
+    never sniffed into another type, sandboxed if a browser opens it anyway."""
+    if not path.is_file():
+        raise NotFound("not_found", "Sidan finns inte.", key="not_found.page")
+    response = await send_file(path, mimetype=media_type, as_attachment=True,
+                               attachment_filename=filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    return response
 
 
 async def current_principal() -> Principal | None:

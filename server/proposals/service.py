@@ -9,7 +9,6 @@ event's programme in one step.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -204,13 +203,6 @@ async def targets(db: AsyncSession, event: Event) -> list[Event]:
 async def _themes(db: AsyncSession, event_id: int) -> list[Theme]:
     return list(await db.scalars(select(Theme).where(Theme.event_id == event_id)
                                  .order_by(Theme.position)))
-
-
-async def document_path(settings: Settings, row: Proposal) -> Path | None:
-    if not row.document_path:
-        return None
-    path = settings.media_root / row.document_path
-    return path if path.is_file() else None
 
 
 async def defaults(db: AsyncSession, principal: Principal) -> dict[str, str]:

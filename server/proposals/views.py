@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from pydantic import ValidationError
-from quart import Blueprint, Response, redirect, request, send_file, url_for
+from quart import Blueprint, Response, redirect, request, url_for
 from werkzeug.wrappers.response import Response as Redirect
 
 from server.mail.sender import SENDER
@@ -23,7 +23,9 @@ from server.platform.web import (
     platform,
     render,
     require_principal,
+    send_document,
     t,
+    uploaded,
 )
 from server.proposals import service
 from server.proposals.service import Filters, ProposalForm, ReviewForm
@@ -59,9 +61,7 @@ async def index(slug: str) -> Page:
 async def propose(slug: str) -> Page | Redirect:
     principal = await require_principal()
     form: dict[str, Any] = await checked_form()
-    upload = (await request.files).get("document")
-    data = upload.read(documents.MAX_BYTES + 1) if upload else b""
-    document = (upload.filename or "", data) if upload and data else None
+    document = await uploaded("document", documents.MAX_BYTES)
     try:
         parsed = ProposalForm.model_validate(form)
         async with platform().db.transaction() as db:
@@ -146,12 +146,8 @@ async def document(slug: str, ident: int) -> Response:
         row = await service.get(db, event.id, ident)
     if not service.may_read(principal, row):
         raise Forbidden()
-    path = await service.document_path(platform().settings, row)
-    if path is None:
+    if not row.document_path:
         raise DomainError("proposals.not_found", "Förslaget finns inte.",
                           key="proposals.not_found.document")
-    response = await send_file(path, mimetype=documents.MEDIA_TYPES[row.document_kind],
-                               as_attachment=True, attachment_filename=row.document_name)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox"
-    return response
+    return await send_document(platform().settings.media_root / row.document_path,
+                               documents.MEDIA_TYPES[row.document_kind], row.document_name)
