@@ -13,9 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.breakout.models import BreakoutAssignment
 from server.feedback import report
-from server.feedback.models import FeedbackAttachment, MunicipalFeedback
+from server.feedback.models import (
+    FeedbackAttachment,
+    FeedbackForm,
+    FeedbackResponse,
+    MunicipalFeedback,
+)
 from server.followup.models import FollowUpMeeting
-from server.platform.models import Registration
+from server.platform.models import Event, Registration, Theme
 from server.proposals.models import Proposal
 
 COLUMNS = ("region", "meetings", "dates", "participants", "municipalities", "feedback",
@@ -92,3 +97,33 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, int]:
         "proposals": sum(r["proposals"] for r in rows),
         "regions": len(rows),
     }
+
+
+async def trends(db: AsyncSession) -> dict[str, Any]:
+    """Across events (oldest first), per §18 theme: how many regions answered at least one of
+    the theme's questions, and how many proposals named the theme. Themes are matched by key
+    (a copied event keeps its keys), titled by the newest event's wording."""
+    events = list(await db.scalars(select(Event).where(Event.status != "draft")
+                                   .order_by(Event.starts_at)))
+    titles: dict[str, str] = {}
+    for theme in await db.scalars(select(Theme).join(Event, Event.id == Theme.event_id)
+                                  .order_by(Event.starts_at, Theme.position)):
+        titles[theme.key] = theme.title
+    columns = []
+    for event in events:
+        form = await db.get(FeedbackForm, event.id)
+        fields_by_theme: dict[str, set[str]] = defaultdict(set)
+        for field in (form.fields if form else []):
+            if field.get("theme"):
+                fields_by_theme[str(field["theme"])].add(str(field.get("key")))
+        answered = Counter[str]()
+        for response in await db.scalars(select(FeedbackResponse).where(
+                FeedbackResponse.event_id == event.id)):
+            given = {k for k, v in (response.answers or {}).items() if v not in ("", [], None)}
+            for key, fields in fields_by_theme.items():
+                answered[key] += bool(given & fields)
+        proposed = Counter(t or "" for t in await db.scalars(
+            select(Proposal.theme_key).where(Proposal.event_id == event.id)))
+        columns.append({"event": event.title, "slug": event.slug, "answered": answered,
+                        "proposed": proposed})
+    return {"themes": titles, "events": columns}

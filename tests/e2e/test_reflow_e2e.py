@@ -267,6 +267,7 @@ def pages(day: Day) -> list[tuple[str, str]]:
         ("visitor", f"{e}/followup/{day.meeting_id}/join/{day.meeting_key}"),
         ("participant", f"{e}/proposals"), ("moderator", f"{e}/proposals/review"),
         ("participant", f"{e}/feedback/municipal"), ("moderator", f"{e}/cycle"),
+        ("moderator", "/cycle/trends"),
         ("visitor", "/login/forgot"), ("visitor", f"/staff/invitation/{STAFF_TOKEN}"),
         ("visitor", f"/staff/reset/{RESET_TOKEN}"),
     ]

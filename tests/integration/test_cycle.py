@@ -51,3 +51,47 @@ async def test_kb_sees_each_regions_meeting_feedback_and_proposals(app) -> None:
     jamtland = rows["Jämtland Härjedalen"]
     assert jamtland[1:5] == (1, "2020-11-02", 3, "Krokom, Östersund")
     assert jamtland[8] == 1, "one proposal from the region"
+
+
+async def test_trends_by_theme_across_events_and_the_docx_report(app) -> None:
+    """Autumn 2020: two regions answered on follow-up (uppfoljning), one proposal named it;
+    spring 2027 (a published copy): none yet. The chart's numbers are text, not colour."""
+    from datetime import UTC, datetime
+
+    from docx import Document
+
+    from server.feedback.models import FeedbackResponse
+    from server.platform.models import Event
+    from server.programme.importer import import_event, read_event_file
+    from tests.conftest import DEMO
+
+    async with app.platform.db.transaction() as db:
+        autumn = await db.scalar(select(Event.id).where(Event.slug == SLUG))
+        for code, answers in (("Z", {"uppfoljning": "Årligen"}), ("M", {"uppfoljning": "Ja"}),
+                              ("AB", {"uppfoljning": ""})):
+            db.add(FeedbackResponse(event_id=autumn, region_code=code, answers=answers))
+        await import_event(db, read_event_file(DEMO).model_copy(update={
+            "slug": "varen-2027", "title": "Träffpunkt biblioteksplaner våren 2027",
+            "status": "published",
+            "starts_at": datetime(2027, 4, 20, 9, tzinfo=UTC), "ends_at": None}))
+    proposer = app.quart.test_client()
+    await register(proposer, name="Lars Holm", region="Z")
+    assert (await post(proposer, f"/e/{SLUG}/proposals",
+                       {**IDEA, "theme": "uppfoljning"})).status_code == 302
+    moderator = await signed_in(app, "moderator")
+    assert (await proposer.get("/cycle/trends")).status_code == 403
+    page = (await (await moderator.get("/cycle/trends")).get_data()).decode()
+    section = page.split('id="theme-uppfoljning"')[1].split("</section>")[0]
+    rows = section.split("<tbody>")[1]
+    autumn_row, spring_row = rows.split("</tr>")[:2]
+    assert "hösten 2020" in autumn_row and "<td>2</td><td>1</td>" in autumn_row
+    assert "våren 2027" in spring_row and "<td>0</td><td>0</td>" in spring_row
+    assert '<svg role="img"' in section and ">2</text>" in section
+
+    report = await moderator.get(f"/e/{SLUG}/cycle/export.docx")
+    assert report.status_code == 200
+    document = Document(io.BytesIO(await report.get_data()))
+    table = document.tables[0]
+    assert table.rows[0].cells[0].text == "Region"
+    assert any(r.cells[0].text == "Jämtland Härjedalen" and r.cells[8].text == "1"
+               for r in table.rows[1:])
