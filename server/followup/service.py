@@ -27,9 +27,9 @@ from server.followup.models import FollowUpMeeting
 from server.mail import outbox
 from server.mail.messages import meeting_calendar, render
 from server.platform import audit
-from server.platform.auth import Principal
+from server.platform.auth import Principal, new_join_key
 from server.platform.errors import DomainError, Forbidden, NotFound
-from server.platform.forms import LocalTime, field_error
+from server.platform.forms import STOCKHOLM, LocalTime, field_error
 from server.platform.models import Event, ProgrammeItem, Region, Registration, Theme, utcnow
 from server.platform.registration import EMAIL, RegistrationIn
 from server.platform.settings import Settings
@@ -37,13 +37,37 @@ from server.platform.settings import Settings
 INVITEES_MAX = 200
 """Addresses one invitation form may mail (a region's municipalities' staff, with room)."""
 MEETINGS_PER_EVENT = 200
-LEADERS = ("moderator",)  # and admins; the regions' staff facilitators by Principal.leads_region
 
 
-class MeetingForm(BaseModel):
-    """A follow-up meeting as the form sends it."""
+class InviteForm(BaseModel):
+    """Addresses to invite, as a textarea sends them (scheduling, or more invitations later)."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    invitees: str = Field("", max_length=INVITEES_MAX * 80)
+
+    @field_validator("invitees")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        found = _split(value)
+        if len(found) > INVITEES_MAX:
+            raise field_error("invitees", "followup.error.too_many")
+        if any(not re.match(EMAIL, a) for a in found):
+            raise field_error("invitees", "followup.error.invitees")
+        return value
+
+    def addresses(self) -> list[str]:
+        """The invitees, one address per line (or separated by commas), lower-cased, once."""
+        return _split(self.invitees)
+
+
+def _split(text: str) -> list[str]:
+    found = [a.strip().lower() for a in re.split(r"[\n,;]+", text) if a.strip()]
+    return list(dict.fromkeys(found))
+
+
+class MeetingForm(InviteForm):
+    """A follow-up meeting as the form sends it."""
+
     title: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=4000)
     starts_at: LocalTime
@@ -51,7 +75,6 @@ class MeetingForm(BaseModel):
     regions: list[Annotated[str, Field(max_length=3)]] = Field(default=[], max_length=21)
     items: list[int] = Field(default=[], max_length=60)
     themes: list[Annotated[str, Field(max_length=80)]] = Field(default=[], max_length=30)
-    invitees: str = Field("", max_length=INVITEES_MAX * 80)
 
     @field_validator("items", mode="before")
     @classmethod
@@ -76,16 +99,7 @@ class MeetingForm(BaseModel):
             raise field_error("ends_at", "followup.error.too_long")
         self.themes = list(dict.fromkeys(self.themes))
         self.items = list(dict.fromkeys(self.items))
-        if len(self.addresses()) > INVITEES_MAX:
-            raise field_error("invitees", "followup.error.too_many")
-        if any(not re.match(EMAIL, a) for a in self.addresses()):
-            raise field_error("invitees", "followup.error.invitees")
         return self
-
-    def addresses(self) -> list[str]:
-        """The invitees, one address per line (or separated by commas), lower-cased, once."""
-        found = [a.strip().lower() for a in re.split(r"[\n,;]+", self.invitees) if a.strip()]
-        return list(dict.fromkeys(found))
 
 
 def may_lead(principal: Principal, event_id: int, regions: list[str]) -> bool:
@@ -177,8 +191,6 @@ def invite(db: AsyncSession, settings: Settings, event: Event, meeting: FollowUp
 
 
 def _when(value: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    from server.platform.forms import STOCKHOLM
-
     return value.astimezone(STOCKHOLM).strftime(fmt)
 
 
@@ -227,8 +239,6 @@ async def newcomer(db: AsyncSession, event: Event, meeting: FollowUpMeeting,
     and cap (the meeting's link is the invitation), in one of the meeting's regions."""
     if data.region not in meeting.regions:
         raise DomainError("followup.region", "Välj en av mötets regioner.", field="region")
-    from server.platform.auth import new_join_key
-
     reg = Registration(
         event_id=event.id, name=data.name, email=data.email or None,
         organisation=data.organisation, municipality=data.municipality,

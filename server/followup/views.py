@@ -14,7 +14,7 @@ from werkzeug.wrappers.response import Response
 
 from server.followup import service
 from server.followup.models import FollowUpMeeting
-from server.followup.service import MeetingForm
+from server.followup.service import InviteForm, MeetingForm
 from server.mail.sender import SENDER
 from server.platform import programme
 from server.platform.errors import DomainError, Forbidden
@@ -135,14 +135,10 @@ async def act(slug: str, meeting_id: int, action: str) -> Page | Response:
         service.require_leader(principal, found)
         if action == "invite":
             try:
-                addresses = MeetingForm.model_validate({
-                    "title": found.title, "starts_at": form_time(found.starts_at),
-                    "ends_at": form_time(found.ends_at), "regions": found.regions,
-                    "invitees": form.get("invitees", "")}).addresses()
+                addresses = InviteForm.model_validate(form).addresses()
             except ValidationError as exc:
-                errors = _messages(form_errors(exc, MeetingForm))
-                return await meeting(slug, meeting_id, {"invitees": errors.get(
-                    "invitees", t("followup.error.invitees"))}, 422)
+                return await meeting(
+                    slug, meeting_id, _messages(form_errors(exc, InviteForm)), 422)
             done = service.invite(db, platform().settings, event, found, addresses,
                                   principal.name, language())
             outcome = {"invited": done}

@@ -18,8 +18,6 @@ from server.platform.errors import DomainError, Forbidden
 # speaker: answers questions in writing on the live page (server/qa.py: may_answer)
 # captioner: a speech-to-text interpreter who types the stage's live captions (server/captions.py)
 STAFF_ROLES = ("admin", "moderator", "archivist", "facilitator", "speaker", "captioner")
-EVENT_ROLES = ("moderator", "facilitator", "captioner", "speaker", "archivist")
-"""What a staff member can be at one event (models.StaffRole); admin is global only."""
 NO_ROLE = "staff"
 """`User.role` of staff who have roles only at the events named in their StaffRole rows."""
 MODERATING = frozenset({"admin", "moderator"})

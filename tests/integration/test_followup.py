@@ -156,6 +156,13 @@ async def test_a_new_link_ends_the_old_and_closing_ends_the_meeting(app) -> None
     assert (await schedule(karin)).status_code == 302
     meeting = await only_meeting(app)
     old = f"/e/{SLUG}/followup/{meeting.id}/join/{meeting.invite_key}"
+    bad = await post(karin, f"/e/{SLUG}/followup/{meeting.id}/invite",
+                     {"invitees": "per@krokom.se\nnot an address"})
+    assert bad.status_code == 422
+    assert "Varje rad ska vara en giltig e-postadress." in (await bad.get_data()).decode()
+    more = await post(karin, f"/e/{SLUG}/followup/{meeting.id}/invite",
+                      {"invitees": "per@krokom.se, PER@krokom.se"})
+    assert more.status_code == 302 and "invited=1" in more.headers["Location"]
     assert (await post(karin, f"/e/{SLUG}/followup/{meeting.id}/new-link", {})).status_code == 302
     assert (await app.quart.test_client().get(old)).status_code == 404
     fresh = await only_meeting(app)
