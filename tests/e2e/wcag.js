@@ -148,6 +148,15 @@ function focused() {
   let label = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '');
   const text = (el.innerText || el.getAttribute('aria-label') || el.name || '').trim().slice(0, 30);
   if (text) label += ` "${text}"`;
+  // Whether this stop comes before the last one in the page as it is now: a page may reorder
+  // what the keyboard has not reached yet (a room's tiles) without moving anyone's focus back.
+  const prev = window.__wcagPrev;
+  const back = !!(prev && prev !== el && prev.isConnected
+    && (el.compareDocumentPosition(prev) & Node.DOCUMENT_POSITION_FOLLOWING));
+  // Back to the top from the page's last stop is Tab going round, not focus going back.
+  const wrapped = back && ![...document.querySelectorAll('[data-wcag-order]')].some(
+    (other) => prev.compareDocumentPosition(other) & Node.DOCUMENT_POSITION_FOLLOWING);
+  window.__wcagPrev = el;
   return {order: order === null ? -1 : Number(order), visible: outline || shadow,
-          onscreen: r.width > 0 && r.height > 0, label};
+          onscreen: r.width > 0 && r.height > 0, label, back, wrapped};
 }

@@ -82,6 +82,7 @@ async def focus_problems(page: Page, limit: int = 150) -> list[str]:
       const start = document.createElement('span');
       start.id = 'wcag-start'; start.tabIndex = -1;
       document.body.prepend(start); start.focus(); window.scrollTo(0, 0);
+      window.__wcagPrev = null;
     }""")
     reached: set[int] = set()
     last, at, same = -1, None, 0
@@ -102,9 +103,9 @@ async def focus_problems(page: Page, limit: int = 150) -> list[str]:
             continue
         if not now["visible"]:
             found.append(f"focus is not visible on {label}")
-        if order < last:
-            if order == min(reached, default=0):  # past the end and round to the top again
-                break
+        if now["wrapped"]:  # past the end and round to the top again
+            break
+        if now["back"]:
             found.append(f"focus went back to {label} (stop {order} after {last})")
         reached.add(order)
         last = max(last, order)
