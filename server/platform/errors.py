@@ -25,6 +25,7 @@ STATUS = {
     "event.not_found": 404,
     "programme.item_not_found": 404,
     "programme.theme_not_found": 404,
+    "publication.item_not_recorded": 404,
     "programme.theme_exists": 409,
     "programme.theme_in_use": 409,
     "staff.exists": 409,

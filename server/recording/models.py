@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.platform.models import Base, TZDateTime, utcnow
@@ -68,12 +79,26 @@ class ChapterMark(Base):
 
 
 class Publication(Base):
-    """The archivist's edit of one recording and the state of its publish job."""
+    """The archivist's edit of one recording and the state of its publish job: the whole day
+    (`parent_id` None, one per recording), or one programme item's film cut from it (`parent_id`
+    the day's publication, `item_id` the item; None once the item is gone from the programme,
+    the film stays)."""
 
     __tablename__ = "publications"
+    __table_args__ = (
+        Index("uq_publications_day", "recording_id", unique=True,
+              postgresql_where=text("parent_id IS NULL"), sqlite_where=text("parent_id IS NULL")),
+        UniqueConstraint("parent_id", "item_id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     recording_id: Mapped[int] = mapped_column(
-        ForeignKey("recordings.id", ondelete="CASCADE"), unique=True
+        ForeignKey("recordings.id", ondelete="CASCADE"), index=True
+    )
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("publications.id", ondelete="CASCADE"), index=True
+    )
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("programme_items.id", ondelete="SET NULL")
     )
     title: Mapped[str] = mapped_column(String(300), default="")
     description: Mapped[str] = mapped_column(Text, default="")

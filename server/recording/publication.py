@@ -208,12 +208,53 @@ def _prefill(pub: Publication, event: Event, recording: Recording, marks: list[C
             setattr(pub, name, value)
 
 
-async def publication_for(db: AsyncSession, recording: Recording) -> Publication:
-    """The recording's publication, created prefilled from the programme and the marks.
+@dataclass(frozen=True)
+class ItemSpan:
+    """Where one programme item is in a recording: from its mark to the next item's mark (or
+    the end), and the chapters marked inside it."""
+
+    item_id: int
+    title: str
+    start: float
+    end: float | None
+
+
+def item_spans(marks: list[ChapterMark], duration: float | None) -> list[ItemSpan]:
+    """The recorded programme items in recording order, each cut at the chapter marks: an item
+    ends where the next item's mark is (a moderator's mark without an item stays inside)."""
+    starts = [m for m in sorted(marks, key=lambda m: m.offset_seconds) if m.item_id is not None]
+    spans: dict[int, ItemSpan] = {}
+    for n, mark in enumerate(starts):
+        assert mark.item_id is not None
+        if mark.item_id in spans:  # the stage went back to it: its film is its first span
+            continue
+        after = [m.offset_seconds for m in starts[n + 1:] if m.item_id != mark.item_id]
+        spans[mark.item_id] = ItemSpan(mark.item_id, mark.title, mark.offset_seconds,
+                                       after[0] if after else duration)
+    return list(spans.values())
+
+
+async def day_publication(db: AsyncSession, recording_id: int) -> Publication | None:
+    return await db.scalar(select(Publication).where(
+        Publication.recording_id == recording_id, Publication.parent_id.is_(None)))
+
+
+async def item_films(db: AsyncSession, pub: Publication) -> dict[int, Publication]:
+    """The day's films per programme item made so far, by item."""
+    rows = await db.scalars(select(Publication).where(Publication.parent_id == pub.id))
+    return {f.item_id: f for f in rows if f.item_id is not None}
+
+
+async def publication_for(db: AsyncSession, recording: Recording, item_id: int | None = None
+                          ) -> Publication:
+    """The recording's publication (the whole day, or the film of programme item `item_id`),
+    created prefilled from the programme and the marks.
 
     Until an archivist first saves the edit, the draft keeps following the marks: a page
     opened while the stage is still recorded shows the chapters made since."""
-    pub = await db.scalar(select(Publication).where(Publication.recording_id == recording.id))
+    if item_id is not None:
+        return await _item_film_for(db, recording, item_id)
+    pub = await day_publication(db, recording.id)
     if pub is not None and (pub.edited_at is not None or pub.status != "draft"):
         return pub
     event = await events.get_event_by_id(db, recording.event_id)
@@ -232,6 +273,43 @@ async def publication_for(db: AsyncSession, recording: Recording) -> Publication
     _prefill(pub, event, recording, marks)
     await db.flush()
     return pub
+
+
+async def _item_film_for(db: AsyncSession, recording: Recording, item_id: int) -> Publication:
+    """A programme item's film: cut at its chapter marks, titled, described and credited as
+    the programme has it, with the day's chapters inside it; the day's publication is its parent
+    (made here when it is not yet)."""
+    day = await publication_for(db, recording)
+    film = await db.scalar(select(Publication).where(
+        Publication.parent_id == day.id, Publication.item_id == item_id))
+    if film is not None and (film.edited_at is not None or film.status != "draft"):
+        return film
+    marks = await chapter_marks(db, recording.id)
+    span = next((s for s in item_spans(marks, recording.duration_seconds)
+                 if s.item_id == item_id), None)
+    event = await events.get_event_by_id(db, recording.event_id)
+    item = next((i for i in event.items if i.id == item_id), None)
+    if span is None or item is None:
+        raise NotFound("publication.item_not_recorded",
+                       "Programpunkten finns inte i inspelningen.")
+    if film is None:
+        film = Publication(recording_id=recording.id, parent_id=day.id, item_id=item_id,
+                           rights=day.rights, language=day.language, status="draft")
+        db.add(film)
+    prefill = {
+        "title": item.title,
+        "description": item.description,
+        "speakers": programme_speakers(event, {item_id}),
+        "trim_in": span.start,
+        "trim_out": span.end,
+        "chapters": [c for c in day.chapters
+                     if span.start <= float(c["start"]) < (span.end or float("inf"))],
+    }
+    for name, value in prefill.items():
+        if getattr(film, name) != value:
+            setattr(film, name, value)
+    await db.flush()
+    return film
 
 
 async def save_edit(db: AsyncSession, actor: Principal, pub: Publication, data: EditIn) -> None:
@@ -311,9 +389,11 @@ async def confirm_consent(
 
 async def required_speakers(db: AsyncSession, pub: Publication) -> list[str]:
     """Whose consent publishing needs: the listed speakers and every programme speaker of
-    the recorded items (emptying the list does not remove the programme's)."""
+    the recorded items, or of its item for an item's film (emptying the list does not remove
+    the programme's)."""
     recording = await recording_or_404(db, pub.recording_id)
-    items = recorded_items(await chapter_marks(db, recording.id))
+    items = {pub.item_id} if pub.item_id is not None \
+        else recorded_items(await chapter_marks(db, recording.id))
     programme = programme_speakers(await events.get_event_by_id(db, recording.event_id), items)
     return list(dict.fromkeys([*pub.speakers, *programme]))
 
@@ -409,8 +489,10 @@ class PublishJobs:
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
-    async def submit(self, actor: Principal, recording_id: int) -> Publication:
-        """Queue the publication of a recording: every speaker must have consented."""
+    async def submit(self, actor: Principal, recording_id: int, item_id: int | None = None
+                     ) -> Publication:
+        """Queue the publication of a recording (or of one programme item's film from it):
+        every speaker must have consented."""
         actor.require_role("archivist")
         async with self.platform.db.transaction() as db:
             # Locked: the retention purge locks the row too, so it never deletes a recording
@@ -420,7 +502,7 @@ class PublishJobs:
                 raise NotFound("recording.not_found", "Inspelningen finns inte.")
             if recording.status == "recording":
                 raise DomainError("publication.still_recording", "Stoppa inspelningen först.")
-            pub = await publication_for(db, recording)
+            pub = await publication_for(db, recording, item_id)
             _not_running(pub)
             blocked = await blockers(db, pub)
             if blocked.missing:
@@ -475,9 +557,13 @@ class PublishJobs:
             assert pub is not None
             recording = await recording_or_404(db, pub.recording_id)
             event = await events.get_event_by_id(db, recording.event_id)
+            day = await db.get(Publication, pub.parent_id) if pub.parent_id else None
+            films = [] if day else sorted(
+                (await item_films(db, pub)).values(), key=lambda f: f.trim_in)
         bag_dir = staging / "bag"
         spec = _spec(
-            pub, Path(self.platform.settings.media_root) / recording.file_path, bag_dir / MEDIA_DIR
+            pub, Path(self.platform.settings.media_root) / recording.file_path, bag_dir / MEDIA_DIR,
+            day,
         )
         staging.mkdir(parents=True)
         budget = self.budget(staging)
@@ -487,9 +573,14 @@ class PublishJobs:
 
         result = await asyncio.to_thread(publish_media, spec, report, budget)
         report(0.8, "record")
-        absent = await self._record(recording.event_id, bag_dir)
-        _write_metadata(bag_dir, pub, event, recording, result)
-        _write_readme(bag_dir, pub, event, absent)
+        if day is None:
+            absent = await self._record(recording.event_id, bag_dir)
+        else:  # the day's record is in the day's package; an item's film carries its item
+            absent = []
+            await self._item_record(pub, bag_dir)
+        (bag_dir / "metadata.json").write_bytes(
+            _json(metadata(pub, event, recording, result, day, films)))
+        _write_readme(bag_dir, pub, event, absent, day)
         report(0.9, "bag")
         await asyncio.to_thread(_bag_and_zip, bag_dir, pub, event, budget)
         return staging
@@ -509,6 +600,16 @@ class PublishJobs:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(item.data)
         return absent
+
+    async def _item_record(self, pub: Publication, bag_dir: Path) -> None:
+        """An item's film: the programme item it shows (speakers, themes, material)."""
+        async with self.platform.db.session() as db:
+            recording = await recording_or_404(db, pub.recording_id)
+            view = events.programme_view(await events.get_event_by_id(db, recording.event_id))
+        item = next((i for i in view["items"] if i.get("id") == pub.item_id), None)
+        target = bag_dir / "record" / "programme-item.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(_json(item or {"title": pub.title}))
 
     async def _finish(self, pub_id: int, staging: Path) -> None:
         final = self.root / str(pub_id)
@@ -563,7 +664,10 @@ def _describe(exc: BaseException) -> tuple[str, str]:
     return "publish.failed", "Publiceringen misslyckades av ett oväntat fel."
 
 
-def _spec(pub: Publication, source: Path, out_dir: Path) -> PublishSpec:
+def _spec(pub: Publication, source: Path, out_dir: Path, day: Publication | None = None
+          ) -> PublishSpec:
+    """What to cut. An item's film without captions of its own takes the day's (they are on
+    the recording's timeline too: the cut shifts and trims them to the film)."""
     chapters = tuple(Chapter(float(c["start"]), str(c["title"])) for c in pub.chapters)
     return PublishSpec(
         source=source,
@@ -571,7 +675,7 @@ def _spec(pub: Publication, source: Path, out_dir: Path) -> PublishSpec:
         trim_in=pub.trim_in,
         trim_out=pub.trim_out,
         chapters=chapters,
-        captions_vtt=pub.captions_vtt,
+        captions_vtt=pub.captions_vtt or (day.captions_vtt if day else None),
         poster_at=pub.poster_at,
     )
 
@@ -583,12 +687,34 @@ def _iso_duration(seconds: float) -> str:
     return f"PT{seconds:.3f}S"
 
 
+def identifier(pub_id: int) -> str:
+    return f"traffpunkt:publication:{pub_id}"
+
+
 def metadata(
-    pub: Publication, event: Event, recording: Recording, result: PublishResult
+    pub: Publication, event: Event, recording: Recording, result: PublishResult,
+    day: Publication | None = None, films: list[Publication] | None = None,
 ) -> dict[str, Any]:
-    """schema.org VideoObject with Dublin Core terms (dcterms:) for the same facts."""
+    """schema.org VideoObject with Dublin Core terms (dcterms:) for the same facts. An item's
+    film is part of the day's film (`isPartOf`, `dcterms:isPartOf`); the day's lists the films
+    per item made of it (`dcterms:hasPart`, with their cut on the recording)."""
     date = recording.started_at.date().isoformat()
     media = {k: f"{MEDIA_DIR}/{v}" for k, v in result.files.items()}
+    of_event = {"@type": "Event", "name": event.title, "startDate": event.starts_at.isoformat()}
+    parts = {
+        "dcterms:isPartOf": identifier(day.id),
+        "isPartOf": [{"@type": "VideoObject", "name": day.title, "identifier": identifier(day.id)},
+                     of_event],
+        "dcterms:relation": f"traffpunkt:programme-item:{pub.item_id}",
+    } if day else {
+        "isPartOf": of_event,
+        "dcterms:hasPart": [identifier(f.id) for f in films or []],
+        "workExample": [
+            {"@type": "VideoObject", "name": f.title, "identifier": identifier(f.id),
+             "status": f.status, "startOffset": f.trim_in, "endOffset": f.trim_out}
+            for f in films or []
+        ],
+    }
     return {
         "@context": {"@vocab": "https://schema.org/", "dcterms": "http://purl.org/dc/terms/"},
         "@type": "VideoObject",
@@ -606,11 +732,7 @@ def metadata(
         "creator": [{"@type": "Person", "name": s} for s in pub.speakers],
         "publisher": {"@type": "Organization", "name": PUBLISHER},
         "copyrightNotice": pub.rights,
-        "isPartOf": {
-            "@type": "Event",
-            "name": event.title,
-            "startDate": event.starts_at.isoformat(),
-        },
+        **parts,
         "hasPart": [  # on the published video's timeline, like chapters.vtt
             {"@type": "Clip", "name": c.title, "startOffset": c.start, "endOffset": c.end}
             for c in result.chapters
@@ -624,21 +746,33 @@ def metadata(
         "dcterms:language": pub.language,
         "dcterms:rights": pub.rights,
         "dcterms:publisher": PUBLISHER,
-        "dcterms:identifier": f"traffpunkt:publication:{pub.id}",
+        "dcterms:identifier": identifier(pub.id),
         "dcterms:format": "video/mp4",
         "dcterms:type": "MovingImage",
         "dcterms:extent": _iso_duration(result.duration),
     }
 
 
-def _write_metadata(
-    bag_dir: Path, pub: Publication, event: Event, recording: Recording, result: PublishResult
-) -> None:
-    (bag_dir / "metadata.json").write_bytes(_json(metadata(pub, event, recording, result)))
-
-
-def _write_readme(bag_dir: Path, pub: Publication, event: Event, absent: list[RecordPart]) -> None:
+def _write_readme(bag_dir: Path, pub: Publication, event: Event, absent: list[RecordPart],
+                  day: Publication | None = None) -> None:
     present = sorted(p.relative_to(bag_dir).as_posix() for p in bag_dir.rglob("*") if p.is_file())
+    group = f"traffpunkt:event:{event.slug}"
+    part_of = [
+        f"En programpunkts film, skuren ur hela dagens inspelning ({identifier(day.id)},",
+        f'"{day.title}"); paketen har samma Bag-Group-Identifier ({group}).',
+        "",
+    ] if day else [
+        f"Filmerna per programpunkt är egna paket med samma Bag-Group-Identifier ({group});",
+        "metadata.json listar dem (dcterms:hasPart).",
+        "",
+    ]
+    record = [
+        "  record/programme-item.json  programpunkten: talare, §18-teman, material",
+    ] if day else [
+        "  record/               dagens protokoll: programmet, frågor och svar,",
+        "                        anteckningar per rum och tema, regional återkoppling,",
+        "                        omröstningar med resultat, direkttextningens rader",
+    ]
     lines = [
         f"{pub.title}",
         "=" * len(pub.title),
@@ -646,6 +780,7 @@ def _write_readme(bag_dir: Path, pub: Publication, event: Event, absent: list[Re
         f'Arkivpaket från Träffpunkt för evenemanget "{event.title}"',
         f"({event.starts_at.date().isoformat()}), publicerat av {PUBLISHER}.",
         "",
+        *part_of,
         "Innehåll (under data/):",
         "  media/video.mp4       inspelningen av scenen, H.264/AAC, faststart",
         "  media/hls/            samma video som HLS (VOD)",
@@ -653,9 +788,7 @@ def _write_readme(bag_dir: Path, pub: Publication, event: Event, absent: list[Re
         "  media/captions.sv.vtt textning på svenska (WebVTT), om den finns",
         "  media/poster.jpg      affischbild",
         "  metadata.json         schema.org VideoObject och Dublin Core (dcterms:)",
-        "  record/               dagens protokoll: programmet, frågor och svar,",
-        "                        anteckningar per rum och tema, regional återkoppling,",
-        "                        omröstningar med resultat, direkttextningens rader",
+        *record,
         "",
         "Filer:",
         *(f"  {name}" for name in present),
@@ -677,7 +810,7 @@ def _bag_and_zip(bag_dir: Path, pub: Publication, event: Event, budget: WriteBud
         {
             "Source-Organization": PUBLISHER,
             "External-Description": pub.title[:200],
-            "External-Identifier": f"traffpunkt:publication:{pub.id}",
+            "External-Identifier": identifier(pub.id),
             "Bag-Group-Identifier": f"traffpunkt:event:{event.slug}",
         },
         checksums=["sha256"],

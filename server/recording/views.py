@@ -3,19 +3,21 @@ The recording service and the publish jobs are built by server/recording/feature
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from quart import Blueprint, abort, redirect, request, send_file, url_for
 from quart.wrappers import Response as QuartResponse
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from werkzeug.wrappers.response import Response
 
 from server.captions import service as live_captions_service
 from server.platform import programme
 from server.platform.errors import DomainError, NotFound
-from server.platform.models import Event
+from server.platform.models import Event, utcnow
 from server.platform.web import (
     body_limit,
     check_csrf,
@@ -30,6 +32,7 @@ from server.recording import service as recording
 from server.recording.models import Publication, Recording
 
 archive = Blueprint("archive", __name__)
+View = TypeVar("View", bound=Callable[..., Awaitable[Any]])
 NO_LIVE_CAPTIONS = "Ingen direkttextning skrevs under inspelningen."
 MEDIA_TYPES = {
     ".mp4": "video/mp4",
@@ -103,10 +106,34 @@ async def _edit_from_form() -> pubs.EditIn:
     )
 
 
-async def _context(recording_id: int, **extra: Any) -> dict[str, Any]:
+def film_route(method: str, suffix: str = "") -> Callable[[View], View]:
+    """A route of the whole day's publication and the same of each programme item's film
+    (`item_id` None for the day): one page and one set of actions for both."""
+    day = f"/archive/recordings/<int:recording_id>{suffix}"
+    item = f"/archive/recordings/<int:recording_id>/items/<int:item_id>{suffix}"
+
+    def register(view: View) -> View:
+        archive.route(day, methods=[method], defaults={"item_id": None})(view)
+        return archive.route(item, methods=[method])(view)
+
+    return register
+
+
+def film_url(endpoint: str, recording_id: int, item_id: int | None) -> str:
+    return url_for(endpoint, recording_id=recording_id, item_id=item_id)
+
+
+async def _film(db: AsyncSession, recording_id: int, item_id: int | None) -> Publication:
+    return await pubs.publication_for(db, await pubs.recording_or_404(db, recording_id), item_id)
+
+
+async def _context(recording_id: int, item_id: int | None = None, **extra: Any) -> dict[str, Any]:
     async with platform().db.transaction() as db:
         rec = await pubs.recording_or_404(db, recording_id)
-        pub = await pubs.publication_for(db, rec)
+        pub = await pubs.publication_for(db, rec, item_id)
+        day = await db.get(Publication, pub.parent_id) if pub.parent_id else None
+        day = day or pub
+        films = await pubs.item_films(db, day)
         event = await programme.get_event_by_id(db, rec.event_id)
         consents = await pubs.consents(db, pub)
         marks = await recording.chapter_marks(db, rec.id)
@@ -116,6 +143,10 @@ async def _context(recording_id: int, **extra: Any) -> dict[str, Any]:
     return {
         "rec": rec,
         "pub": pub,
+        "day": day,
+        "film": {"recording_id": rec.id, "item_id": pub.item_id},
+        "spans": pubs.item_spans(marks, rec.duration_seconds),
+        "films": films,
         "event": event,
         "consents": consents,
         "marks": marks,
@@ -132,8 +163,10 @@ async def _context(recording_id: int, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def _edit_page(recording_id: int, status: int = 200, **extra: Any) -> tuple[str, int]:
-    return await render("recording/recording.html", status, **await _context(recording_id, **extra))
+async def _edit_page(recording_id: int, item_id: int | None = None, status: int = 200,
+                     **extra: Any) -> tuple[str, int]:
+    return await render("recording/recording.html", status,
+                        **await _context(recording_id, item_id, **extra))
 
 
 # -- the archivist's pages ---------------------------------------------------------------------
@@ -147,7 +180,8 @@ async def index() -> tuple[str, int]:
         principal.require_role("archivist")
     query = (select(Recording, Event.title, Publication.status)
              .join(Event, Event.id == Recording.event_id)
-             .outerjoin(Publication, Publication.recording_id == Recording.id)
+             .outerjoin(Publication, (Publication.recording_id == Recording.id)
+                        & Publication.parent_id.is_(None))
              .order_by(Recording.started_at.desc()))
     if events is not None:
         query = query.where(Recording.event_id.in_(events))
@@ -177,74 +211,73 @@ async def retention() -> Response:
     return redirect(url_for("archive.index"))
 
 
-@archive.get("/archive/recordings/<int:recording_id>")
-async def edit(recording_id: int) -> tuple[str, int]:
+@film_route("GET")
+async def edit(recording_id: int, item_id: int | None) -> tuple[str, int]:
     await require_principal("archivist")
-    return await _edit_page(recording_id)
+    return await _edit_page(recording_id, item_id)
 
 
-@archive.post("/archive/recordings/<int:recording_id>")
-async def save(recording_id: int) -> tuple[str, int] | Response:
+@film_route("POST")
+async def save(recording_id: int, item_id: int | None) -> tuple[str, int] | Response:
     principal = await require_principal("archivist")
     await check_csrf()
     try:
         data = await _edit_from_form()
         async with platform().db.transaction() as db:
-            rec = await pubs.recording_or_404(db, recording_id)
-            await pubs.save_edit(db, principal, await pubs.publication_for(db, rec), data)
+            await pubs.save_edit(db, principal, await _film(db, recording_id, item_id), data)
     except ValidationError as exc:
         fields = sorted({".".join(map(str, e["loc"][:1])) for e in exc.errors()})
         return await _edit_page(
-            recording_id, 422, errors=[t("archive.error.fields", fields=", ".join(fields))]
+            recording_id, item_id, 422,
+            errors=[t("archive.error.fields", fields=", ".join(fields))],
         )
     except DomainError as exc:
-        return await _edit_page(recording_id, exc.status, errors=[exc.text(language())])
-    return redirect(url_for("archive.edit", recording_id=recording_id, saved=1))
+        return await _edit_page(recording_id, item_id, exc.status, errors=[exc.text(language())])
+    return redirect(url_for("archive.edit", recording_id=recording_id, item_id=item_id, saved=1))
 
 
-@archive.post("/archive/recordings/<int:recording_id>/consent")
-async def consent(recording_id: int) -> Response:
+@film_route("POST", "/consent")
+async def consent(recording_id: int, item_id: int | None) -> Response:
     principal = await require_principal("archivist")
     await check_csrf()
     form = await request.form
     async with platform().db.transaction() as db:
-        pub = await pubs.publication_for(db, await pubs.recording_or_404(db, recording_id))
+        pub = await _film(db, recording_id, item_id)
         speaker = str(form.get("speaker", ""))
         if speaker not in await pubs.required_speakers(db, pub):
             raise DomainError("publication.unknown_speaker", "Talaren finns inte i listan.")
         await pubs.confirm_consent(db, principal, pub, speaker, form.get("given") == "1")
-    return redirect(url_for("archive.edit", recording_id=recording_id) + "#consent")
+    return redirect(film_url("archive.edit", recording_id, item_id) + "#consent")
 
 
-@archive.post("/archive/recordings/<int:recording_id>/no-speakers")
-async def no_speakers(recording_id: int) -> tuple[str, int] | Response:
+@film_route("POST", "/no-speakers")
+async def no_speakers(recording_id: int, item_id: int | None) -> tuple[str, int] | Response:
     """The archivist confirms (or withdraws) that no identifiable speaker appears."""
     principal = await require_principal("archivist")
     await check_csrf()
     form = await request.form
     try:
         async with platform().db.transaction() as db:
-            pub = await pubs.publication_for(db, await pubs.recording_or_404(db, recording_id))
+            pub = await _film(db, recording_id, item_id)
             await pubs.confirm_no_speakers(db, principal, pub, form.get("given") == "1")
     except DomainError as exc:
-        return await _edit_page(recording_id, exc.status, errors=[exc.text(language())])
-    return redirect(url_for("archive.edit", recording_id=recording_id) + "#consent")
+        return await _edit_page(recording_id, item_id, exc.status, errors=[exc.text(language())])
+    return redirect(film_url("archive.edit", recording_id, item_id) + "#consent")
 
 
-@archive.post("/archive/recordings/<int:recording_id>/captions")
+@film_route("POST", "/captions")
 @body_limit(pubs.MAX_CAPTIONS_BYTES + 64 * 1024)  # a WebVTT file, in a multipart form
-async def captions(recording_id: int) -> tuple[str, int] | Response:
+async def captions(recording_id: int, item_id: int | None) -> tuple[str, int] | Response:
     principal = await require_principal("archivist")
     await check_csrf()
     upload = (await request.files).get("captions")
     raw = upload.read() if upload else b""
     try:
         async with platform().db.transaction() as db:
-            pub = await pubs.publication_for(db, await pubs.recording_or_404(db, recording_id))
-            cues = pubs.set_captions(principal, pub, raw)
+            cues = pubs.set_captions(principal, await _film(db, recording_id, item_id), raw)
     except DomainError as exc:
-        return await _edit_page(recording_id, 422, errors=[exc.text(language())])
-    return await _edit_page(recording_id, notice=t("archive.captions.saved", count=cues))
+        return await _edit_page(recording_id, item_id, 422, errors=[exc.text(language())])
+    return await _edit_page(recording_id, item_id, notice=t("archive.captions.saved", count=cues))
 
 
 @archive.get("/archive/recordings/<int:recording_id>/live-captions.vtt")
@@ -260,8 +293,8 @@ async def live_captions(recording_id: int) -> QuartResponse:
         "Content-Disposition": f'attachment; filename="direkttextning-{recording_id}.vtt"'})
 
 
-@archive.post("/archive/recordings/<int:recording_id>/live-captions")
-async def use_live_captions(recording_id: int) -> tuple[str, int] | Response:
+@film_route("POST", "/live-captions")
+async def use_live_captions(recording_id: int, item_id: int | None) -> tuple[str, int] | Response:
     """The archivist takes the live captions as the publication's captions (checked first)."""
     principal = await require_principal("archivist")
     await check_csrf()
@@ -271,28 +304,31 @@ async def use_live_captions(recording_id: int) -> tuple[str, int] | Response:
             vtt = await live_captions_service.recording_vtt(db, rec)
             if vtt is None:
                 raise NotFound("captions.not_found", NO_LIVE_CAPTIONS)
-            cues = pubs.set_captions(principal, await pubs.publication_for(db, rec), vtt.encode())
+            pub = await pubs.publication_for(db, rec, item_id)
+            cues = pubs.set_captions(principal, pub, vtt.encode())
     except DomainError as exc:
-        return await _edit_page(recording_id, exc.status, errors=[exc.text(language())])
-    return await _edit_page(recording_id, notice=t("archive.captions.saved", count=cues))
+        return await _edit_page(recording_id, item_id, exc.status, errors=[exc.text(language())])
+    return await _edit_page(recording_id, item_id, notice=t("archive.captions.saved", count=cues))
 
 
-@archive.post("/archive/recordings/<int:recording_id>/publish")
-async def publish(recording_id: int) -> tuple[str, int] | Response:
+@film_route("POST", "/publish")
+async def publish(recording_id: int, item_id: int | None) -> tuple[str, int] | Response:
     principal = await require_principal("archivist")
     await check_csrf()
     try:
-        await platform().need(pubs.JOBS).submit(principal, recording_id)
+        await platform().need(pubs.JOBS).submit(principal, recording_id, item_id)
     except DomainError as exc:
-        return await _edit_page(recording_id, exc.status, errors=[exc.text(language())])
-    return redirect(url_for("archive.edit", recording_id=recording_id) + "#publish")
+        return await _edit_page(recording_id, item_id, exc.status, errors=[exc.text(language())])
+    return redirect(film_url("archive.edit", recording_id, item_id) + "#publish")
 
 
-@archive.get("/archive/recordings/<int:recording_id>/progress")
-async def progress(recording_id: int) -> dict[str, Any]:
+@film_route("GET", "/progress")
+async def progress(recording_id: int, item_id: int | None) -> dict[str, Any]:
     await require_principal("archivist")
     async with platform().db.session() as db:
-        pub = await db.scalar(select(Publication).where(Publication.recording_id == recording_id))
+        day = await pubs.day_publication(db, recording_id)
+        pub = day if item_id is None or day is None else await db.scalar(select(Publication).where(
+            Publication.parent_id == day.id, Publication.item_id == item_id))
     if pub is None:
         return {"status": "draft", "progress": 0, "step": "", "error": None}
     error = {"code": pub.error_code, "message": pub.error_message} if pub.error_code else None
@@ -346,15 +382,25 @@ async def _published(pub_id: int) -> tuple[Publication, Path]:
 
 @archive.get("/play")
 async def play() -> tuple[str, int]:
+    """Every published film: each day with the films of its programme items under it (a day
+    not published itself is still their heading), newest first."""
     async with platform().db.session() as db:
-        rows = list(
-            await db.scalars(
-                select(Publication)
-                .where(Publication.status == "published")
-                .order_by(Publication.published_at.desc())
-            )
-        )
-    return await render("play/index.html", publications=rows)
+        rows = list(await db.scalars(
+            select(Publication).where(Publication.status == "published")
+            .order_by(Publication.published_at.desc())))
+        days = {p.id: p for p in rows if p.parent_id is None}
+        items: dict[int, list[Publication]] = {}
+        for pub in rows:
+            if pub.parent_id is not None:
+                items.setdefault(pub.parent_id, []).append(pub)
+        for day_id in set(items) - set(days):
+            if (day := await db.get(Publication, day_id)) is not None:
+                days[day_id] = day
+    newest = {d: max(p.published_at or utcnow() for p in [days[d], *items.get(d, [])]
+                     if p.status == "published") for d in days}
+    groups = [(days[d], sorted(items.get(d, []), key=lambda p: p.trim_in))
+              for d in sorted(days, key=lambda d: newest[d], reverse=True)]
+    return await render("play/index.html", groups=groups)
 
 
 @archive.get("/play/<int:pub_id>")
@@ -362,9 +408,16 @@ async def play_one(pub_id: int) -> tuple[str, int]:
     pub, folder = await _published(pub_id)
     media = folder / "bag" / "data" / pubs.MEDIA_DIR
     chapters = pubs.read_chapters(media / "chapters.vtt")
+    async with platform().db.session() as db:
+        day = await db.get(Publication, pub.parent_id) if pub.parent_id else None
+        films = [] if day else sorted(
+            (f for f in (await pubs.item_films(db, pub)).values() if f.status == "published"),
+            key=lambda f: f.trim_in)
     return await render(
         "play/watch.html",
         pub=pub,
+        day=day if day is not None and day.status == "published" else None,
+        films=films,
         chapters=chapters,
         clock=clock,
         has_captions=(media / "captions.sv.vtt").exists(),

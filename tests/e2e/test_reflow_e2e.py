@@ -61,6 +61,7 @@ class Day:
     staff_id: int  # a speaker with a role at the event (a row on their staff page)
     meeting_id: int  # a follow-up meeting
     meeting_key: str
+    film_id: int  # a programme item's film, published beside the whole day
 
 
 async def seed_busy(url: str, media_root: Path) -> Day:
@@ -144,13 +145,22 @@ async def seed_busy(url: str, media_root: Path) -> Day:
                                   started_by=LONG_NAME)
             session.add(recording)
             await session.flush()
+            first_item = await session.scalar(select(ProgrammeItem.id).where(
+                ProgrammeItem.event_id == event.id).order_by(ProgrammeItem.position))
             session.add(ChapterMark(recording_id=recording.id, offset_seconds=60,
-                                    title=f"{LONG_WORD} {UNBROKEN}"))
+                                    title=f"{LONG_WORD} {UNBROKEN}", item_id=first_item))
             publication = Publication(
                 recording_id=recording.id, title=f"{LONG_WORD} {UNBROKEN}"[:300],
                 description=f"{LONG_WORD} {LONG_LINK}", speakers=[LONG_NAME],
                 status="published", output_dir="published/reflow", published_at=utcnow())
             session.add(publication)
+            await session.flush()
+            film = Publication(
+                recording_id=recording.id, parent_id=publication.id, item_id=first_item,
+                title=f"{LONG_WORD} {UNBROKEN}"[:300], speakers=[LONG_NAME], trim_in=60.0,
+                trim_out=3600.0, status="published", output_dir="published/reflow",
+                published_at=utcnow())
+            session.add(film)
             await session.flush()
             media = media_root / "published/reflow/bag/data/media"
             media.mkdir(parents=True, exist_ok=True)
@@ -165,8 +175,6 @@ async def seed_busy(url: str, media_root: Path) -> Day:
                     email=f"{UNBROKEN.lower()}@kb.se", display_name=LONG_NAME, role="moderator",
                     user_id=mod_user.id if kind == "reset" else None,
                     expires_at=utcnow() + timedelta(days=1)))
-            first_item = await session.scalar(select(ProgrammeItem.id).where(
-                ProgrammeItem.event_id == event.id).order_by(ProgrammeItem.position))
             for reg in people[:3]:  # the outbox has mail for admins to read
                 outbox.to_registration(session, settings, "confirmation", event, reg)
             speaker = (await session.scalars(select(User).where(
@@ -184,7 +192,7 @@ async def seed_busy(url: str, media_root: Path) -> Day:
                 themes=[], invitees=""), "sv")
             return Day(people[1].join_key, facilitator.join_key, latecomer.join_key, room_id,
                        recording.id, publication.id, people[1].id, int(first_item or 0),
-                       speaker.id, meeting.id, meeting.invite_key)
+                       speaker.id, meeting.id, meeting.invite_key, film.id)
     finally:
         await db.close()
 
@@ -238,6 +246,7 @@ def pages(day: Day) -> list[tuple[str, str]]:
         ("visitor", "/tillganglighet"), ("visitor", "/play"), ("visitor", "/integritet"),
         ("visitor", f"{e}/link"),
         ("visitor", f"/play/{day.publication_id}"), ("visitor", "/sidan-finns-inte"),
+        ("visitor", f"/play/{day.film_id}"),
         ("participant", f"{e}/registered"), ("participant", f"{e}/live"),
         ("participant", f"{e}/me"), ("participant", f"{e}/me/delete"),
         ("latecomer", f"{e}/live"),
@@ -250,6 +259,7 @@ def pages(day: Day) -> list[tuple[str, str]]:
         ("moderator", f"{e}/notes"), ("moderator", "/tillganglighet/rapporter"),
         ("captioner", f"{e}/captions"), ("speaker", f"{e}/live"),
         ("archivist", "/archive"), ("archivist", f"/archive/recordings/{day.recording_id}"),
+        ("archivist", f"/archive/recordings/{day.recording_id}/items/{day.item_id}"),
         ("moderator", f"{e}/registrations"),
         ("moderator", f"{e}/registrations/{day.participant_id}"),
         ("moderator", f"{e}/registrations/{day.participant_id}/delete"),
