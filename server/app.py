@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import socketio
-from quart import Quart, Response, request
+from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
 from sqlalchemy.orm import configure_mappers
 
@@ -14,7 +15,7 @@ from server.features import FEATURES, TEMPLATE_FOLDERS
 from server.ops.views import ops
 from server.pages.api import api
 from server.pages.views import pages
-from server.platform import keys
+from server.platform import keys, logs, observe
 from server.platform.auth import STAFF_ROLES, Tokens
 from server.platform.connection import mount_connection
 from server.platform.db import Database
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     # The ORM's mappers are configured here, not by the first query: lazily, that took 60 ms of
     # the event loop in the middle of serving (seen by STALL_LOG_MS under bench/hostile.py),
     # after the collector had frozen the start-up heap (runtime.tune_gc).
+    observe.install(platform)
     configure_mappers()
     quart.before_serving(platform.lifecycle.start)
     quart.after_serving(platform.lifecycle.stop)
@@ -107,10 +109,33 @@ def _quart(settings: Settings) -> Quart:
                 info={"title": "Träffpunkt API", "version": "1"})
     for blueprint in (pages, api, ops, *(f.blueprint for f in FEATURES if f.blueprint)):
         app.register_blueprint(blueprint)
-    app.before_request(bound_body)  # first: no view reads a body larger than its route allows
+    _observed(app)  # first: a refused request has its id and its time too
+    app.before_request(bound_body)  # no view reads a body larger than its route allows
     _templating(app)
     _errors(app)
     return app
+
+
+def _observed(app: Quart) -> None:
+    """Every request under an id (nginx's `$request_id`, else our own) its log lines carry and
+    its response names (`X-Request-ID`); its count and time by route in /metrics."""
+
+    @app.before_request
+    async def begin() -> None:
+        logs.request_id.set(logs.new_request_id(request.headers.get("X-Request-ID")))
+        g.started = time.perf_counter()
+
+    @app.after_request
+    async def end(response: Response) -> Response:
+        metrics = app.extensions["traffpunkt"].metrics
+        metrics.http_requests.labels(request.method, response.status_code).inc()
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        started = g.get("started")
+        if started is not None:
+            metrics.http_seconds.labels(request.method, route).observe(
+                time.perf_counter() - started)
+        response.headers["X-Request-ID"] = logs.request_id.get()
+        return response
 
 
 def _templating(app: Quart) -> None:
@@ -125,8 +150,6 @@ def _templating(app: Quart) -> None:
 
     @app.after_request
     async def headers(response: Response) -> Response:
-        app.extensions["traffpunkt"].metrics.http_requests.labels(
-            request.method, response.status_code).inc()
         security_headers(response, app.extensions["traffpunkt"].settings)
         return response
 

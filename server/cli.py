@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import secrets
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from server.platform import db as database
-from server.platform import sessions
+from server.platform import logs, sessions
 from server.platform.auth import STAFF_ROLES, hash_password
 from server.platform.errors import DomainError
 from server.platform.models import Event, User
@@ -77,10 +78,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.app import create_app
     from server.platform.runtime import tune_gc
 
+    settings = Settings().model_copy(update=_node_role(args))
+    json_logs = settings.log_format == "json" or (
+        settings.log_format == "auto" and settings.production)
+    logs.configure(json=json_logs, node=settings.node_id, level=settings.log_level)
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]
-    config.accesslog = "-" if os.environ.get("TRAFFPUNKT_ACCESS_LOG") else None
-    settings = Settings().model_copy(update=_node_role(args))
+    # Hypercorn's lines go through the same handler (JSON with the node in production).
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.accesslog = (logging.getLogger("hypercorn.access")
+                        if os.environ.get("TRAFFPUNKT_ACCESS_LOG") else None)
     config.graceful_timeout = settings.shutdown_grace_seconds
     app = create_app(settings)
     print(f"Träffpunkt: http://{args.host}:{args.port}/", flush=True)

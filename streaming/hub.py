@@ -105,11 +105,14 @@ class LoopLag:
         while self._samples and self._samples[0][0] < at - self.WINDOW_S:
             self._samples.popleft()
 
-    def behind(self) -> bool:
+    def late_share(self) -> float:
+        """The share of the last WINDOW_S's wake-ups later than LATE_S (0 with too few)."""
         if self.LATE_S <= 0 or len(self._samples) < 10:
-            return False
-        late = sum(1 for _, lag in self._samples if lag > self.LATE_S)
-        return late > self.SHARE * len(self._samples)
+            return 0.0
+        return sum(1 for _, lag in self._samples if lag > self.LATE_S) / len(self._samples)
+
+    def behind(self) -> bool:
+        return self.late_share() > self.SHARE
 
     async def _run(self) -> None:
         while True:

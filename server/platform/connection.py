@@ -38,12 +38,14 @@ def mount_connection(platform: Platform, presence: Presence) -> None:
         if isinstance(session_hash, str):  # ended together with its web session
             await sio.enter_room(sid, keys.session_room(session_hash))
         platform.metrics.socket_connections.inc()
+        platform.metrics.socket_clients.labels(str(event_id or "none")).inc()
         await presence.joined(sid, principal, event_id)
 
     async def disconnect(sid: str, *_: Any) -> None:
         session = await sio.get_session(sid)
         platform.metrics.socket_connections.dec()
         if "event_id" in session:
+            platform.metrics.socket_clients.labels(str(session["event_id"] or "none")).dec()
             await presence.left(sid, session["event_id"])
         await platform.events.publish(SocketDisconnected(sid))  # features' own clean-up
 

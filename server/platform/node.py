@@ -15,12 +15,22 @@ aiohttp's `AppKey` is the model.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import socketio
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from server.platform.auth import Tokens
 from server.platform.db import Database
@@ -53,6 +63,7 @@ class Lifecycle:
     """Start and stop steps in a declared order: started first, stopped last."""
 
     steps: list[tuple[str, Step | None, Step | None]] = field(default_factory=list)
+    serving: bool = False  # every step started, and stopping has not begun (readiness)
 
     def add(self, name: str, start: Step | None = None, stop: Step | None = None) -> None:
         self.steps.append((name, start, stop))
@@ -61,8 +72,10 @@ class Lifecycle:
         for _, start, _stop in self.steps:
             if start is not None:
                 await start()
+        self.serving = True
 
     async def stop(self) -> None:
+        self.serving = False
         for name, _start, stop in reversed(self.steps):
             if stop is None:
                 continue
@@ -75,19 +88,60 @@ class Lifecycle:
         return [name for name, _, _ in self.steps]
 
 
+Source = Callable[[], Iterable[Metric]]
+"""Figures read when /metrics is scraped (pool sizes, viewers, rooms): nothing on a hot path."""
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _Sources(Collector):
+    def __init__(self, sources: list[Source]) -> None:
+        self.sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        for source in self.sources:
+            try:
+                yield from source()
+            except Exception as exc:  # one source failing must not fail the scrape
+                log_unexpected("metrics source", exc)
+
+
 @dataclass
 class Metrics:
-    """Prometheus metrics of this node, in a registry of its own (no process globals)."""
+    """Prometheus metrics of this node, in a registry of its own (no process globals). The
+    process's own (CPU, memory, open files, GC) are the client library's collectors; features
+    add what they read at scrape time with `add_source`."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    sources: list[Source] = field(default_factory=list)
+
+    def add_source(self, source: Source) -> None:
+        self.sources.append(source)
 
     def __post_init__(self) -> None:
         r = self.registry
+        own = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR, _Sources(self.sources))
+        for collector in own:
+            r.register(collector)
         self.http_requests = Counter(
             "traffpunkt_http_requests", "HTTP requests", ["method", "status"], registry=r
         )
+        self.http_seconds = Histogram(
+            "traffpunkt_http_request_seconds",
+            "Time to answer an HTTP request, by route (its rule, so the labels stay few)",
+            ["method", "route"], buckets=LATENCY_BUCKETS, registry=r,
+        )
         self.socket_connections = Gauge(
             "traffpunkt_socket_connections", "Open socket.io connections", registry=r
+        )
+        self.socket_clients = Gauge(
+            "traffpunkt_socket_clients", "Open socket.io connections per event (its id)",
+            ["event"], registry=r,
+        )
+        self.dependency_up = Gauge(
+            "traffpunkt_dependency_up",
+            "Whether a dependency answered when /metrics was last scraped (1) or not (0)",
+            ["dependency"], registry=r,
         )
         self.socket_events = Counter(
             "traffpunkt_socket_events", "Socket events handled", ["event", "outcome"], registry=r

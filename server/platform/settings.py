@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     )
     database_url: str = ""
     redis_url: str | None = None
+    # Log lines: JSON in production, readable text otherwise (server/platform/logs.py).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "text"] = "auto"  # auto: JSON in production
     media_root: Path = VAR_DIR / "media"
     secret_key: str = ""
     public_url: str = "http://127.0.0.1:8000"

@@ -8,6 +8,7 @@ the ack and an `error` event, and the connection (and everyone else's) stays up.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Annotated, Any
 import socketio
 from pydantic import BaseModel, Field, ValidationError
 
+from server.platform import logs
 from server.platform.auth import Principal
 from server.platform.errors import DomainError, log_unexpected
 from server.platform.node import Platform
@@ -73,11 +75,16 @@ def mount(platform: Platform, routers: list[Router]) -> None:
             platform.sio.on(route.name, _wrap(platform, route))
 
 
+_numbers = itertools.count(1)
+
+
 def _wrap(platform: Platform, route: Route) -> Callable[..., Awaitable[dict[str, Any]]]:
     seconds = platform.metrics.socket_handler_seconds.labels(route.name)
 
     async def handle(sid: str, *args: Any) -> dict[str, Any]:
         started = time.perf_counter()
+        # Its log lines name the event, the connection and which of its events this is.
+        named = logs.socket_event.set(f"{route.name}:{sid[:8]}:{next(_numbers)}")
         try:
             if len(args) > 1:  # socket.io lets a client send any number of arguments
                 raise DomainError("payload.invalid", "Ogiltigt meddelande.", fields=["payload"])
@@ -99,6 +106,7 @@ def _wrap(platform: Platform, route: Route) -> Callable[..., Awaitable[dict[str,
             return await _fail(platform, sid, route.name, error)
         finally:
             seconds.observe(time.perf_counter() - started)
+            logs.socket_event.reset(named)
 
     return handle
 

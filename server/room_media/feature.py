@@ -4,8 +4,11 @@ breakout feature's rooms (closed, a person moved out)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from quart import Quart
 
 from server.breakout.events import PersonLeftRoom, RoomsClosed
@@ -21,6 +24,7 @@ from server.room_media.service import ROUTER, RoomMedia, RoomMediaRouter
 def install(platform: Platform, app: Quart) -> None:
     media = platform.provide(ROUTER, build(platform))
     platform.lifecycle.add("room media", media.start, media.stop)
+    platform.metrics.add_source(lambda: hosted(media))
 
     async def disconnected(event: SocketDisconnected) -> None:
         await media.disconnected(event.sid)
@@ -35,6 +39,16 @@ def install(platform: Platform, app: Quart) -> None:
     platform.events.subscribe(SocketDisconnected, disconnected)
     platform.events.subscribe(RoomsClosed, closed)
     platform.events.subscribe(PersonLeftRoom, left)
+
+
+def hosted(media: RoomMediaRouter) -> Iterator[Metric]:
+    """For /metrics: the breakout rooms whose media this process hosts, and their people."""
+    rooms = media.local.registry.rooms
+    yield GaugeMetricFamily("traffpunkt_room_media_rooms",
+                            "Breakout rooms whose media this process hosts", value=len(rooms))
+    yield GaugeMetricFamily("traffpunkt_room_media_peers",
+                            "People connected to the rooms this process hosts",
+                            value=sum(len(room.participants) for room in rooms))
 
 
 def build(platform: Platform) -> RoomMediaRouter:

@@ -96,9 +96,26 @@ def test_media_root_is_shared_with_nginx(compose: dict[str, Any]) -> None:
         assert any(v.split(":")[1] == media_root for v in services[name]["volumes"]), name
 
 
-def test_stateful_services_have_healthchecks(compose: dict[str, Any]) -> None:
-    for name in ("postgres", "redis"):
-        assert compose["services"][name]["healthcheck"]["test"], name
+def test_every_service_has_a_healthcheck(compose: dict[str, Any], nginx_conf: str) -> None:
+    """Every long-running service (migrate is a job: its exit code is its health); the app's
+    nodes by readiness, nginx by a location of its own, coturn by a STUN request."""
+    services = compose["services"]
+    for name in SERVICES:
+        if name == "migrate":
+            assert services[name]["restart"] == "no" and "healthcheck" not in services[name]
+            continue
+        assert services[name]["healthcheck"]["test"], name
+    assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert "8001/readyz" in " ".join(services["media"]["healthcheck"]["test"])
+    assert "/nginx-health" in " ".join(services["nginx"]["healthcheck"]["test"])
+    assert "return 200" in location(nginx_conf, "= /nginx-health")
+    assert "turnutils_stunclient" in services["coturn"]["healthcheck"]["test"]
+    assert {s: c["condition"] for s, c in services["nginx"]["depends_on"].items()} == {
+        "web": "service_healthy", "media": "service_healthy"}
+
+
+def test_nginx_gives_each_request_an_id(nginx_conf: str) -> None:
+    assert re.search(r"proxy_set_header\s+X-Request-ID\s+\$request_id;", nginx_conf)
 
 
 def test_nginx_proxies_socketio_with_upgrade_and_sticky_sessions(nginx_conf: str) -> None:
