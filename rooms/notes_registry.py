@@ -519,8 +519,8 @@ class NotesRegistry:
     # room, and for every open room after it (re)subscribes, it publishes a sync request
     # ("sync", peer "open") with its state vector. Every node holding the room (open, closing,
     # or with updates of it still in its write-behind buffer) answers with what the asker lacks
-    # ("state": applied there and sent to its peers, not stored again, since the answering
-    # node stored it), and asks back (peer "back": answered, never asked back), so updates the
+    # ("state": applied there, sent to its peers and stored, like a relayed update: see
+    # `_apply_remote`), and asks back (peer "back": answered, never asked back), so updates the
     # asker could not publish reach the others too.
 
     async def _resync(self) -> None:
@@ -581,6 +581,11 @@ class NotesRegistry:
             except RoomsError as exc:
                 self._on_error("notes update from another node", exc)
                 return
+            # Stored here too: the node that accepted it may die before its write-behind
+            # writes it, and then no editor sends it again (their reconnection's sync finds it
+            # in this node's document). bench/rehearsal.py lost hundreds of updates so. A
+            # duplicate costs a row until the next compaction; Yjs applies it once.
+            await self.storage.append_update(str(message.room_id), message.data)
             await self._transport.send(message.room_id, sync_update(message.data), None, None)
         else:
             try:

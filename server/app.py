@@ -9,6 +9,8 @@ from typing import Any
 import socketio
 from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import DBAPIError as SQLAlchemyDBAPIError
 from sqlalchemy.orm import configure_mappers
 
 from server.features import FEATURES, TEMPLATE_FOLDERS
@@ -19,7 +21,7 @@ from server.platform import keys, logs, observe
 from server.platform.auth import STAFF_ROLES, Tokens
 from server.platform.connection import mount_connection
 from server.platform.db import Database
-from server.platform.errors import DomainError
+from server.platform.errors import DomainError, log_unexpected, unavailable, unavailable_error
 from server.platform.fanout import LocalManager, RedisManager
 from server.platform.i18n import error_catalog
 from server.platform.media import MediaService
@@ -168,6 +170,20 @@ def _errors(app: Quart) -> None:
             return {"error": exc.as_dict(language())}, exc.status, exc.headers
         page, status = await render("error.html", exc.status, message=exc.text(language()))
         return page, status, exc.headers
+
+    @app.errorhandler(ConnectionError)
+    @app.errorhandler(TimeoutError)
+    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(SQLAlchemyDBAPIError)
+    async def dependency_error(exc: Exception) -> Any:
+        """PostgreSQL or Redis did not answer (a restart, a failover): 503 with Retry-After,
+        the request can be repeated; never a 500 for it. Anything else of these kinds is a bug
+        and gets the 500 it would have had."""
+        if not unavailable(exc):
+            log_unexpected(f"{request.method} {request.path}", exc)
+            return await domain_error(DomainError("server.error",
+                                                  "Ett oväntat fel inträffade. Försök igen."))
+        return await domain_error(unavailable_error(f"{request.method} {request.path}", exc))
 
     @app.errorhandler(413)
     async def too_large(_: Exception) -> Any:  # a chunked body that grew past its route's limit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
@@ -10,7 +11,7 @@ import socketio
 
 from server.platform import keys, sessions
 from server.platform.auth import Principal
-from server.platform.errors import DomainError
+from server.platform.errors import DomainError, log, unavailable
 from server.platform.events import SocketDisconnected
 from server.platform.i18n import pick_language
 from server.platform.models import Event, Registration, User, WebSession, utcnow
@@ -18,6 +19,18 @@ from server.platform.node import Platform
 from server.platform.presence import Presence
 from server.platform.roles import staff_principal
 from server.platform.web import LANG_COOKIE, principal_for_registration
+
+
+async def _best_effort(what: str, step: Awaitable[None]) -> None:
+    """Presence lives in Redis and is rebuilt by the next heartbeat: while Redis does not
+    answer, a connection is still made (bench/rehearsal.py saw handshakes fail with the
+    connection error, dropping people who were only reconnecting)."""
+    try:
+        await step
+    except Exception as exc:
+        if not unavailable(exc):
+            raise
+        log.warning("%s skipped: Redis does not answer (%r)", what, exc)
 
 
 def mount_connection(platform: Platform, presence: Presence) -> None:
@@ -39,14 +52,14 @@ def mount_connection(platform: Platform, presence: Presence) -> None:
             await sio.enter_room(sid, keys.session_room(session_hash))
         platform.metrics.socket_connections.inc()
         platform.metrics.socket_clients.labels(str(event_id or "none")).inc()
-        await presence.joined(sid, principal, event_id)
+        await _best_effort("presence join", presence.joined(sid, principal, event_id))
 
     async def disconnect(sid: str, *_: Any) -> None:
         session = await sio.get_session(sid)
         platform.metrics.socket_connections.dec()
         if "event_id" in session:
             platform.metrics.socket_clients.labels(str(session["event_id"] or "none")).dec()
-            await presence.left(sid, session["event_id"])
+            await _best_effort("presence leave", presence.left(sid, session["event_id"]))
         await platform.events.publish(SocketDisconnected(sid))  # features' own clean-up
 
     async def ping(sid: str, *_: Any) -> dict[str, bool]:

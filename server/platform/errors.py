@@ -75,6 +75,8 @@ STATUS = {
     "stage.offline": 409,
     "stage.viewer_cap": 503,
     "session.not_found": 404,
+    "service.unavailable": 503,
+    "server.error": 500,
     "engine.not_running": 503,
 }
 
@@ -152,6 +154,40 @@ class NotFound(DomainError):
     def __init__(self, what: str = "not_found", message: str = "Hittades inte.", *,
                  key: str | None = None, **details: object) -> None:
         super().__init__(what, message, key=key, **details)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) is PostgreSQL or Redis not answering: the action was
+    not done and may be repeated in a moment (a restart, a failover), not a bug."""
+    import asyncpg
+    import redis.exceptions
+    import sqlalchemy.exc
+
+    kinds = (ConnectionError, TimeoutError, redis.exceptions.ConnectionError,
+             redis.exceptions.TimeoutError, asyncpg.exceptions.CannotConnectNowError,
+             asyncpg.exceptions.ConnectionDoesNotExistError,
+             asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.CrashShutdownError)
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain of causes, not forever
+        if seen is None:
+            return False
+        if isinstance(seen, kinds):
+            return True
+        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, sqlalchemy.exc.InterfaceError):  # the connection closed under it
+            return True
+        orig = getattr(seen, "orig", None) if isinstance(seen, sqlalchemy.exc.DBAPIError) else None
+        seen = orig or seen.__cause__ or seen.__context__
+    return False
+
+
+def unavailable_error(where: str, exc: BaseException) -> DomainError:
+    """What a client is told when a dependency did not answer (logged as a warning: the
+    dashboard shows the dependency down, a traceback per request would drown the log)."""
+    log.warning("%s: a dependency did not answer: %r", where, exc)
+    return DomainError("service.unavailable",
+                       "Tjänsten svarar inte just nu. Försök igen om en stund.", retry_after=5)
 
 
 def log_unexpected(where: str, exc: BaseException) -> None:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from server.platform import logs
 from server.platform.auth import Principal
-from server.platform.errors import DomainError, log_unexpected
+from server.platform.errors import DomainError, log_unexpected, unavailable, unavailable_error
 from server.platform.node import Platform
 from server.platform.payload import TooDeep, check_payload
 
@@ -101,6 +101,8 @@ def _wrap(platform: Platform, route: Route) -> Callable[..., Awaitable[dict[str,
         except DomainError as exc:
             return await _fail(platform, sid, route.name, exc)
         except Exception as exc:  # one logging hook; the client still gets an answer
+            if unavailable(exc):  # PostgreSQL or Redis away for a moment: say so, no bug
+                return await _fail(platform, sid, route.name, unavailable_error(route.name, exc))
             log_unexpected(route.name, exc)
             error = DomainError("server.error", "Ett oväntat fel inträffade. Försök igen.")
             return await _fail(platform, sid, route.name, error)

@@ -54,7 +54,7 @@ _PLAYER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # Codes only this boundary raises, with their status.
 # Paths a media-only node (--media-only) serves; everything else is 404 there.
 MEDIA_ONLY_PREFIXES = ("/whip/", "/whep/", "/media/hls/", "/media/hls-auth", "/healthz",
-                       "/metrics")
+                       "/readyz", "/livez", "/metrics")
 
 View = Callable[..., Awaitable[Any]]
 

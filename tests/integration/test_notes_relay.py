@@ -19,7 +19,7 @@ import redis.asyncio as redis
 from sqlalchemy import func, select
 
 from server.notes.models import NoteUpdate
-from server.notes.service import NotesRegistry, RedisNotesBus
+from server.notes.service import NotesRegistry, RedisNotesBus, stored_texts
 from server.platform.db import Database
 from tests.conftest import REDIS_URL
 from tests.integration.test_notes_storage import Editor, FakeTransport, one_room, registry_on
@@ -93,7 +93,36 @@ async def test_a_node_opening_a_room_gets_what_another_node_has_not_written_yet(
     await node_b.storage.flush()
     async with nodes.db.session() as s:
         rows = await s.scalar(select(func.count()).where(NoteUpdate.room_id == room))
-    assert rows == 2 + 2 + 1, "each node's genesis, A's two updates, B's one: none twice"
+    # Each node's genesis; A's two updates stored by A and by B (which applied them), B's one
+    # by B and A: what a node applied survives it (the next compaction folds the duplicates).
+    assert rows == 2 + 2 * 2 + 1 * 2
+
+
+async def test_an_update_survives_the_node_that_accepted_it_dying_before_writing_it(
+    nodes: Nodes, clean_db: str
+) -> None:
+    """bench/rehearsal.py: a web node SIGKILLed with updates in its write-behind buffer; the
+    editors reconnected to the other node, whose document already had them (relayed), so no
+    editor sent them again and they were never stored. The node that applied them stores
+    them too."""
+    rooms, room = await one_room(clean_db)
+    node_a, transport_a, _ = await nodes.node("nod-a", write_interval=HOLD)
+    node_b, transport_b, _ = await nodes.node("nod-b")
+    anna = await Editor.join(node_a, transport_a, "anna", rooms, room)
+    bo = await Editor.join(node_b, transport_b, "bo", rooms, room)
+    await node_a.storage.flush()  # the room's genesis is stored
+
+    async def killed_before_writing(batch: list[tuple[str, bytes]]) -> None:
+        return None  # A is SIGKILLed: what it buffers never reaches the database
+
+    node_a.storage._inner.append_many = killed_before_writing  # type: ignore[method-assign]
+    await anna.type("kris", "Skrivet på nod A, som dör. ")
+    await until(lambda: text_on(node_b, room, "kris") == "Skrivet på nod A, som dör. ")
+    await node_b.storage.flush()
+    async with nodes.db.session() as s:  # what a node opening the room loads
+        texts = await stored_texts(s, room, ["kris"])
+    assert texts["kris"] == "Skrivet på nod A, som dör. "
+    del bo
 
 
 async def test_after_a_bus_reconnect_a_node_asks_for_what_it_missed(

@@ -325,6 +325,9 @@ async def test_media_only_node_serves_media_routes_and_health_only(clean_db, tmp
         assert (await client.get("/")).status_code == 404
         assert (await client.get(f"/e/{SLUG}")).status_code == 404
         assert (await client.get("/healthz")).status_code == 200
+        # What compose's healthcheck asks (the rehearsal found it 404 here: never healthy).
+        assert (await client.get("/readyz")).status_code == 200
+        assert (await client.get("/livez")).status_code == 200
         # The route is there, but not for strangers.
         assert (await client.get(f"/whep/{SLUG}")).status_code == 401
 
