@@ -60,6 +60,7 @@ SECRET = "rehearsal-secret-key-0123456789abcdef"
 SLUG = "hosten-2020"
 DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/rehearsal"
 GOAL_BACK_S = 10.0
+OUTAGE = ("service.unavailable", "server.error", "unreachable", "?")  # not a person's mistake
 THEMES = ["utformning", "anvandning", "uppfoljning", "kris"]
 WORKERS = 4  # client processes, each from its own /24 of loopback addresses (ip_hash spreads)
 
@@ -323,9 +324,15 @@ async def _client(http: Any, url: str, me: dict[str, Any], n: int, tally: Tally,
         if first:
             first = False
             connected()
-        while time.time() < stop_at and sock._task is not None and not sock._task.done():
-            await asyncio.sleep(rng.expovariate(1 / _period(me["kind"])))
-            if sock._task.done() or time.time() >= stop_at:
+        closed = sock._task
+        assert closed is not None
+        closed_at: list[float] = []
+        closed.add_done_callback(lambda _t, at=closed_at: at.append(time.time()))
+        while time.time() < stop_at and not closed.done():
+            # Idle until the next write, but notice a closed connection at once (the page's
+            # socket.io does), so the drop is timed when it happened.
+            await asyncio.wait({closed}, timeout=rng.expovariate(1 / _period(me["kind"])))
+            if closed.done() or time.time() >= stop_at:
                 break
             sequence += 1
             try:
@@ -336,7 +343,7 @@ async def _client(http: Any, url: str, me: dict[str, Any], n: int, tally: Tally,
             except (TimeoutError, ConnectionError, RuntimeError, AssertionError):
                 pass  # not acknowledged: not counted as saved
         if time.time() < stop_at:
-            lost = time.time()
+            lost = closed_at[0] if closed_at else time.time()
         await sock.close()
     if lost is not None:
         tally.drops.append((lost, None))
@@ -741,13 +748,18 @@ def figures(tally: Tally, windows: dict[str, tuple[float, float]], lost: dict[st
         acks = [a for a in tally.acks if began <= a[2] < until]
         refused = [r for r in tally.refused if began <= r[2] < until]
         lost_here = sum(1 for kind, key, at in acks if key in set(lost.get(kind, [])))
+        # Until when writes were refused (a dependency away): the connection stayed, the
+        # people were told to try again.
+        refused_until = max((at for _, code, at in refused if code in OUTAGE), default=None)
         faults[fault] = {
             "at_s": round(began - start, 1), "restored_after_s": round(restored - began, 1),
             "clients_dropped": len(drops),
             "back_s": {"p50": percentile(back, 0.5), "p99": percentile(back, 0.99),
                        "max": round(max(back), 2) if back else None},
             "writes_acknowledged": len(acks), "writes_refused": len(refused),
-            "writes_lost": lost_here, **({"note": notes[fault]} if fault in notes else {}),
+            "writes_lost": lost_here,
+            "writes_refused_until_s": round(refused_until - began, 1) if refused_until else None,
+            **({"note": notes[fault]} if fault in notes else {}),
         }
     return {"faults": faults, "goal_back_s": GOAL_BACK_S}
 
@@ -756,12 +768,13 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"\nRehearsal: {report['clients']} clients through nginx, two web nodes "
           f"({report['web_spread']}), a media node, Redis, PostgreSQL")
     print(f"{'fault':22} {'at s':>6} {'dropped':>8} {'back p50':>9} {'p99':>6} {'max':>6} "
-          f"{'acked':>6} {'refused':>8} {'lost':>5}")
+          f"{'acked':>6} {'refused':>8} {'until s':>8} {'lost':>5}")
     for name, f in report["faults"].items():
         b = f["back_s"]
         print(f"{name:22} {f['at_s']:>6} {f['clients_dropped']:>8} {str(b['p50']):>9} "
               f"{str(b['p99']):>6} {str(b['max']):>6} {f['writes_acknowledged']:>6} "
-              f"{f['writes_refused']:>8} {f['writes_lost']:>5}  {f.get('note', '')}")
+              f"{f['writes_refused']:>8} {str(f['writes_refused_until_s']):>8} "
+              f"{f['writes_lost']:>5}  {f.get('note', '')}")
     print(f"writes acknowledged: {report['writes']}")
     print(f"lost (acknowledged, not stored): {report['lost']}; first: {report['lost_first']}")
     print(f"refused (the client was told): {report['refused']}")

@@ -26,7 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.platform import audit, keys
 from server.platform.auth import Principal
-from server.platform.errors import DomainError, Forbidden, NotFound, log_unexpected
+from server.platform.errors import (
+    DomainError,
+    Forbidden,
+    NotFound,
+    log_unexpected,
+    unavailable,
+    unavailable_error,
+)
 from server.platform.models import utcnow
 from server.platform.node import Key, Platform
 from server.polls.models import Poll, PollVote
@@ -242,9 +249,13 @@ class VoteBatcher:
                 async with self._transaction() as db:
                     results = await store_ballots(db, batch)
             except Exception as exc:  # nothing of the batch was stored: every voter hears it
-                log_unexpected("poll votes", exc)
-                results = [DomainError("server.error", "Rösten kunde inte sparas. Försök igen.",
-                                       key="server.error.vote")] * len(batch)
+                if unavailable(exc):  # the database away for a moment (the rehearsal's restart)
+                    error = unavailable_error("poll votes", exc)
+                else:
+                    log_unexpected("poll votes", exc)
+                    error = DomainError("server.error", "Rösten kunde inte sparas. Försök igen.",
+                                        key="server.error.vote")
+                results = [error] * len(batch)
             for ballot, result in zip(batch, results, strict=True):
                 if ballot.done.done():  # the voter went away meanwhile
                     continue

@@ -113,3 +113,25 @@ async def test_a_connection_is_made_while_presence_cannot_be_written(caplog) -> 
     assert any("presence join skipped" in r.getMessage() for r in caplog.records)
     with pytest.raises(ValueError):
         await _best_effort("presence join", a_bug())
+
+
+async def test_a_vote_while_the_database_restarts_is_refused_as_unavailable(caplog) -> None:
+    """The rehearsal's PostgreSQL restart answered a batch of votes with server.error and a
+    traceback; the voters are now told the service is away for a moment."""
+    from contextlib import asynccontextmanager
+
+    from server.platform.errors import DomainError
+    from server.polls.service import VoteBatcher
+
+    @asynccontextmanager
+    async def restarting():  # type: ignore[no-untyped-def]
+        raise OperationalError("BEGIN", {}, asyncpg.exceptions.CannotConnectNowError(
+            "the database system is starting up"))
+        yield
+
+    batcher = VoteBatcher(restarting)
+    anna = Principal("participant", 7, "Anna", "participant", event_id=1)
+    with caplog.at_level(logging.WARNING), pytest.raises(DomainError) as refused:
+        await batcher.vote(anna, 1, 3, 0)
+    assert refused.value.code == "service.unavailable" and refused.value.status == 503
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
