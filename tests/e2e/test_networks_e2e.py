@@ -323,7 +323,8 @@ async def test_on_a_one_megabit_line_the_stage_plays_on_in_360p_and_comes_back_t
         webrtc_line.unshape()
         took = await until(webrtc, lambda s: s["frameHeight"] == 720, timeout=120)
         print(f"line recovered: WebRTC back on 720p after {took:.1f} s")
-        assert min(await frames_over(webrtc, 3)) > 0
+        # The switch waits for a 720p key frame: the same 2 s at most as a try above.
+        assert longest_stall(await frames_over(webrtc, 4)) <= 2
     finally:
         for opened in (webrtc_browser, hls_browser):
             await opened.close()

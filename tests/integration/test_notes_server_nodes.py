@@ -1,11 +1,14 @@
 """Shared notes on two server processes through the real Redis: editors on both converge, every
-node's own document converges, and each update is stored once (by the node that received it)."""
+node's own document converges, and what every node applied is stored: by the node that received
+it and by each node that applied it (bench/rehearsal.py lost updates when only the receiver
+stored them and died first)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from server.notes.models import NoteUpdate
+from server.notes.service import stored_texts
 from server.platform.db import Database
 from tests.conftest import LiveServer
 from tests.integration.test_notes_support import NotesPeer, make_rooms, participant, registration_id
@@ -14,7 +17,7 @@ NAMES = ("Anna Åkesson", "Bo Öberg", "Cecilia Ås")
 
 
 
-async def test_editors_on_two_nodes_converge_and_nothing_is_stored_twice(
+async def test_editors_on_two_nodes_converge_and_every_node_stores_what_it_applied(
     two_nodes: tuple[LiveServer, LiveServer], clean_db: str
 ) -> None:
     a, b = two_nodes
@@ -56,11 +59,20 @@ async def test_editors_on_two_nodes_converge_and_nothing_is_stored_twice(
         finally:
             await db.close()
         # Two nodes that open a new room at the same moment may each store its genesis (the
-        # same bytes: sections have key-derived ids, so the two merge to one); peers' updates
-        # are stored once, by the node that received them.
+        # same bytes: sections have key-derived ids, so the two merge to one). Each update is
+        # stored by the node that received it, and again by the other, which applied it (one
+        # row, or a merged catch-up); what is stored is the whole converged document.
         geneses = [row for row in rows if row == rows[0]]
         assert len(geneses) in (1, 2), "at most one genesis per node"
-        assert len(rows) - len(geneses) == sum(p.stored_sent for p in peers), "each update once"
+        sent = sum(p.stored_sent for p in peers)
+        assert sent <= len(rows) - len(geneses) <= 2 * sent
+        db = Database(clean_db)
+        try:
+            async with db.session() as s:
+                stored = await stored_texts(s, room, list(anna.texts()))
+        finally:
+            await db.close()
+        assert stored == anna.texts()
     finally:
         for peer in peers:
             await peer.close()
