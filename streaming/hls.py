@@ -6,7 +6,12 @@ on request), audio is the stage's shared AAC, muxed into every rendition. The
 renditions' key frames fall on the same frames, so their segments line up and a
 player (hls.js) can switch between them by bandwidth at any boundary. When the
 publisher comes back after a drop, the next segment carries
-``#EXT-X-DISCONTINUITY``.
+``#EXT-X-DISCONTINUITY``. A stage opened again on a folder that has a playlist (the media process
+was killed and restarted, or the stage closed and opened again) goes on from it: the segments
+still listed stay, numbering continues past every segment file there, and the first new
+segment is a discontinuity, so a player that keeps reloading sees one continuous playlist (RFC
+8216 6.2.1: the media and discontinuity sequences never decrease) and no segment name ever
+names two different files (they are served as immutable).
 
 Files are flat in the stage's folder (``index.m3u8``, ``720p.m3u8``,
 ``720p_000012.ts``): the web server serves one folder level and nothing else.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +36,7 @@ __all__ = ["HlsLadder", "HlsPackager", "PLAYLIST_NAME"]
 PLAYLIST_NAME = "index.m3u8"
 """The master playlist: what players open."""
 _EXTRA_KEPT = 3  # segments kept on disk after leaving the playlist, for slow clients
+_SEGMENT_NAME = re.compile(r"^(?P<prefix>[A-Za-z0-9]+)_(?P<sequence>\d{6})\.ts$")
 
 
 def _replace(playlist: Path, text: str) -> None:
@@ -50,6 +57,35 @@ class _Segment:
     @property
     def name(self) -> str:
         return f"{self.prefix}_{self.sequence:06d}.ts"
+
+
+def _parse_playlist(text: str, label: str) -> tuple[list[_Segment], int]:
+    """The segments a media playlist of ours lists, and its discontinuity sequence. Anything
+    that is not what this module writes yields no segments (the packager then starts after
+    the files it finds)."""
+    segments: list[_Segment] = []
+    sequence, discontinuity_sequence = 0, 0
+    duration, discontinuity = None, False
+    try:
+        for line in text.splitlines():
+            if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+                sequence = int(line.split(":", 1)[1])
+            elif line.startswith("#EXT-X-DISCONTINUITY-SEQUENCE:"):
+                discontinuity_sequence = int(line.split(":", 1)[1])
+            elif line == "#EXT-X-DISCONTINUITY":
+                discontinuity = True
+            elif line.startswith("#EXTINF:"):
+                duration = float(line[8:].split(",", 1)[0])
+            elif line and not line.startswith("#"):
+                match = _SEGMENT_NAME.match(line)
+                if (match is None or match.group("prefix") != label or duration is None
+                        or int(match.group("sequence")) != sequence):
+                    return [], 0
+                segments.append(_Segment(label, sequence, 0, duration, discontinuity))
+                sequence, duration, discontinuity = sequence + 1, None, False
+    except ValueError:
+        return [], 0
+    return segments, max(0, discontinuity_sequence)
 
 
 class HlsPackager:
@@ -78,11 +114,31 @@ class HlsPackager:
         self._asked_key = False
         self._last_video_pts = 0
         self._ended = False
+        self._resume()
 
     @property
     def playlist_path(self) -> Path:
         """Path of this rendition's live playlist."""
         return self.folder / f"{self._label}.m3u8"
+
+    def _resume(self) -> None:
+        """Go on from the playlist and segments an earlier packager left in the folder."""
+        names = map(_SEGMENT_NAME.match, os.listdir(self.folder))
+        on_disk = [int(m.group("sequence")) for m in names
+                   if m is not None and m.group("prefix") == self._label]
+        try:
+            text = self.playlist_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        segments, discontinuity_sequence = _parse_playlist(text, self._label)
+        # A listed segment whose file is gone cannot be served again: the window starts after it.
+        while any(not (self.folder / s.name).is_file() for s in segments):
+            if segments.pop(0).discontinuity:
+                discontinuity_sequence += 1
+        self._segments = segments
+        self._discontinuity_sequence = discontinuity_sequence
+        self._next_sequence = max([*on_disk, *(s.sequence for s in segments), -1]) + 1
+        self._pending_discontinuity = self._next_sequence > 0
 
     # -- PacketSink ------------------------------------------------------------
 

@@ -127,3 +127,37 @@ async def test_default_two_second_segments_roll(tmp_path: Path) -> None:
     # Besides the window: a few kept for slow clients and the one being written, nothing more.
     assert len(on_disk) <= window + 4, on_disk
     assert on_disk[0] > "720p_000000.ts"
+
+
+async def test_a_restarted_stage_goes_on_with_the_playlist(tmp_path: Path) -> None:
+    """The media process is killed and started again on the same folder: the playlist players
+    keep reloading goes on (sequences never decrease, the comeback is a discontinuity) and no
+    segment name is reused for another file (they are served as immutable)."""
+    config = StreamingConfig(media_root=tmp_path, hls_segment_seconds=1.0)
+    async with MediaEngine(config) as engine:
+        stage = engine.stage("main")
+        variant = stage.hls_variants[0]
+        publisher, _ = await _publish(stage)
+        await _wait_segments(variant, 3)
+        killed = variant.read_text()  # what a SIGKILL leaves: no end, maybe half a segment
+        await publisher.close()
+    variant.write_text(killed)
+    before = {p.name: p.read_bytes() for p in variant.parent.glob("*.ts")}
+    listed = _segments(variant)
+    async with MediaEngine(config) as engine:
+        stage = engine.stage("main")
+        assert variant.read_text() == killed  # untouched until the first new segment
+        publisher, _ = await _publish(stage)
+        names = await _wait_segments(variant, len(listed) + 2)
+        playlist = variant.read_text()
+        await publisher.close()
+    assert names[: len(listed)] == listed  # the old window is still there, in order
+    assert _tag(playlist, "#EXT-X-MEDIA-SEQUENCE") == _tag(killed, "#EXT-X-MEDIA-SEQUENCE")
+    lines = playlist.splitlines()
+    first_new = names[len(listed)]
+    assert lines[lines.index(first_new) - 2] == "#EXT-X-DISCONTINUITY"
+    assert first_new > max(before), (first_new, sorted(before))  # past every file there
+    assert all((variant.parent / name).read_bytes() == data for name, data in before.items()
+               if (variant.parent / name).exists())
+    assert _tag(playlist, "#EXT-X-DISCONTINUITY-SEQUENCE") >= _tag(
+        killed, "#EXT-X-DISCONTINUITY-SEQUENCE")
