@@ -5,13 +5,15 @@ Video is copied (the stage already cuts a key frame at each segment boundary,
 on request), audio is the stage's shared AAC, muxed into every rendition. The
 renditions' key frames fall on the same frames, so their segments line up and a
 player (hls.js) can switch between them by bandwidth at any boundary. When the
-publisher comes back after a drop, the next segment carries
-``#EXT-X-DISCONTINUITY``. A stage opened again on a folder that has a playlist (the media process
-was killed and restarted, or the stage closed and opened again) goes on from it: the segments
-still listed stay, numbering continues past every segment file there, and the first new
-segment is a discontinuity, so a player that keeps reloading sees one continuous playlist (RFC
-8216 6.2.1: the media and discontinuity sequences never decrease) and no segment name ever
-names two different files (they are served as immutable).
+publisher comes back after a drop, the next segment carries ``#EXT-X-DISCONTINUITY``.
+
+A stage opened again on a folder that has a playlist (the media process was killed and
+restarted, or the stage closed and opened again) goes on from it: the segments still listed
+stay, numbering continues from the last listed one, and the first new segment is a
+discontinuity. A player that keeps reloading sees one continuous playlist (RFC 8216 6.2.1: the
+media and discontinuity sequences never decrease, a sequence number always names the same
+segment), and no listed segment's name is used for another file (they are served as
+immutable).
 
 Files are flat in the stage's folder (``index.m3u8``, ``720p.m3u8``,
 ``720p_000012.ts``): the web server serves one folder level and nothing else.
@@ -137,8 +139,13 @@ class HlsPackager:
                 discontinuity_sequence += 1
         self._segments = segments
         self._discontinuity_sequence = discontinuity_sequence
-        self._next_sequence = max([*on_disk, *(s.sequence for s in segments), -1]) + 1
-        self._pending_discontinuity = self._next_sequence > 0
+        # A segment's sequence number is its place in the playlist (RFC 8216 6.3.5), and ours
+        # are in its name: the next one follows the last listed. A file past it was being
+        # written when the process died, was never listed, so no player has it: its name is
+        # free. With no playlist to go on, numbering starts past every file.
+        self._next_sequence = (segments[-1].sequence if segments
+                               else max([*on_disk, -1])) + 1
+        self._pending_discontinuity = bool(segments or on_disk)
 
     # -- PacketSink ------------------------------------------------------------
 
