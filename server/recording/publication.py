@@ -239,6 +239,17 @@ async def day_publication(db: AsyncSession, recording_id: int) -> Publication | 
         Publication.recording_id == recording_id, Publication.parent_id.is_(None)))
 
 
+async def film_of(db: AsyncSession, recording_id: int, item_id: int | None
+                  ) -> Publication | None:
+    """The publication made so far of a recording (the whole day), or of one of its programme
+    items' films; None before anyone opened it."""
+    day = await day_publication(db, recording_id)
+    if item_id is None or day is None:
+        return day
+    return await db.scalar(select(Publication).where(
+        Publication.parent_id == day.id, Publication.item_id == item_id))
+
+
 async def item_films(db: AsyncSession, pub: Publication) -> dict[int, Publication]:
     """The day's films per programme item made so far, by item."""
     rows = await db.scalars(select(Publication).where(Publication.parent_id == pub.id))
@@ -280,8 +291,7 @@ async def _item_film_for(db: AsyncSession, recording: Recording, item_id: int) -
     the programme has it, with the day's chapters inside it; the day's publication is its parent
     (made here when it is not yet)."""
     day = await publication_for(db, recording)
-    film = await db.scalar(select(Publication).where(
-        Publication.parent_id == day.id, Publication.item_id == item_id))
+    film = await film_of(db, recording.id, item_id)
     if film is not None and (film.edited_at is not None or film.status != "draft"):
         return film
     marks = await chapter_marks(db, recording.id)

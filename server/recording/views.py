@@ -326,9 +326,7 @@ async def publish(recording_id: int, item_id: int | None) -> tuple[str, int] | R
 async def progress(recording_id: int, item_id: int | None) -> dict[str, Any]:
     await require_principal("archivist")
     async with platform().db.session() as db:
-        day = await pubs.day_publication(db, recording_id)
-        pub = day if item_id is None or day is None else await db.scalar(select(Publication).where(
-            Publication.parent_id == day.id, Publication.item_id == item_id))
+        pub = await pubs.film_of(db, recording_id, item_id)
     if pub is None:
         return {"status": "draft", "progress": 0, "step": "", "error": None}
     error = {"code": pub.error_code, "message": pub.error_message} if pub.error_code else None
