@@ -41,3 +41,12 @@ export async function route(pc) {
     relayProtocol: local?.relayProtocol ?? '', address: local?.address ?? '',
   };
 }
+
+/** Bytes a connection has received: media, RTCP and STUN alike. A connection that should carry
+ * something and whose count stands still is gone, long before the browser says `failed`.
+ * @param {RTCPeerConnection} pc */
+export async function receivedBytes(pc) {
+  let bytes = 0;
+  (await pc.getStats()).forEach((/** @type {any} */ r) => { if (r.type === 'transport') bytes += r.bytesReceived ?? 0; });
+  return bytes;
+}

@@ -17,7 +17,7 @@
  * no longer answers is reconnected first (protocol.socketAlive). One that fails to come up backs off from 1 s to 30 s; one the server no longer
  * knows after a reconnect (the node restarted, another node hosts the room now) is rebuilt too.
  */
-import { iceServers, route } from './ice.js';
+import { iceServers, receivedBytes, route } from './ice.js';
 import { errorMessage } from './errors.js';
 import { socketAlive } from './protocol.js';
 import { strings } from './i18n.js';
@@ -146,13 +146,6 @@ function showChanged() {
 }
 document.addEventListener('visibilitychange', showChanged);
 narrow.addEventListener('change', showChanged);
-
-/** Bytes this page has received on the connection: media, RTCP and STUN alike. @param {RTCPeerConnection} conn */
-async function receivedBytes(conn) {
-  let bytes = 0;
-  (await conn.getStats()).forEach((/** @type {any} */ r) => { if (r.type === 'transport') bytes += r.bytesReceived ?? 0; });
-  return bytes;
-}
 
 /** Rebuild a connected connection that has received nothing for STALL_MS while it should:
  * the server sends receiver reports for what we publish, and others' media in our slots. */

@@ -8,8 +8,11 @@
  * background, with HLS playing on, and it changes over only once the new connection carries
  * the picture. The first try after `data-webrtc-retry` seconds, then twice as long each time
  * up to five minutes, each with some randomness, so a full house does not ask all at once.
+ * A WebRTC picture that stops while the stage is live (its media node died, the network
+ * changed) is offered anew after STALL_MS, as the breakout rooms do, not after the half minute
+ * Chromium takes to say `failed`; where the offer fails, HLS takes over until WebRTC answers.
  */
-import { iceServers as ice, route } from './ice.js';
+import { iceServers as ice, receivedBytes, route } from './ice.js';
 import { strings } from './i18n.js';
 import { fetchToken, whenConnected } from './protocol.js';
 import { slug, socket } from './session.js';
@@ -19,6 +22,12 @@ const CONNECT_WITHIN_MS = 10000;
 const HLS_RETRY_MS = 2000;
 const HLS_REPORT_MS = 10000;  // the media node forgets a player after 30 s without a report
 const RETRY_MAX_MS = 300000;
+/** While the stage sends, the media node's RTCP and media reach a viewer many times a second:
+ * this long with nothing received means the connection is gone. Each rebuild in a row waits
+ * twice as long (to STALL_MAX_MS), so a restarted node is not asked by everyone at once. */
+const STALL_MS = 3000;
+const STALL_MAX_MS = 30000;
+const WATCH_EVERY_MS = 500;
 
 const root = /** @type {HTMLElement} */ (document.getElementById('player'));
 const video = /** @type {HTMLVideoElement} */ (document.getElementById('stage-video'));
@@ -40,6 +49,12 @@ let retryMs = retryFirstMs;
 /** @type {ReturnType<typeof setTimeout> | null} */
 let retrying = null;
 let forced = '';
+let live = false;
+let stallMs = STALL_MS;
+let lastReceived = -1;
+let quietSince = 0;
+let quietLimit = STALL_MS;
+let rebuiltAt = -Infinity;
 
 /** @param {string} id @param {string} value */
 function show(id, value) {
@@ -50,6 +65,7 @@ function show(id, value) {
 /** @param {{live: boolean | null, viewer_count: number | null}} state */
 function applyState(state) {
   if (state.live === null) return;  // a web node without media: wait for the media node's word
+  live = state.live;
   slate.hidden = state.live;
   root.classList.toggle('is-live', state.live);
   show('stage-live', state.live ? text.live : text.offline);
@@ -148,6 +164,27 @@ function watchConnection(/** @type {RTCPeerConnection} */ pc) {
   });
 }
 
+/** Offer again when a live stage's WebRTC picture has stopped arriving. */
+async function watchStall() {
+  const current = session;
+  if (!current || transport !== 'webrtc' || !live) { quietSince = 0; return; }
+  const bytes = await receivedBytes(current.pc);
+  const now = performance.now();
+  if (bytes !== lastReceived || !quietSince) {
+    if (now - rebuiltAt > 2 * STALL_MAX_MS) stallMs = STALL_MS;  // long since the last rebuild
+    lastReceived = bytes;
+    quietSince = now;
+    quietLimit = stallMs * (0.75 + Math.random() / 2);
+    return;
+  }
+  if (now - quietSince < quietLimit || session !== current) return;
+  quietSince = 0;
+  rebuiltAt = now;
+  stallMs = Math.min(stallMs * 2, STALL_MAX_MS);
+  await stopWebrtc();
+  await startWebrtc();
+}
+
 function fallBack(/** @type {RTCPeerConnection} */ pc) {
   if (session?.pc !== pc) return;
   startHls(hlsUrl);
@@ -220,6 +257,7 @@ function init() {
   window.addEventListener('pagehide', () => { session?.stop(); stopReporting(); });
   forced = new URLSearchParams(location.search).get('transport') ?? '';
   if (forced === 'hls') startHls(hlsUrl); else startWebrtc();
+  setInterval(() => { watchStall().catch(() => undefined); }, WATCH_EVERY_MS);
 }
 
 if (root && video && whepUrl) init();

@@ -330,3 +330,68 @@ async def test_on_a_one_megabit_line_the_stage_plays_on_in_360p_and_comes_back_t
             await opened.close()
         studio.kill()
         await studio.wait()
+
+
+STAGE_DEATH_CEILING_S = 14
+"""Issue 25 asks for 10 s from the kill; the figure is printed and reported (4.8 s here, the
+node itself back after about 3 s). What fails the test is the player waiting for Chromium to
+say `failed` and then for HLS instead of noticing the silence itself: 16.3 s here."""
+
+
+async def _encoder(url: str, token: str) -> asyncio.subprocess.Process:
+    """The venue's encoder (GStreamer over WHIP), publishing until it is killed."""
+    return await asyncio.create_subprocess_exec(
+        GST_PYTHON, str(ROOT / "tests" / "gst_whip.py"), f"{url}/whip/hosten-2020", token,
+        "h264", "300", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+
+async def until_frames_flow(page: Page, timeout: float) -> dict[str, Any]:
+    """The player's stats once new frames have been decoded in two looks in a row on the same
+    transport (a frozen picture's count stands still; a new connection's starts again)."""
+    async with asyncio.timeout(timeout):
+        last = await page.evaluate(PLAYER)
+        rising = 0
+        while rising < 2:
+            await asyncio.sleep(0.25)  # a poll: returns as soon as the picture moves
+            now = await page.evaluate(PLAYER)
+            same = now["transport"] == last["transport"]
+            rising = rising + 1 if same and now["framesDecoded"] > last["framesDecoded"] else 0
+            last = now
+    return last  # type: ignore[no-any-return]
+
+
+async def test_the_stage_plays_on_by_itself_when_its_media_node_dies(
+    browser: Browser, clean_db: str, tmp_path: Path
+) -> None:
+    """Issue 25: the node serving the stage is killed (SIGKILL: no goodbye) and started again,
+    as compose does; the encoder publishes again, as OBS does with "reconnect automatically".
+    The viewer's page, which watched over WebRTC, has the picture again without reloading: its
+    player notices the silence and offers again, with HLS meanwhile if the offer fails."""
+    await seed(clean_db)
+    env = server_env(clean_db, tmp_path / "media")
+    server = LiveServer(env).start()
+    token, _ = await stage_token(clean_db)
+    encoder = await _encoder(server.url, token)
+    try:
+        viewer = await _participant(browser, server.url, "Per Andersson")
+        await expect(viewer.locator("#stage-live")).to_have_text("Direkt nu", timeout=30_000)
+        await expect(viewer.locator("#player")).to_have_attribute("data-transport", "webrtc")
+        await until_frames_flow(viewer, 30)
+        assert server.proc is not None
+        server.proc.kill()
+        killed = time.monotonic()
+        encoder.kill()
+        await encoder.wait()
+        server.proc.wait()
+        server = LiveServer(env, port=server.port).start()
+        encoder = await _encoder(server.url, token)
+        seen = await until_frames_flow(viewer, 60)
+        took = time.monotonic() - killed
+        print(f"stage's node killed: the picture was back after {took:.1f} s "
+              f"over {seen['transport']}")
+        assert took < STAGE_DEATH_CEILING_S
+        await expect(viewer.locator("#stage-live")).to_have_text("Direkt nu")
+    finally:
+        if encoder.returncode is None:
+            encoder.kill()
+        server.stop()
