@@ -173,3 +173,24 @@ async def test_participants_read_hls_through_nginx_and_nobody_else(stack: Stack)
     await publisher.close()
     for browser in (asa, outsider):
         await browser.http.aclose()
+
+
+async def test_a_reader_keeps_watching_while_the_app_cannot_answer(stack: Stack) -> None:
+    """The app behind nginx's check is away (a web node restarting, PostgreSQL restarting): a
+    participant who was let in reads on, on the last answer; one never let in gets nothing."""
+    base = stack.nginx.url
+    publisher = await _publish(base, stack.token)
+    asa, per = Browser(base), Browser(base)
+    await asa.register()
+    await per.register(name="Per Andersson")
+    hls = (await asa.http.get(f"/whep/{SLUG}")).json()["hls"]
+    variant = hls.replace("index.m3u8", "360p.m3u8")
+    await _playlist_with_segment(asa.http, variant)  # Åsa's yes is cached now
+    await publisher.close()
+    stack.server.stop()  # the app is gone; the files stay where nginx serves them
+    # The cached yes lasts 10 s; past it, nginx asks again, and the app does not answer.
+    await asyncio.sleep(11)  # let the cached answer expire: what is tested is after it
+    assert (await asa.http.get(variant)).status_code == 200
+    assert (await per.http.get(variant)).status_code >= 500  # never let in: no file
+    for browser in (asa, per):
+        await browser.http.aclose()
