@@ -56,6 +56,7 @@ import time
 import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -879,8 +880,7 @@ async def recordings(url: str, event_id: int) -> list[dict[str, Any]]:
             rows = await s.scalars(select(Recording).where(Recording.event_id == event_id)
                                    .order_by(Recording.id))
             return [{"id": r.id, "status": r.status, "file_path": r.file_path,
-                     "started_at": r.started_at.replace(tzinfo=r.started_at.tzinfo
-                                                        or __import__("datetime").UTC)
+                     "started_at": r.started_at.replace(tzinfo=r.started_at.tzinfo or UTC)
                      .timestamp()} for r in rows]
     finally:
         await db.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -415,7 +416,7 @@ def recording_parts(rows: list[dict[str, Any]], media_root: Path, faults: dict[s
 
 def bagit_valid(bag_zip: bytes, into: Path) -> tuple[bool, str, Path]:
     """Unpack a publication's bag and validate it with bagit (checksums and all)."""
-    with zipfile.ZipFile(__import__("io").BytesIO(bag_zip)) as z:
+    with zipfile.ZipFile(io.BytesIO(bag_zip)) as z:
         z.extractall(into)
     bags = [p.parent for p in into.rglob("bagit.txt")]
     if len(bags) != 1:
